@@ -1,0 +1,60 @@
+# Two commands on a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+
+.PHONY: run test lint format migrate demo check-services contract clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The embedded default needs a secret outside DEBUG: make one once, keep it in .env (git-ignored).
+.env:
+	@echo "SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "wrote .env with a fresh SECRET_KEY"
+
+var:
+	mkdir -p var/broker var/broker-processed var/cache var/prometheus
+
+migrate: $(VENV)/.runtime .env var
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+
+## run: set up, then serve the API (ASGI under gunicorn) + Celery worker + beat on the embedded default
+run: migrate
+	$(BIN)/python manage.py seed_demo
+	@$(BIN)/python manage.py welcome --port $(PORT)
+	rm -rf var/prometheus && mkdir -p var/prometheus
+	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
+
+## test: set up, then run every test on the real parts (PostgreSQL, Redis, a Tansu broker it starts)
+test: $(VENV)/.dev var
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: migrate
+	$(BIN)/python manage.py seed_demo
+
+check-services: $(VENV)/.runtime .env
+	$(BIN)/python manage.py check_services
+
+clean:
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

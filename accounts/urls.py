@@ -1,0 +1,17 @@
+from django.urls import path
+from rest_framework.routers import DefaultRouter
+
+from accounts.views import AuthViewSet, MeViewSet
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("auth", AuthViewSet, basename="auth")
+
+me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
+
+urlpatterns = [
+    path("me/", me, name="me"),
+    path("me/quota/", MeViewSet.as_view({"get": "quota"}), name="me-quota"),
+    path("me/calendar-token/", MeViewSet.as_view({"post": "calendar_token"}), name="me-calendar-token"),
+    *router.urls,
+]

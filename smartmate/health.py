@@ -1,0 +1,164 @@
+"""Probes of the configured parts, shared by /healthz, start-up fail-fast and check_services.
+
+Each probe returns "ok", "disabled" (the part is not configured: the embedded
+default stands in), or raises; `probe_parts` runs them concurrently under one
+deadline so a hanging part cannot hold /healthz past ~1.5 s. Messages name the part
+and host, never credentials.
+"""
+
+import socket
+import sys
+import threading
+import time
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import connections
+from django.http import JsonResponse
+
+PARTS = ("database", "cache", "broker", "kafka")
+_LABELS = {"database": "database", "cache": "Redis cache", "broker": "Celery broker", "kafka": "Kafka"}
+
+
+def _host_of(url):
+    parts = urlsplit(url)
+    return f"{parts.hostname or 'localhost'}:{parts.port or ''}".rstrip(":")
+
+
+def describe(part):
+    """'PostgreSQL at 127.0.0.1:5432', without credentials."""
+    if part == "database":
+        db = settings.DATABASES["default"]
+        if db["ENGINE"].endswith("sqlite3"):
+            return f"SQLite at {db['NAME']}"
+        return f"PostgreSQL at {db.get('HOST') or 'localhost'}:{db.get('PORT') or 5432}"
+    if part == "cache":
+        return f"Redis cache at {_host_of(settings.REDIS_URL)} (REDIS_URL)"
+    if part == "broker":
+        return f"Celery broker at {_host_of(settings.CELERY_BROKER_URL)} (CELERY_BROKER_URL)"
+    if part == "kafka":
+        return f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS} (KAFKA_BOOTSTRAP_SERVERS)"
+    return part
+
+
+def configured(part):
+    if part == "database":
+        return True
+    if part == "cache":
+        return bool(settings.REDIS_URL)
+    if part == "broker":
+        return not settings.CELERY_BROKER_URL.startswith(("filesystem", "memory"))
+    if part == "kafka":
+        return bool(settings.KAFKA_BOOTSTRAP_SERVERS)
+    return False
+
+
+def _probe_database(timeout):
+    connection = connections.create_connection("default")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        connection.close()
+
+
+def _probe_redis(url, timeout):
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _probe_broker(timeout):
+    url = settings.CELERY_BROKER_URL
+    if url.startswith(("redis://", "rediss://")):
+        return _probe_redis(url, timeout)
+    from kombu import Connection
+
+    with Connection(url, connect_timeout=timeout) as conn:
+        conn.ensure_connection(max_retries=1, timeout=timeout)
+
+
+def _probe_kafka(timeout):
+    errors = []
+    for server in settings.KAFKA_BOOTSTRAP_SERVERS.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]") or "localhost", int(port or 9092)), timeout=timeout).close()
+            return
+        except OSError as exc:
+            errors.append(exc)
+    raise errors[-1] if errors else OSError("no bootstrap servers")
+
+
+_PROBES = {
+    "database": _probe_database,
+    "cache": lambda timeout: _probe_redis(settings.REDIS_URL, timeout),
+    "broker": _probe_broker,
+    "kafka": _probe_kafka,
+}
+
+
+def _reason(exc):
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "timed out" in lowered or "timeout" in lowered:
+        return "timed out"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered:
+        return "unknown host"
+    return text[:200]
+
+
+def probe_parts(deadline=None, parts=PARTS):
+    """{part: "ok" | "disabled" | error sentence}; every probe runs at once, none past the deadline."""
+    deadline = settings.HEALTH_DEADLINE if deadline is None else deadline
+    results = {}
+    threads = []
+
+    def run(part):
+        try:
+            _PROBES[part](max(deadline, 0.5))
+            results[part] = "ok"
+        except Exception as exc:  # any failure is a down part, said in one sentence
+            results[part] = f"{describe(part)} is unreachable: {_reason(exc)}"
+
+    for part in parts:
+        if not configured(part):
+            results[part] = "disabled"
+            continue
+        thread = threading.Thread(target=run, args=(part,), daemon=True, name=f"probe-{part}")
+        thread.start()
+        threads.append((part, thread))
+    stop_at = time.monotonic() + deadline
+    for part, thread in threads:
+        thread.join(max(0.0, stop_at - time.monotonic()))
+        if thread.is_alive():
+            results[part] = f"{describe(part)} did not answer within {deadline:g} s"
+    return {part: results[part] for part in parts}
+
+
+def failures(results):
+    return {part: value for part, value in results.items() if value not in ("ok", "disabled")}
+
+
+def exit_unless_parts_reachable(component, parts=PARTS):
+    """Fail fast at start-up: one clear line per down part on stderr, then exit 1."""
+    down = failures(probe_parts(deadline=settings.PREFLIGHT_TIMEOUT, parts=parts))
+    if down:
+        for message in down.values():
+            print(f"smartmate {component}: cannot start: {message}", file=sys.stderr, flush=True)
+        raise SystemExit(1)
+
+
+def healthz(request):
+    checks = probe_parts()
+    ok = not failures(checks)
+    return JsonResponse(
+        {"status": "ok" if ok else "unavailable", "version": settings.VERSION, "checks": checks},
+        status=200 if ok else 503,
+    )

@@ -1,0 +1,138 @@
+"""Idempotency-Key for POSTs that create or apply something (API.md Conventions).
+
+Decorate a viewset action with `@idempotent()` (or `@idempotent(required=True)`).
+The first response below 500 is stored per (user, key) in the database and replayed
+byte for byte for a repeat with the same body; a repeat while the first is in
+flight → 409 `idempotency_in_progress`; the same key with another body → 422
+`idempotency_key_reused`. Records live in the database, not the cache, because the
+embedded file cache has no atomic add across processes.
+"""
+
+import functools
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.http import HttpResponse
+from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
+
+from accounts.models import IdempotencyRecord
+from smartmate.errors import ApiError
+
+HEADERS = ("HTTP_IDEMPOTENCY_KEY", "HTTP_X_IDEMPOTENCY_KEY")
+MAX_KEY_LENGTH = 255
+
+
+def idempotency_key(request):
+    for header in HEADERS:
+        value = request.META.get(header)
+        if value is not None:
+            value = value.strip()
+            if not value or len(value) > MAX_KEY_LENGTH or not value.isprintable():
+                raise ApiError(
+                    "Idempotency-Key must be 1-255 printable characters.",
+                    code="validation_error",
+                    fields={"Idempotency-Key": ["Must be 1-255 printable characters."]},
+                )
+            return value
+    return None
+
+
+def _request_hash(request):
+    digest = hashlib.sha256()
+    digest.update(request.method.encode())
+    digest.update(b"\0" + request.path.encode() + b"\0")
+    digest.update(request.body or b"")
+    return digest.hexdigest()
+
+
+def _claim(user, key, request_hash):
+    """Insert the in-flight record, or return the existing one for the caller to judge."""
+    now = timezone.now()
+    fresh = dict(
+        request_hash=request_hash,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        response_status=None,
+        response_body=None,
+        response_content_type="",
+        locked_until=now + timedelta(seconds=settings.IDEMPOTENCY_LOCK_SECONDS),
+        expires_at=now + timedelta(hours=settings.IDEMPOTENCY_TTL_HOURS),
+    )
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(user=user, key=key, **fresh), True
+    except IntegrityError:
+        pass
+    # Expired, or in flight past its lock (the process died): take it over atomically.
+    reclaimable = Q(expires_at__lte=now) | Q(state=IdempotencyRecord.State.IN_PROGRESS, locked_until__lte=now)
+    taken = IdempotencyRecord.objects.filter(reclaimable, user=user, key=key).update(**fresh)
+    record = IdempotencyRecord.objects.get(user=user, key=key)
+    return record, bool(taken)
+
+
+def _replay(record):
+    response = HttpResponse(bytes(record.response_body or b""), status=record.response_status)
+    response["Content-Type"] = record.response_content_type or "application/json"
+    response["Idempotent-Replayed"] = "true"
+    return response
+
+
+def idempotent(required=False):
+    def decorator(handler):
+        @functools.wraps(handler)
+        def wrapper(view, request, *args, **kwargs):
+            key = idempotency_key(request)
+            if key is None:
+                if required:
+                    raise ApiError(
+                        "This operation requires an Idempotency-Key header.",
+                        code="validation_error",
+                        fields={"Idempotency-Key": ["This header is required."]},
+                    )
+                return handler(view, request, *args, **kwargs)
+            if not request.user.is_authenticated:
+                return handler(view, request, *args, **kwargs)
+            request_hash = _request_hash(request)
+            record, claimed = _claim(request.user, key, request_hash)
+            if not claimed:
+                if record.request_hash != request_hash:
+                    raise ApiError(
+                        "This Idempotency-Key was already used with a different request.",
+                        code="idempotency_key_reused",
+                        status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+                    )
+                if record.state == IdempotencyRecord.State.IN_PROGRESS:
+                    raise ApiError(
+                        "A request with this Idempotency-Key is still being processed.",
+                        code="idempotency_in_progress",
+                        status_code=status.HTTP_409_CONFLICT,
+                    )
+                return _replay(record)
+            try:
+                response = handler(view, request, *args, **kwargs)
+            except APIException as exc:
+                response = view.handle_exception(exc)
+            except Exception:
+                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+                raise
+            response = view.finalize_response(request, response, *args, **kwargs)
+            response.render()
+            if response.status_code >= 500:
+                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+            else:
+                IdempotencyRecord.objects.filter(pk=record.pk).update(
+                    state=IdempotencyRecord.State.DONE,
+                    response_status=response.status_code,
+                    response_body=response.content,
+                    response_content_type=response.get("Content-Type", "application/json"),
+                )
+            return response
+
+        wrapper.idempotent = True
+        return wrapper
+
+    return decorator
