@@ -1,0 +1,63 @@
+"""Which service handles which event type.
+
+    from outbox.registry import handles
+
+    @handles("notification.requested")
+    def deliver(event: Envelope) -> None: ...
+
+A handler runs inside the consumer's database transaction (with the inbox record and
+the row's `consumed` mark): raise to have the event retried with backoff. Handlers
+live in each app's `handlers.py`, imported by OutboxConfig.ready(). Event types that
+leave the product for subscribers only (no handler here) are declared with
+`publish_only(...)`: they are settled as consumed once published.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Envelope:
+    event_id: str
+    biz_type: str
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+Handler = Callable[[Envelope], None]
+
+_handlers: dict[str, tuple[str, Handler]] = {}
+_publish_only: set[str] = set()
+
+
+def handles(biz_type: str, *, service: str | None = None):
+    """Register the one handler of `biz_type`; `service` defaults to the handler's app label."""
+
+    def register(fn: Handler) -> Handler:
+        owner = service or fn.__module__.split(".")[0]
+        existing = _handlers.get(biz_type)
+        if existing and existing[1] is not fn and existing[1].__qualname__ != fn.__qualname__:
+            raise RuntimeError(f"{biz_type} already handled by {existing[1].__module__}.{existing[1].__qualname__}")
+        _handlers[biz_type] = (owner, fn)
+        return fn
+
+    return register
+
+
+def publish_only(*biz_types: str) -> None:
+    _publish_only.update(biz_types)
+
+
+def handler_for(biz_type: str) -> tuple[str, Handler] | None:
+    return _handlers.get(biz_type)
+
+
+def is_publish_only(biz_type: str) -> bool:
+    return biz_type in _publish_only and biz_type not in _handlers
+
+
+def handled_types() -> dict[str, str]:
+    """{biz_type: owning service}."""
+    return {biz_type: owner for biz_type, (owner, _fn) in _handlers.items()}
