@@ -18,6 +18,7 @@ from accounts.serializers import (
     calendar_url,
 )
 from smartmate.api import validated
+from smartmate.idempotency import idempotent
 from smartmate.throttling import AuthRateThrottle
 
 # Register, login and refresh take no access token and are limited per client IP.
@@ -85,6 +86,7 @@ class MeViewSet(viewsets.ViewSet):
 
     @extend_schema(request=None, responses={201: CalendarTokenSerializer})
     @action(detail=False, methods=["post"], url_path="calendar-token")
+    @idempotent()
     def calendar_token(self, request):
         secret = services.calendar_token_rotate(user=request.user)
         return Response({"url": calendar_url(secret)}, status=status.HTTP_201_CREATED)

@@ -220,8 +220,8 @@ class JsonErrorMiddleware:
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response) and not request.path.startswith("/admin/"):
             code, message = _STATUS_CODES.get(response.status_code, ("error", response.reason_phrase or "Error."))
-            if response.status_code == 404 and not request.path.endswith("/") and request.path.startswith("/api/"):
-                message = f"Not found. API paths end with a slash: did you mean {request.path}/ ?"
+            if response.status_code == 404:
+                message = _not_found_message(request)
             replaced = error_response(response.status_code, code, message)
             for header in ("Allow", "Retry-After", "X-Request-ID"):
                 if response.has_header(header):
@@ -261,8 +261,14 @@ def handler403(request, exception=None):
     return error_response(403, "permission_denied", "You do not have permission to perform this action.")
 
 
+def _not_found_message(request):
+    if request.path.startswith("/api/") and not request.path.endswith(("/", ".ics")):
+        return f"Not found. API paths end with a slash: did you mean {request.path}/ ?"
+    return "Not found."
+
+
 def handler404(request, exception=None):
-    return error_response(404, "not_found", "Not found.")
+    return error_response(404, "not_found", _not_found_message(request))
 
 
 def handler500(request):

@@ -95,7 +95,8 @@ class UserTokenBucketThrottle:
         try:
             client = _redis_client()
             if client is not None:
-                allowed, tokens = client.eval(_BUCKET_LUA, 1, key, capacity, refill, now)
+                # make_key applies the cache's KEY_PREFIX, like every other key of ours
+                allowed, tokens = client.eval(_BUCKET_LUA, 1, cache.make_key(key), capacity, refill, now)
                 allowed, tokens = bool(int(allowed)), float(tokens)
             else:
                 allowed, tokens = self._cache_bucket(key, capacity, refill, now)
