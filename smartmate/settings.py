@@ -285,4 +285,23 @@ HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 # [scheduling]
 # [outbox]
 # [notifications]
+# Hosts that may be called over http and may resolve to private addresses (e.g. an
+# internal relay); everything else must be https to a public address.
+NOTIFICATIONS_ALLOWED_HOSTS = env.list("NOTIFICATIONS_ALLOWED_HOSTS", default=[])
+NOTIFICATIONS_HTTP_TIMEOUT = env.float("NOTIFICATIONS_HTTP_TIMEOUT", default=5.0)
+NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=600)
+NOTIFICATIONS_RETRY_DELAYS_MINUTES = env.list("NOTIFICATIONS_RETRY_DELAYS_MINUTES", cast=int, default=[5, 10, 20, 30])
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
+NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=100)
+NOTIFICATIONS_SEND_CONCURRENCY = env.int("NOTIFICATIONS_SEND_CONCURRENCY", default=8)
+NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60.0)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "notifications-sweep": {
+            "task": "notifications.sweep",
+            "schedule": NOTIFICATIONS_SWEEP_SECONDS,
+            "options": {"expires": NOTIFICATIONS_SWEEP_SECONDS},
+        }
+    }
+)
 # [agent]

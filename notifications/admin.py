@@ -1,0 +1,65 @@
+from django.contrib import admin, messages
+
+from notifications import services
+from notifications.models import NotificationChannel, NotificationRecord
+from notifications.ssrf import mask_url
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    """URLs masked after the host, secrets never shown; staff may only switch a channel on or off."""
+
+    list_display = ("user", "kind", "masked_url", "has_secret", "enabled", "last_test_status", "last_test_at")
+    list_filter = ("kind", "enabled", "last_test_status")
+    search_fields = ("user__username",)
+    list_select_related = ("user",)
+    fields = (
+        "user",
+        "kind",
+        "masked_url",
+        "has_secret",
+        "enabled",
+        "last_test_status",
+        "last_test_error",
+        "last_test_at",
+        "created_at",
+        "updated_at",
+    )
+    readonly_fields = tuple(f for f in fields if f != "enabled")
+    show_full_result_count = False
+
+    @admin.display(description="webhook URL")
+    def masked_url(self, channel):
+        return mask_url(channel.webhook_url)
+
+    @admin.display(boolean=True, description="secret set")
+    def has_secret(self, channel):
+        return channel.has_secret
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(NotificationRecord)
+class NotificationRecordAdmin(admin.ModelAdmin):
+    list_display = ("id", "user", "channel", "event", "status", "attempts", "next_retry_at", "sent_at", "created_at")
+    list_filter = ("status", "channel", "event")
+    search_fields = ("user__username", "dedupe_key", "preview_id", "trigger_id")
+    list_select_related = ("user",)
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+    actions = ["retry_now"]
+    readonly_fields = [f.name for f in NotificationRecord._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry now (failed, dead or pending rows)", permissions=["view"])
+    def retry_now(self, request, queryset):
+        count = services.notifications_retry_now(record_ids=queryset.values_list("id", flat=True))
+        self.message_user(
+            request, f"{count} notification(s) queued; the delivery sweep sends them within a minute.", messages.INFO
+        )

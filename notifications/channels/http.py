@@ -1,0 +1,107 @@
+"""The one outbound POST every channel uses.
+
+The URL is checked and resolved by `notifications.ssrf` immediately before the call
+(DNS may have changed since the channel was saved) and the connection goes to the
+checked address, with the original host in the Host header and TLS SNI/certificate
+check. No redirects are followed; the whole exchange has a deadline; the response
+body read is capped. No transaction may be open here: the caller settles the row
+afterwards.
+"""
+
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+from django.conf import settings
+
+from notifications import ssrf
+
+MAX_RESPONSE_BYTES = 64 * 1024
+USER_AGENT = "SmartMate-Notifications/1"
+
+
+class DeliveryError(Exception):
+    """A failed delivery. `permanent` → dead at once; otherwise retried with backoff.
+
+    `str()` is safe to store and show: it never holds the URL's path or a secret."""
+
+    def __init__(self, message: str, *, permanent: bool, status: int | None = None, code=None):
+        super().__init__(message)
+        self.permanent = permanent
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    body: bytes
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+
+def timeout_seconds() -> float:
+    return float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 5.0))
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
+    """POST `body` to `url`; return a 2xx reply or raise DeliveryError."""
+    try:
+        target = ssrf.resolve(url)
+    except ssrf.UnsafeUrl as exc:
+        raise DeliveryError(f"Refused: {exc}", permanent=True)
+    timeout = timeout_seconds()
+    deadline = time.monotonic() + timeout
+    request_headers = {
+        "Content-Type": "application/json; charset=utf-8",
+        "User-Agent": USER_AGENT,
+        **headers,
+        "Host": ssrf.host_header(url),
+    }
+    extensions = {"sni_hostname": target.host} if target.pinned_url.startswith("https") else {}
+    try:
+        with (
+            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client,
+            client.stream(
+                "POST", target.pinned_url, content=body, headers=request_headers, extensions=extensions
+            ) as response,
+        ):
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                chunks.append(chunk)
+                size += len(chunk)
+                if size >= MAX_RESPONSE_BYTES:
+                    break
+                if time.monotonic() > deadline:
+                    raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
+            reply = Reply(status=response.status_code, body=b"".join(chunks)[:MAX_RESPONSE_BYTES])
+    except httpx.TimeoutException:
+        raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
+    except httpx.TransportError as exc:
+        raise DeliveryError(f"Connection failed: {type(exc).__name__}.", permanent=False)
+    return classify(reply)
+
+
+def classify(reply: Reply) -> Reply:
+    """2xx passes; 429 and 5xx are retried; redirects and other 4xx are permanent."""
+    status = reply.status
+    if 200 <= status < 300:
+        return reply
+    excerpt = _excerpt(reply.body)
+    message = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
+    if status == 429 or status >= 500:
+        raise DeliveryError(message, permanent=False, status=status)
+    if 300 <= status < 400:
+        raise DeliveryError(f"HTTP {status}: redirects are not followed.", permanent=True, status=status)
+    raise DeliveryError(message, permanent=True, status=status)
+
+
+def _excerpt(body: bytes, limit: int = 300) -> str:
+    text = body[: limit * 4].decode("utf-8", "replace")
+    text = " ".join(text.split())
+    return text[:limit]

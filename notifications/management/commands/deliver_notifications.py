@@ -1,0 +1,52 @@
+"""Send due notifications: `--once` (one sweep, for tests and ops) or `--loop` (a process).
+
+Each sweep returns expired `sending` leases to `pending`, then sends one batch of due
+rows. The loop stops cleanly on SIGTERM/SIGINT after the sweep in progress.
+"""
+
+import signal
+import threading
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from notifications.services import notifications_sweep
+
+
+class Command(BaseCommand):
+    help = "Deliver due notifications and recover expired sending leases."
+
+    def add_arguments(self, parser):
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument("--once", action="store_true", help="one sweep, then exit (default)")
+        mode.add_argument("--loop", action="store_true", help="sweep until SIGTERM/SIGINT")
+        parser.add_argument(
+            "--interval", type=float, default=None, help="seconds between sweeps in --loop when idle (default: setting)"
+        )
+
+    def handle(self, *args, **options):
+        if not options["loop"]:
+            self._report(notifications_sweep())
+            return
+        from smartmate.health import exit_unless_parts_reachable
+
+        exit_unless_parts_reachable("deliver_notifications")
+        interval = options["interval"] or settings.NOTIFICATIONS_SWEEP_SECONDS
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        self.stdout.write(f"deliver_notifications: sweeping every {interval:g} s (SIGTERM to stop)")
+        while not stop.is_set():
+            results = notifications_sweep()
+            self._report(results, quiet=not results)
+            # A full batch means more may be due: go again at once.
+            full = sum(v for k, v in results.items() if k != "recovered") >= settings.NOTIFICATIONS_BATCH_SIZE
+            if not full:
+                stop.wait(interval)
+        self.stdout.write("deliver_notifications: stopped")
+
+    def _report(self, results, quiet=False):
+        if quiet:
+            return
+        text = ", ".join(f"{k} {v}" for k, v in sorted(results.items())) or "nothing due"
+        self.stdout.write(f"notifications: {text}")

@@ -1,0 +1,59 @@
+from rest_framework import serializers
+
+from notifications.models import NotificationChannel, NotificationRecord
+from notifications.ssrf import MAX_URL_LENGTH, mask_url
+from smartmate.api import StrictSerializer
+
+
+class ChannelInputSerializer(StrictSerializer):
+    webhook_url = serializers.CharField(max_length=MAX_URL_LENGTH, trim_whitespace=False)
+    secret = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        allow_null=True,
+        max_length=512,
+        trim_whitespace=False,
+        write_only=True,
+        help_text="Feishu signature secret or HMAC key. Left out: keep the stored one; empty or null: remove it.",
+    )
+    enabled = serializers.BooleanField(default=True)
+
+    def validate_secret(self, value):
+        if value and not value.isprintable():
+            raise serializers.ValidationError("The secret must be printable characters.")
+        return value
+
+
+class ChannelSerializer(serializers.ModelSerializer):
+    webhook_url = serializers.SerializerMethodField(help_text="Masked after the host.")
+    has_secret = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["kind", "enabled", "webhook_url", "has_secret", "last_test_status", "last_test_error", "last_test_at"]
+        read_only_fields = fields
+
+    def get_webhook_url(self, channel) -> str:
+        return mask_url(channel.webhook_url)
+
+
+class DeliveredSerializer(serializers.Serializer):
+    delivered = serializers.BooleanField()
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = NotificationRecord
+        fields = [
+            "id",
+            "channel",
+            "event",
+            "status",
+            "attempts",
+            "next_retry_at",
+            "last_error",
+            "preview_id",
+            "created_at",
+            "sent_at",
+        ]
+        read_only_fields = fields

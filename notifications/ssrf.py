@@ -1,0 +1,152 @@
+"""Outbound URL guard for user-supplied webhook URLs.
+
+`check_url_syntax` runs at PUT (and again at send); `resolve` runs at send time: it
+resolves the host, refuses private, loopback, link-local, reserved, multicast,
+shared and cloud-metadata addresses, and returns a `Target` pinned to the checked
+address, so the connection goes to the address that was checked (no DNS-rebinding
+window between the check and the connect). Hosts listed in
+settings.NOTIFICATIONS_ALLOWED_HOSTS may use http and private addresses.
+"""
+
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
+
+from django.conf import settings
+
+MAX_URL_LENGTH = 2000
+
+# Metadata services that are not already caught as link-local/private/shared space.
+_METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6
+}
+
+
+class UnsafeUrl(ValueError):
+    """The URL may not be called. str() is a sentence safe to show to the user."""
+
+
+@dataclass(frozen=True)
+class Target:
+    url: str  # the URL as given (for the Host header and SNI)
+    host: str
+    address: str  # the checked IP the connection must go to
+    pinned_url: str  # the URL with the host replaced by `address`
+
+
+def allowed_hosts() -> set[str]:
+    return {h.strip().lower().rstrip(".") for h in getattr(settings, "NOTIFICATIONS_ALLOWED_HOSTS", []) if h.strip()}
+
+
+def _host_of(parts: SplitResult) -> str:
+    return (parts.hostname or "").lower().rstrip(".")
+
+
+def check_url_syntax(url: str) -> SplitResult:
+    """Scheme, credentials, length and shape; an IP-literal host is checked here too."""
+    if not isinstance(url, str) or not url:
+        raise UnsafeUrl("Enter a URL.")
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeUrl(f"The URL is longer than {MAX_URL_LENGTH} characters.")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise UnsafeUrl("The URL contains whitespace or control characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise UnsafeUrl("The URL is not valid.")
+    scheme = parts.scheme.lower()
+    host = _host_of(parts)
+    if not host:
+        raise UnsafeUrl("The URL has no host.")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise UnsafeUrl("The URL must not contain credentials.")
+    allowed = host in allowed_hosts()
+    if scheme != "https" and not (scheme == "http" and allowed):
+        raise UnsafeUrl("The URL must use https.")
+    if port == 0:
+        raise UnsafeUrl("The URL's port is not valid.")
+    if not allowed:
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None and not is_public_address(literal):
+            raise UnsafeUrl("The URL points to a private or reserved address.")
+    return parts
+
+
+def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped or address.sixtofour
+        if mapped is not None:
+            return is_public_address(mapped)
+        if address.teredo is not None:
+            return False
+    if address in _METADATA_ADDRESSES:
+        return False
+    return not (
+        address.is_private
+        or address.is_loopback
+        or address.is_link_local
+        or address.is_reserved
+        or address.is_multicast
+        or address.is_unspecified
+        or not address.is_global  # shared (100.64/10), documentation, benchmarking ranges
+    )
+
+
+def resolve(url: str, *, getaddrinfo=socket.getaddrinfo) -> Target:
+    """Check the URL and resolve its host now; raise UnsafeUrl if any address is refused."""
+    parts = check_url_syntax(url)
+    host = _host_of(parts)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        infos = getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise UnsafeUrl("The URL's host could not be resolved.")
+    addresses = []
+    for info in infos:
+        try:
+            addresses.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+        except ValueError:
+            continue
+    if not addresses:
+        raise UnsafeUrl("The URL's host could not be resolved.")
+    if host not in allowed_hosts() and not all(is_public_address(a) for a in addresses):
+        raise UnsafeUrl("The URL points to a private or reserved address.")
+    address = addresses[0]
+    literal = f"[{address}]" if address.version == 6 else str(address)
+    netloc = f"{literal}:{parts.port}" if parts.port else literal
+    pinned = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
+    return Target(url=url, host=host, address=str(address), pinned_url=pinned)
+
+
+def host_header(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{parts.port}" if parts.port else host
+
+
+def mask_url(url: str) -> str:
+    """`https://open.feishu.cn/open-apis/bot/v2/hook/abc` → `https://open.feishu.cn/***`.
+
+    The path of a webhook URL is often the credential (Feishu's hook token), so
+    nothing after the host is ever shown or logged."""
+    try:
+        parts = urlsplit(url or "")
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "***"
+    if not host:
+        return "***"
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port else host
+    return f"{parts.scheme}://{netloc}/***"

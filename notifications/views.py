@@ -1,0 +1,88 @@
+import django_filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from notifications import selectors, services
+from notifications.models import ChannelKind, NotificationRecord
+from notifications.serializers import (
+    ChannelInputSerializer,
+    ChannelSerializer,
+    DeliveredSerializer,
+    NotificationSerializer,
+)
+from smartmate.api import validated
+from smartmate.idempotency import idempotent
+
+KIND_PARAMETER = OpenApiParameter(
+    "kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ChannelKind.values, description="feishu or webhook"
+)
+
+
+def _kind(kind: str) -> str:
+    if kind not in ChannelKind.values:
+        raise NotFound()
+    return kind
+
+
+@extend_schema_view(
+    list=extend_schema(responses=ChannelSerializer(many=True)),
+    update=extend_schema(parameters=[KIND_PARAMETER], request=ChannelInputSerializer, responses=ChannelSerializer),
+    destroy=extend_schema(parameters=[KIND_PARAMETER], responses={204: None}),
+    test=extend_schema(parameters=[KIND_PARAMETER], request=None, responses=DeliveredSerializer),
+)
+class NotificationChannelViewSet(viewsets.ViewSet):
+    """The user's Feishu bot and generic webhook. Secrets are write-only; URLs come back masked."""
+
+    lookup_field = "kind"
+    lookup_value_regex = "[^/.]+"
+
+    def list(self, request):
+        return Response(ChannelSerializer(selectors.channel_list(user=request.user), many=True).data)
+
+    def update(self, request, kind=None):
+        kind = _kind(kind)
+        data = validated(ChannelInputSerializer, request)
+        fields = {"webhook_url": data["webhook_url"], "enabled": data["enabled"]}
+        if "secret" in data:
+            fields["secret"] = data["secret"]
+        channel = services.channel_upsert(user=request.user, kind=kind, **fields)
+        return Response(ChannelSerializer(channel).data)
+
+    def destroy(self, request, kind=None):
+        if not services.channel_delete(user=request.user, kind=_kind(kind)):
+            raise NotFound()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"], url_path="test")
+    @idempotent()
+    def test(self, request, kind=None):
+        channel = selectors.channel_get(user=request.user, kind=_kind(kind))
+        if channel is None:
+            raise NotFound()
+        services.channel_test(channel=channel)
+        return Response({"delivered": True})
+
+
+class NotificationFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=NotificationRecord.Status.choices)
+    channel = django_filters.ChoiceFilter(choices=NotificationRecord.Channel.choices)
+
+    class Meta:
+        model = NotificationRecord
+        fields = ["status", "channel"]
+
+
+class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Delivery records of the user's notifications, newest first."""
+
+    serializer_class = NotificationSerializer
+    filterset_class = NotificationFilter
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no user
+            return NotificationRecord.objects.none()
+        return selectors.notification_list(user=self.request.user)
