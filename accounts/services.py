@@ -9,7 +9,7 @@ from django.contrib.auth import authenticate
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.models import TokenFamily, UsedRefreshToken, User
+from accounts.models import IdempotencyRecord, TokenFamily, UsedRefreshToken, User
 from accounts.tokens import decode_refresh, expires_at, family_id, issue_pair
 from smartmate.errors import ApiError
 
@@ -128,6 +128,12 @@ def calendar_token_rotate(*, user: User) -> str:
     user.calendar_secret = secrets.token_urlsafe(32)
     user.save(update_fields=["calendar_secret"])
     return user.calendar_secret
+
+
+def idempotency_records_purge(*, now=None) -> int:
+    """Drop Idempotency-Key records past their 24 h replay window."""
+    deleted, _ = IdempotencyRecord.objects.filter(expires_at__lt=now or timezone.now()).delete()
+    return deleted
 
 
 def tokens_flush_expired(*, now=None) -> int:

@@ -243,8 +243,9 @@ LOGGING = {
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "fmt": "%(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            "timestamp": "time",  # ISO 8601 in UTC, whatever TIME_ZONE says
         },
         "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
     },
@@ -282,8 +283,61 @@ PREFLIGHT_TIMEOUT = env.float("PREFLIGHT_TIMEOUT", default=3.0)
 HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 
 # --- app settings (one block per app; each app reads only its own) -----------------
+# [accounts]
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
+        "accounts-purge-idempotency-records": {"task": "accounts.purge_idempotency_records", "schedule": 3600},
+    }
+)
 # [scheduling]
+# Section times of a day (API.md Schedule): "HH:MM-HH:MM" comma list, 12 by default.
+SCHEDULING_SECTION_TIMES = [
+    tuple(pair.split("-"))
+    for pair in env.list(
+        "SCHEDULING_SECTION_TIMES",
+        default=[
+            "08:00-08:45",
+            "08:55-09:40",
+            "10:15-11:00",
+            "11:10-11:55",
+            "14:00-14:45",
+            "14:55-15:40",
+            "16:15-17:00",
+            "17:10-17:55",
+            "19:00-19:45",
+            "19:55-20:40",
+            "20:50-21:35",
+            "21:45-22:30",
+        ],
+    )
+]
+SCHEDULING_MAX_WEEKS = 30  # fixed by the contract (week numbers 1-30); named here for readers
+SCHEDULING_CACHE_TTL = env.int("SCHEDULING_CACHE_TTL", default=600)  # seconds, a backstop
+SCHEDULING_RECENT_LIMIT_MAX = 50
 # [outbox]
+OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=30)
+OUTBOX_MAX_RETRY = env.int("OUTBOX_MAX_RETRY", default=20)
+OUTBOX_BACKOFF_CAP_SECONDS = env.int("OUTBOX_BACKOFF_CAP_SECONDS", default=32)
+# Published rows their consumer has not settled within this are sent again (at-least-once).
+OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=300)
+OUTBOX_PURGE_AFTER_DAYS = env.int("OUTBOX_PURGE_AFTER_DAYS", default=7)
+OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=0.5)
+OUTBOX_KAFKA_LINGER_MS = env.int("OUTBOX_KAFKA_LINGER_MS", default=5)
+OUTBOX_KAFKA_SEND_TIMEOUT_MS = env.int("OUTBOX_KAFKA_SEND_TIMEOUT_MS", default=10_000)
+OUTBOX_CONSUMER_GROUP_PREFIX = env.str("OUTBOX_CONSUMER_GROUP_PREFIX", default="smartmate.")
+OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS = env.int("OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS", default=8_000)
+OUTBOX_CONSUMER_SESSION_TIMEOUT_MS = env.int("OUTBOX_CONSUMER_SESSION_TIMEOUT_MS", default=6_000)
+OUTBOX_CONSUMER_MAX_POLL_RECORDS = env.int("OUTBOX_CONSUMER_MAX_POLL_RECORDS", default=50)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "outbox-relay": {"task": "outbox.tasks.relay", "schedule": 1.0, "options": {"expires": 1}},
+        "outbox-recover-leases": {"task": "outbox.tasks.recover_leases", "schedule": 30.0},
+        "outbox-purge": {"task": "outbox.tasks.purge", "schedule": timedelta(days=1)},
+    }
+)
 # [notifications]
 # Hosts that may be called over http and may resolve to private addresses (e.g. an
 # internal relay); everything else must be https to a public address.

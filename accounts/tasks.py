@@ -1,0 +1,15 @@
+"""Thin Celery tasks: housekeeping of token and idempotency records."""
+
+from celery import shared_task
+
+from accounts import services
+
+
+@shared_task(name="accounts.flush_expired_tokens", ignore_result=True)
+def flush_expired_tokens():
+    return services.tokens_flush_expired()
+
+
+@shared_task(name="accounts.purge_idempotency_records", ignore_result=True)
+def purge_idempotency_records():
+    return services.idempotency_records_purge()
