@@ -99,19 +99,25 @@ def is_public_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) ->
     )
 
 
-def resolve(url: str, *, getaddrinfo=socket.getaddrinfo) -> Target:
+def lookup(host: str, port: int) -> list[str]:
+    """The host's addresses (DNS). A seam for tests, which replace it."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [info[4][0] for info in infos]
+
+
+def resolve(url: str) -> Target:
     """Check the URL and resolve its host now; raise UnsafeUrl if any address is refused."""
     parts = check_url_syntax(url)
     host = _host_of(parts)
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        infos = getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        found = lookup(host, port)
     except (OSError, UnicodeError):
         raise UnsafeUrl("The URL's host could not be resolved.")
     addresses = []
-    for info in infos:
+    for text in found:
         try:
-            addresses.append(ipaddress.ip_address(info[4][0].split("%", 1)[0]))
+            addresses.append(ipaddress.ip_address(str(text).split("%", 1)[0]))
         except ValueError:
             continue
     if not addresses:
