@@ -1,6 +1,18 @@
+from django.urls import path
 from rest_framework.routers import DefaultRouter
+
+from scheduling import views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
+router.register("tasks", views.TaskViewSet, basename="task")
+router.register(r"task-classes/(?P<class_pk>\d+)/items", views.TaskClassItemViewSet, basename="task-class-item")
+router.register("task-classes", views.TaskClassViewSet, basename="task-class")
+router.register("courses", views.CourseViewSet, basename="course")
+router.register("schedule/events", views.EventViewSet, basename="schedule-event")
+router.register("schedule", views.ScheduleViewSet, basename="schedule")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("calendar/<str:secret>.ics", views.CalendarFeedView.as_view(), name="calendar-feed"),
+    *router.urls,
+]

@@ -1,0 +1,54 @@
+"""Query-string filters of the list endpoints (django-filter: bad values → 400 naming the field)."""
+
+import django_filters as filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from scheduling.models import ScheduleEvent, Task
+from scheduling.models.tasks import Priority, Status
+from scheduling.models.timetable import EventKind
+from scheduling.timetable import MAX_WEEKS
+
+
+class TaskFilter(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=Status.choices)
+    priority = filters.CharFilter(method="filter_priority", help_text="Comma list of 1-4 (effective priority).")
+    deadline_before = filters.IsoDateTimeFilter(field_name="deadline_at", lookup_expr="lte")
+    deadline_after = filters.IsoDateTimeFilter(field_name="deadline_at", lookup_expr="gte")
+    q = filters.CharFilter(method="filter_q", max_length=200)
+    ordering = filters.OrderingFilter(
+        fields=(("deadline_at", "deadline_at"), ("effective_priority", "priority"), ("created_at", "created_at"))
+    )
+
+    class Meta:
+        model = Task
+        fields = ["status"]
+
+    def filter_priority(self, queryset, name, value):
+        try:
+            wanted = {int(part) for part in value.split(",") if part.strip()}
+        except ValueError:
+            wanted = {0}
+        if not wanted or not wanted <= set(Priority.values):
+            raise ValidationError({"priority": ["A comma list of priorities 1-4."]})
+        return queryset.filter(effective_priority__in=sorted(wanted))
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(Q(title__icontains=value) | Q(description__icontains=value))
+
+
+class EventFilter(filters.FilterSet):
+    week = filters.NumberFilter(min_value=1, max_value=MAX_WEEKS)
+    day = filters.NumberFilter(min_value=1, max_value=7)
+    kind = filters.ChoiceFilter(choices=EventKind.choices)
+
+    class Meta:
+        model = ScheduleEvent
+        fields = ["week", "day", "kind"]
+
+
+def apply(filterset_class, data, queryset):
+    filterset = filterset_class(data, queryset=queryset)
+    if not filterset.is_valid():
+        raise ValidationError(filterset.errors)
+    return filterset.qs

@@ -1,0 +1,107 @@
+"""Weeks, sections and times of the timetable (DOMAIN §6). Pure: no models, no I/O.
+
+Week n starts on `semester_start + 7·(n-1)` days; `day` 1-7 is Monday-Sunday; a day has
+`len(sections)` sections, each a (start, end) pair of wall-clock times in the user's zone.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime, time, timedelta
+from datetime import tzinfo as TzInfo
+
+MAX_WEEKS = 30
+DAYS = 7
+
+DEFAULT_SECTION_TIMES: tuple[tuple[str, str], ...] = (
+    ("08:00", "08:45"),
+    ("08:55", "09:40"),
+    ("10:15", "11:00"),
+    ("11:10", "11:55"),
+    ("14:00", "14:45"),
+    ("14:55", "15:40"),
+    ("16:15", "17:00"),
+    ("17:10", "17:55"),
+    ("19:00", "19:45"),
+    ("19:55", "20:40"),
+    ("20:50", "21:35"),
+    ("21:45", "22:30"),
+)
+
+
+def parse_sections(pairs) -> tuple[tuple[time, time], ...]:
+    """[("08:00", "08:45"), ...] → ((time, time), ...); refuses overlapping or unordered sections."""
+    parsed = tuple((time.fromisoformat(start), time.fromisoformat(end)) for start, end in pairs)
+    previous_end = time.min
+    for start, end in parsed:
+        if not previous_end <= start < end:
+            raise ValueError(f"section times must be ordered and not overlap: {pairs!r}")
+        previous_end = end
+    return parsed
+
+
+def monday_of(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def week_start(semester_start: date, week: int) -> date:
+    return semester_start + timedelta(days=7 * (week - 1))
+
+
+def date_of(semester_start: date, week: int, day: int) -> date:
+    return semester_start + timedelta(days=7 * (week - 1) + day - 1)
+
+
+def week_and_day(semester_start: date, on: date) -> tuple[int, int]:
+    """The (week, day) of a date; the week may fall outside 1-MAX_WEEKS (callers decide)."""
+    offset = (on - semester_start).days
+    return offset // 7 + 1, offset % 7 + 1
+
+
+def in_semester(week: int | None) -> bool:
+    return week is not None and 1 <= week <= MAX_WEEKS
+
+
+def expand_weeks(start_week: int, end_week: int, week_type: str = "all") -> list[int]:
+    """`all` | `odd` | `even` weeks between two week numbers, inclusive."""
+    if week_type not in ("all", "odd", "even"):
+        raise ValueError(f"unknown week_type {week_type!r}")
+    weeks = range(start_week, end_week + 1)
+    if week_type == "odd":
+        return [w for w in weeks if w % 2 == 1]
+    if week_type == "even":
+        return [w for w in weeks if w % 2 == 0]
+    return list(weeks)
+
+
+class Clock:
+    """A user's timetable: semester start, time zone and section times → absolute datetimes."""
+
+    def __init__(self, semester_start: date, tz: TzInfo | str, sections=DEFAULT_SECTION_TIMES):
+        self.semester_start = semester_start
+        self.tz = zoneinfo.ZoneInfo(tz) if isinstance(tz, str) else tz
+        self.sections = parse_sections(sections) if sections and isinstance(sections[0][0], str) else sections
+
+    def span(self, week: int, day: int, start_section: int, end_section: int) -> tuple[datetime, datetime]:
+        on = date_of(self.semester_start, week, day)
+        start = datetime.combine(on, self.sections[start_section - 1][0], tzinfo=self.tz)
+        end = datetime.combine(on, self.sections[end_section - 1][1], tzinfo=self.tz)
+        return start, end
+
+    def locate(self, moment: datetime) -> tuple[date, int, int]:
+        """(local date, week, day) of an aware moment."""
+        local = moment.astimezone(self.tz).date()
+        week, day = week_and_day(self.semester_start, local)
+        return local, week, day
+
+    def next_boundary(self, moment: datetime) -> datetime:
+        """The first section start or end strictly after `moment` (today's or a later day's)."""
+        local = moment.astimezone(self.tz)
+        for offset in range(2):
+            on = local.date() + timedelta(days=offset)
+            for start, end in self.sections:
+                for t in (start, end):
+                    candidate = datetime.combine(on, t, tzinfo=self.tz)
+                    if candidate > local:
+                        return candidate
+        raise AssertionError("a day always has a section")  # pragma: no cover

@@ -1,0 +1,422 @@
+"""Thin DRF views: validate input, call a service or selector, render."""
+
+from django.http import Http404, HttpResponse
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from icalendar import Calendar
+from icalendar import Event as VEvent
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
+from rest_framework.views import APIView
+
+from accounts.selectors import user_by_calendar_secret
+from scheduling import selectors, services
+from scheduling.models import TaskClass
+from scheduling.serializers import (
+    CourseImportSerializer,
+    CourseInputSerializer,
+    CourseSerializer,
+    EventInputSerializer,
+    EventSerializer,
+    EventUpdateSerializer,
+    FreeSlotsSerializer,
+    OngoingSerializer,
+    RecentQuerySerializer,
+    RecentSerializer,
+    TaskClassInputSerializer,
+    TaskClassItemInputSerializer,
+    TaskClassItemSerializer,
+    TaskClassSerializer,
+    TaskInputSerializer,
+    TaskSerializer,
+    TodaySerializer,
+    WeekQuerySerializer,
+    WeekSerializer,
+)
+from scheduling.services import EventSpec
+from smartmate.api import validated
+from smartmate.errors import ApiError
+from smartmate.idempotency import idempotent
+
+
+def _is_default_first_page(request) -> bool:
+    """No filter, default ordering and page size, page 1: the list served from the cache."""
+    params = request.query_params
+    return set(params) <= {"page"} and params.get("page", "1") == "1"
+
+
+def _first_page_response(request, count, results):
+    page_size = selectors.DEFAULT_PAGE_SIZE
+    url = request.build_absolute_uri()
+    return Response(
+        {
+            "count": count,
+            "next": replace_query_param(url, "page", 2) if count > page_size else None,
+            "previous": None,
+            "results": results,
+        }
+    )
+
+
+class OwnedModelViewSet(viewsets.GenericViewSet):
+    """Objects of other users are invisible: their ids answer 404."""
+
+    input_serializer_class = None
+
+    def input(self, partial=False, instance=None):
+        return validated(self.input_serializer_class, self.request, partial=partial, instance=instance)
+
+    def render(self, obj, status_code=status.HTTP_200_OK):
+        return Response(self.get_serializer(obj).data, status=status_code)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=TaskInputSerializer),
+    update=extend_schema(request=TaskInputSerializer),
+    partial_update=extend_schema(request=TaskInputSerializer),
+)
+class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
+    serializer_class = TaskSerializer
+    input_serializer_class = TaskInputSerializer
+
+    def get_queryset(self):
+        return selectors.task_queryset(user=self.request.user)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=["todo", "done"]),
+            OpenApiParameter("priority", str, description="Comma list of 1-4 (effective priority)"),
+            OpenApiParameter("deadline_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("deadline_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("q", str),
+            OpenApiParameter("ordering", str, description="deadline_at, priority or created_at; - for descending"),
+        ]
+    )
+    def list(self, request):
+        if _is_default_first_page(request):
+            count, tasks = selectors.task_first_page(user=request.user)
+            return _first_page_response(request, count, TaskSerializer(tasks, many=True).data)
+        queryset = selectors.task_list(user=request.user, filters=request.query_params)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    def _reload(self, task):
+        return selectors.task_get(user=self.request.user, task_id=task.pk)
+
+    @idempotent()
+    def create(self, request):
+        task = services.task_create(user=request.user, **self.input())
+        return self.render(self._reload(task), status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None):
+        task = services.task_update(user=request.user, task=self.get_object(), **self.input())
+        return self.render(self._reload(task))
+
+    def partial_update(self, request, pk=None):
+        task = self.get_object()
+        task = services.task_update(user=request.user, task=task, **self.input(partial=True, instance=task))
+        return self.render(self._reload(task))
+
+    def destroy(self, request, pk=None):
+        services.task_delete(user=request.user, task=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def complete(self, request, pk=None):
+        task = services.task_complete(user=request.user, task=self.get_object())
+        return self.render(self._reload(task))
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        task = services.task_reopen(user=request.user, task=self.get_object())
+        return self.render(self._reload(task))
+
+
+# --- task classes ------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=TaskClassInputSerializer),
+    update=extend_schema(request=TaskClassInputSerializer),
+    partial_update=extend_schema(request=TaskClassInputSerializer),
+)
+class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
+    serializer_class = TaskClassSerializer
+    input_serializer_class = TaskClassInputSerializer
+
+    def get_queryset(self):
+        return selectors.task_class_queryset(user=self.request.user).prefetch_related("items")
+
+    def list(self, request):
+        if _is_default_first_page(request):
+            count, classes = selectors.task_class_first_page(user=request.user)
+            return _first_page_response(request, count, TaskClassSerializer(classes, many=True).data)
+        return super().list(request)
+
+    @idempotent()
+    def create(self, request):
+        task_class = services.task_class_create(user=request.user, **self.input())
+        return self.render(task_class, status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None):
+        services.task_class_update(user=request.user, task_class=self.get_object(), **self.input())
+        return self.render(self.get_object())
+
+    def partial_update(self, request, pk=None):
+        task_class = self.get_object()
+        data = self.input(partial=True, instance=task_class)
+        services.task_class_update(user=request.user, task_class=task_class, **data)
+        return self.render(self.get_object())
+
+    def destroy(self, request, pk=None):
+        services.task_class_delete(user=request.user, task_class=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema_view(
+    create=extend_schema(request=TaskClassItemInputSerializer),
+    partial_update=extend_schema(request=TaskClassItemInputSerializer),
+)
+class TaskClassItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
+    serializer_class = TaskClassItemSerializer
+    input_serializer_class = TaskClassItemInputSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def task_class(self) -> TaskClass:
+        found = selectors.task_class_queryset(user=self.request.user).filter(pk=self.kwargs["class_pk"]).first()
+        if found is None:
+            raise Http404
+        return found
+
+    def get_queryset(self):
+        return selectors.task_class_items(user=self.request.user, task_class_id=self.task_class().pk)
+
+    @idempotent()
+    def create(self, request, class_pk=None):
+        task_class = self.task_class()
+        item = services.task_class_item_create(user=request.user, task_class=task_class, **self.input())
+        return self.render(item, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, class_pk=None, pk=None):
+        item = self.get_object()
+        item = services.task_class_item_update(user=request.user, item=item, **self.input(partial=True))
+        return self.render(item)
+
+    def destroy(self, request, class_pk=None, pk=None):
+        services.task_class_item_delete(user=request.user, item=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"])
+    def unschedule(self, request, class_pk=None, pk=None):
+        item = services.task_class_item_unschedule(user=request.user, item=self.get_object())
+        return self.render(item)
+
+
+# --- courses ---------------------------------------------------------------------------------
+
+
+@extend_schema_view(
+    create=extend_schema(request=CourseInputSerializer),
+    update=extend_schema(request=CourseInputSerializer),
+    partial_update=extend_schema(request=CourseInputSerializer),
+)
+class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
+    serializer_class = CourseSerializer
+    input_serializer_class = CourseInputSerializer
+
+    def get_queryset(self):
+        return selectors.course_queryset(user=self.request.user)
+
+    @idempotent()
+    def create(self, request):
+        course = services.course_create(user=request.user, **self.input())
+        return self.render(course, status.HTTP_201_CREATED)
+
+    def update(self, request, pk=None):
+        course = services.course_update(user=request.user, course=self.get_object(), **self.input())
+        return self.render(course)
+
+    def partial_update(self, request, pk=None):
+        course = self.get_object()
+        course = services.course_update(user=request.user, course=course, **self.input(partial=True, instance=course))
+        return self.render(course)
+
+    def destroy(self, request, pk=None):
+        services.course_delete(user=request.user, course=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=CourseImportSerializer, responses={201: CourseSerializer(many=True)})
+    @action(detail=False, methods=["post"], url_path="import")
+    @idempotent()
+    def import_courses(self, request):
+        body = {"courses": request.data} if isinstance(request.data, list) else request.data
+        data = validated(CourseImportSerializer, body)
+        courses = services.courses_create(user=request.user, courses=data["courses"])
+        return Response(CourseSerializer(courses, many=True).data, status=status.HTTP_201_CREATED)
+
+
+# --- schedule ------------------------------------------------------------------------------
+
+
+def _clock_context(request):
+    return {"clock": selectors.clock_for(request.user), "request": request}
+
+
+@extend_schema_view(
+    create=extend_schema(request=EventInputSerializer),
+    partial_update=extend_schema(request=EventUpdateSerializer),
+)
+class EventViewSet(mixins.RetrieveModelMixin, OwnedModelViewSet):
+    serializer_class = EventSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.event_queryset(user=self.request.user)
+
+    def get_serializer_context(self):
+        return _clock_context(self.request)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("week", int),
+            OpenApiParameter("day", int),
+            OpenApiParameter("kind", str, enum=["course", "task", "task_item", "custom"]),
+        ]
+    )
+    def list(self, request):
+        queryset = selectors.event_list(user=request.user, filters=request.query_params)
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @idempotent()
+    def create(self, request):
+        data = validated(EventInputSerializer, request)
+        _check_links(request.user, data)
+        event = services.events_create(user=request.user, events=[EventSpec(**data)])[0]
+        return self.render(event, status.HTTP_201_CREATED)
+
+    def partial_update(self, request, pk=None):
+        event = self.get_object()
+        data = validated(EventUpdateSerializer, request, instance=event, partial=True)
+        return self.render(services.event_update(user=request.user, event=event, **data))
+
+    def destroy(self, request, pk=None):
+        services.event_delete(user=request.user, event=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+def _check_links(user, data):
+    if data.get("task_id") and not selectors.task_queryset(user=user).filter(pk=data["task_id"]).exists():
+        raise ApiError("Invalid input: task_id.", code="validation_error", fields={"task_id": ["No such task."]})
+    if (
+        data.get("task_item_id")
+        and not selectors.task_class_item_queryset(user=user).filter(pk=data["task_item_id"]).exists()
+    ):
+        raise ApiError(
+            "Invalid input: task_item_id.", code="validation_error", fields={"task_item_id": ["No such item."]}
+        )
+
+
+class ScheduleViewSet(viewsets.ViewSet):
+    """Week, today, ongoing, recently completed and free slots: cached per user."""
+
+    def _week(self, request):
+        week = validated(WeekQuerySerializer, request.query_params).get("week")
+        if week is None:
+            week = selectors.current_week(user=request.user) or 1
+        return week
+
+    @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
+    @action(detail=False, methods=["get"])
+    def week(self, request):
+        view = selectors.week_view(user=request.user, week=self._week(request))
+        return Response(WeekSerializer(view, context=_clock_context(request)).data)
+
+    @extend_schema(responses=TodaySerializer)
+    @action(detail=False, methods=["get"])
+    def today(self, request):
+        return Response(TodaySerializer(selectors.today_view(user=request.user), context=_clock_context(request)).data)
+
+    @extend_schema(responses=OngoingSerializer)
+    @action(detail=False, methods=["get"])
+    def ongoing(self, request):
+        data = selectors.ongoing(user=request.user)
+        return Response(OngoingSerializer(data, context=_clock_context(request)).data)
+
+    @extend_schema(parameters=[RecentQuerySerializer], responses=RecentSerializer)
+    @action(detail=False, methods=["get"], url_path="recent-completed")
+    def recent_completed(self, request):
+        limit = validated(RecentQuerySerializer, request.query_params)["limit"]
+        results = selectors.recent_completed(user=request.user, limit=limit)
+        return Response(RecentSerializer({"results": results}).data)
+
+    @extend_schema(parameters=[WeekQuerySerializer], responses=FreeSlotsSerializer)
+    @action(detail=False, methods=["get"], url_path="free-slots")
+    def free_slots(self, request):
+        week = self._week(request)
+        return Response({"week": week, "free": selectors.free_slots(user=request.user, week=week)})
+
+
+class _FirstRenderer(BaseContentNegotiation):
+    """The feed answers text/calendar whatever the Accept header says (errors stay JSON)."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class CalendarFeedView(APIView):
+    """GET /api/v1/calendar/{secret}.ics — the user's events as iCalendar (RFC 5545). No auth:
+    the secret is the credential; an unknown secret is a 404."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = []
+    content_negotiation_class = _FirstRenderer
+
+    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+    def get(self, request, secret):
+        user = user_by_calendar_secret(secret=secret)
+        if user is None:
+            raise Http404
+        return HttpResponse(calendar_ics(user), content_type="text/calendar; charset=utf-8")
+
+
+def calendar_ics(user) -> bytes:
+    clock = selectors.clock_for(user)
+    calendar = Calendar()
+    calendar.add("prodid", "-//SmartMate//Schedule//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"SmartMate — {user.username}")
+    calendar.add("x-wr-timezone", str(clock.tz))
+    stamp = timezone.now()
+    for event in selectors.calendar_events(user=user):
+        start, end = clock.span(event.week, event.day, event.start_section, event.end_section)
+        vevent = VEvent()
+        vevent.add("uid", f"event-{event.pk}@smartmate")
+        vevent.add("dtstamp", stamp)
+        vevent.add("last-modified", event.updated_at)
+        vevent.add("dtstart", start)
+        vevent.add("dtend", end)
+        vevent.add("summary", event.title)
+        if event.location:
+            vevent.add("location", event.location)
+        if event.note:
+            vevent.add("description", event.note)
+        vevent.add("categories", [event.kind])
+        calendar.add_component(vevent)
+    return calendar.to_ical()
