@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import user_by_calendar_secret
 from scheduling import selectors, services
-from scheduling.models import TaskClass
+from scheduling.models import Course, ScheduleEvent, Task, TaskClass, TaskClassItem
 from scheduling.serializers import (
     CourseImportSerializer,
     CourseInputSerializer,
@@ -67,6 +67,12 @@ class OwnedModelViewSet(viewsets.GenericViewSet):
     """Objects of other users are invisible: their ids answer 404."""
 
     input_serializer_class = None
+    model = None
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no user
+            return self.model.objects.none()
+        return self.owned_queryset()
 
     def input(self, partial=False, instance=None):
         return validated(self.input_serializer_class, self.request, partial=partial, instance=instance)
@@ -87,7 +93,9 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
     serializer_class = TaskSerializer
     input_serializer_class = TaskInputSerializer
 
-    def get_queryset(self):
+    model = Task
+
+    def owned_queryset(self):
         return selectors.task_queryset(user=self.request.user)
 
     @extend_schema(
@@ -155,7 +163,9 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     serializer_class = TaskClassSerializer
     input_serializer_class = TaskClassInputSerializer
 
-    def get_queryset(self):
+    model = TaskClass
+
+    def owned_queryset(self):
         return selectors.task_class_queryset(user=self.request.user).prefetch_related("items")
 
     def list(self, request):
@@ -199,7 +209,9 @@ class TaskClassItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Own
             raise Http404
         return found
 
-    def get_queryset(self):
+    model = TaskClassItem
+
+    def owned_queryset(self):
         return selectors.task_class_items(user=self.request.user, task_class_id=self.task_class().pk)
 
     @idempotent()
@@ -236,7 +248,9 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModel
     serializer_class = CourseSerializer
     input_serializer_class = CourseInputSerializer
 
-    def get_queryset(self):
+    model = Course
+
+    def owned_queryset(self):
         return selectors.course_queryset(user=self.request.user)
 
     @idempotent()
@@ -282,7 +296,9 @@ class EventViewSet(mixins.RetrieveModelMixin, OwnedModelViewSet):
     serializer_class = EventSerializer
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
-    def get_queryset(self):
+    model = ScheduleEvent
+
+    def owned_queryset(self):
         return selectors.event_queryset(user=self.request.user)
 
     def get_serializer_context(self):
