@@ -8,7 +8,9 @@ body read is capped. No transaction may be open here: the caller settles the row
 afterwards.
 """
 
+import contextvars
 import json
+import logging
 import time
 from dataclasses import dataclass
 
@@ -19,6 +21,22 @@ from notifications import ssrf
 
 MAX_RESPONSE_BYTES = 64 * 1024
 USER_AGENT = "SmartMate-Notifications/1"
+
+
+# httpx logs every request's full URL at INFO; a webhook URL's path is its credential
+# (Feishu's hook token). While one of our sends runs, its URL is logged masked.
+_masked_url: contextvars.ContextVar[str | None] = contextvars.ContextVar("notification_masked_url", default=None)
+
+
+class _MaskWebhookUrls(logging.Filter):
+    def filter(self, record):
+        masked = _masked_url.get()
+        if masked and isinstance(record.args, tuple):
+            record.args = tuple(masked if isinstance(arg, httpx.URL) else arg for arg in record.args)
+        return True
+
+
+logging.getLogger("httpx").addFilter(_MaskWebhookUrls())
 
 
 class DeliveryError(Exception):
@@ -64,6 +82,7 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
         "Host": ssrf.host_header(url),
     }
     extensions = {"sni_hostname": target.host} if target.pinned_url.startswith("https") else {}
+    token = _masked_url.set(ssrf.mask_url(url))
     try:
         with (
             httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client,
@@ -84,6 +103,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
         raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
     except httpx.TransportError as exc:
         raise DeliveryError(f"Connection failed: {type(exc).__name__}.", permanent=False)
+    finally:
+        _masked_url.reset(token)
     return classify(reply)
 
 
