@@ -7,5 +7,9 @@ class OutboxConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from outbox.metrics import collector
+        from smartmate.observability import register_scrape_collector
+
         # Every app's handlers.py registers its @handles functions.
         autodiscover_modules("handlers")
+        register_scrape_collector(collector)

@@ -30,13 +30,19 @@ Handler = Callable[[Envelope], None]
 
 _handlers: dict[str, tuple[str, Handler]] = {}
 _publish_only: set[str] = set()
+_topics: dict[str, set[str]] = {}  # service -> topics its consumer group subscribes to
 
 
-def handles(biz_type: str, *, service: str | None = None):
-    """Register the one handler of `biz_type`; `service` defaults to the handler's app label."""
+def handles(biz_type: str, *, service: str | None = None, topic: str | None = None):
+    """Register the one handler of `biz_type`; `service` defaults to the handler's app label.
+
+    `topic` names the topic the events arrive on when it is not `smartmate.<service>`.
+    """
 
     def register(fn: Handler) -> Handler:
         owner = service or fn.__module__.split(".")[0]
+        if topic:
+            _topics.setdefault(owner, set()).add(topic)
         existing = _handlers.get(biz_type)
         if existing and existing[1] is not fn and existing[1].__qualname__ != fn.__qualname__:
             raise RuntimeError(f"{biz_type} already handled by {existing[1].__module__}.{existing[1].__qualname__}")
@@ -61,3 +67,13 @@ def is_publish_only(biz_type: str) -> bool:
 def handled_types() -> dict[str, str]:
     """{biz_type: owning service}."""
     return {biz_type: owner for biz_type, (owner, _fn) in _handlers.items()}
+
+
+def consumer_services() -> set[str]:
+    """Every service that owns at least one handler (one consumer group each)."""
+    return {owner for owner, _fn in _handlers.values()}
+
+
+def topics_for(service: str) -> set[str]:
+    """Topics the consumer group of `service` reads: `smartmate.<service>` plus any named in @handles."""
+    return {f"smartmate.{service}"} | _topics.get(service, set())
