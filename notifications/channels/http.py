@@ -9,8 +9,10 @@ afterwards.
 """
 
 import contextvars
+import functools
 import json
 import logging
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -63,6 +65,14 @@ class Reply:
             return None
 
 
+@functools.cache
+def ssl_context() -> ssl.SSLContext:
+    """One verifying TLS context (certifi's roots) for every send; built once per process."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def timeout_seconds() -> float:
     return float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 5.0))
 
@@ -85,7 +95,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
     token = _masked_url.set(ssrf.mask_url(url))
     try:
         with (
-            httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False) as client,
+            httpx.Client(
+                timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False, verify=ssl_context()
+            ) as client,
             client.stream(
                 "POST", target.pinned_url, content=body, headers=request_headers, extensions=extensions
             ) as response,
