@@ -82,7 +82,8 @@ class NotificationRecord(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "channel", "dedupe_key"], name="uniq_notification_per_channel_key")
+            # (user, dedupe_key) first: the handler's "already notified?" check uses this index too.
+            models.UniqueConstraint(fields=["user", "dedupe_key", "channel"], name="uniq_notification_per_channel_key")
         ]
         indexes = [
             models.Index(fields=["user", "-created_at"], name="notif_user_created"),

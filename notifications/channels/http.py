@@ -115,6 +115,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
         raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
     except httpx.TransportError as exc:
         raise DeliveryError(f"Connection failed: {type(exc).__name__}.", permanent=False)
+    except httpx.HTTPError as exc:  # e.g. a body that cannot be decoded
+        raise DeliveryError(f"Bad response: {type(exc).__name__}.", permanent=False)
     finally:
         _masked_url.reset(token)
     return classify(reply)
