@@ -1,0 +1,75 @@
+# ruff: noqa: RUF001, E501  (full-width punctuation and long patterns are the point here)
+"""Offline intent and deadline accuracy on the labelled set in tests/data/agent_utterances.jsonl.
+
+Each utterance carries its own fixed "now" and time zone. Deadline accuracy counts
+quick notes only: the deadline must match to the minute, an `ask` row must be asked
+back (no deadline), and a row without a time must get none.
+"""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from agent.intents import quick_note
+from agent.intents.rules import classify
+
+DATA = Path(__file__).resolve().parent.parent / "data" / "agent_utterances.jsonl"
+
+
+def load():
+    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def evaluate():
+    rows = load()
+    intent_ok, deadline_total, deadline_ok, priority_ok, misses = 0, 0, 0, 0, []
+    for row in rows:
+        tz = ZoneInfo(row["tz"])
+        now = datetime.fromisoformat(row["now"])
+        got = classify(row["text"], now, tz).intent
+        intent_ok += got == row["intent"]
+        if got != row["intent"]:
+            misses.append(("intent", row["text"], row["intent"], got))
+        if row["intent"] != "quick_note":
+            continue
+        deadline_total += 1
+        note = quick_note.draft(row["text"], now, tz)
+        want = datetime.fromisoformat(row["deadline"]).replace(tzinfo=tz) if row["deadline"] else None
+        ok = note.ask == row["ask"] and (note.deadline == want)
+        deadline_ok += ok
+        priority_ok += note.priority == row["priority"]
+        if not ok:
+            misses.append(
+                ("deadline", row["text"], want and want.isoformat(), note.deadline and note.deadline.isoformat())
+            )
+    return {
+        "utterances": len(rows),
+        "intent_accuracy": intent_ok / len(rows),
+        "quick_notes": deadline_total,
+        "deadline_accuracy": deadline_ok / deadline_total,
+        "priority_accuracy": priority_ok / deadline_total,
+        "misses": misses,
+    }
+
+
+def test_labelled_set_is_large_and_mostly_chinese():
+    rows = load()
+    chinese = [r for r in rows if any("\u4e00" <= ch <= "\u9fff" for ch in r["text"])]
+    assert len(rows) >= 300
+    assert len(chinese) / len(rows) >= 0.6
+    assert {r["intent"] for r in rows} == {"quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"}
+    assert all("now" in r and "tz" in r for r in rows)
+
+
+def test_offline_intent_and_deadline_accuracy():
+    figures = evaluate()
+    print(
+        f"\noffline agent on {figures['utterances']} utterances: intent accuracy {figures['intent_accuracy']:.3f}; "
+        f"deadline accuracy {figures['deadline_accuracy']:.3f} on {figures['quick_notes']} quick notes; "
+        f"priority accuracy {figures['priority_accuracy']:.3f}"
+    )
+    for miss in figures["misses"]:
+        print("  miss:", miss)
+    assert figures["intent_accuracy"] >= 0.95
+    assert figures["deadline_accuracy"] >= 0.95
