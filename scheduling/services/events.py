@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
@@ -40,7 +40,6 @@ class EventSpec:
     task_item_id: int | None = None
     course_id: int | None = None
     done: bool = False
-    extra: dict = field(default_factory=dict, compare=False)
 
     def slots(self) -> list[tuple[int, int, int]]:
         return [(self.week, self.day, s) for s in range(self.start_section, self.end_section + 1)]
@@ -114,8 +113,9 @@ def _conflicts(user, wanted: set[tuple[int, int, int]], *, exclude_event_ids=())
 
 
 def _conflict_entry(event) -> dict:
+    """A clashing event (or an EventSpec of the same call, which has no id yet)."""
     return {
-        "event_id": event.pk,
+        "event_id": getattr(event, "pk", None),
         "week": event.week,
         "day": event.day,
         "start_section": event.start_section,
@@ -162,24 +162,14 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
     if not events:
         return []
     wanted: dict[tuple[int, int, int], EventSpec] = {}
-    internal = []
+    clashing: list[EventSpec] = []  # specs of this call that overlap an earlier spec of it
     for spec in events:
         for slot in spec.slots():
-            if slot in wanted:
-                other = wanted[slot]
-                internal.append(
-                    {
-                        "event_id": None,
-                        "week": other.week,
-                        "day": other.day,
-                        "start_section": other.start_section,
-                        "end_section": other.end_section,
-                        "title": other.title,
-                    }
-                )
-            wanted[slot] = spec
+            other = wanted.setdefault(slot, spec)
+            if other is not spec and other not in clashing:
+                clashing.append(other)
     _schedule_written(user=user, reason="events_created")
-    conflicts = _conflicts(user, set(wanted)) + [c for i, c in enumerate(internal) if c not in internal[:i]]
+    conflicts = _conflicts(user, set(wanted)) + [_conflict_entry(spec) for spec in clashing]
     if conflicts:
         _raise_conflict(conflicts)
     created = ScheduleEvent.objects.bulk_create(
