@@ -125,46 +125,44 @@ def _store(key, value, timeout):
         logger.warning("cache unavailable writing %s", key, exc_info=True)
 
 
-def invalidate_now(family: str, user_id: int) -> None:
-    """Give the family a fresh version and delete its exact key. Never raises."""
+def invalidate_now(user_id: int, families) -> None:
+    """Give each family a fresh version and delete its exact key (two round trips). Never raises."""
     try:
-        cache.set(version_key(family, user_id), uuid.uuid4().hex, None)
-        exact = _FAMILY_KEYS.get(family)
-        if exact is not None:
-            cache.delete(exact(user_id))
+        cache.set_many({version_key(family, user_id): uuid.uuid4().hex for family in families}, None)
+        exact = [_FAMILY_KEYS[family](user_id) for family in families if family in _FAMILY_KEYS]
+        if exact:
+            cache.delete_many(exact)
     except Exception:
-        logger.warning("cache unavailable invalidating %s of user %s", family, user_id, exc_info=True)
+        logger.warning("cache unavailable invalidating %s of user %s", sorted(families), user_id, exc_info=True)
 
 
 class _Invalidation:
-    """An on-commit callback comparable by (family, user), so one transaction clears a family once."""
+    """The on-commit callback of one user's invalidations in one transaction."""
 
-    __slots__ = ("family", "user_id")
+    __slots__ = ("families", "user_id")
 
-    def __init__(self, family, user_id):
-        self.family, self.user_id = family, user_id
-
-    def __eq__(self, other):
-        return isinstance(other, _Invalidation) and (self.family, self.user_id) == (other.family, other.user_id)
-
-    def __hash__(self):
-        return hash((self.family, self.user_id))
+    def __init__(self, user_id):
+        self.user_id, self.families = user_id, set()
 
     def __call__(self):
-        invalidate_now(self.family, self.user_id)
+        invalidate_now(self.user_id, self.families)
 
 
 def invalidate_on_commit(user_id: int | None, *families: str) -> None:
     """Clear the families once the current transaction commits (at once outside one).
 
-    A rolled-back write clears nothing. Already-queued invalidations of the same
-    (family, user) in this transaction are not queued again (Django drops the callbacks
-    of a rolled-back savepoint from the same list, so skipping is safe).
+    A rolled-back write clears nothing. A transaction clears each user's families once,
+    together: families are added to the user's callback already queued in it. That is
+    safe because a queued callback outlives any later one of the same transaction (its
+    savepoints either are still open, and so enclose the later one, or were released).
     """
     if not user_id:
         return
-    queued = {callback for _sids, callback, _robust in connection.run_on_commit} if connection.in_atomic_block else ()
-    for family in families:
-        callback = _Invalidation(family, user_id)
-        if callback not in queued:
-            transaction.on_commit(callback, robust=True)
+    if connection.in_atomic_block:
+        for _sids, callback, _robust in connection.run_on_commit:
+            if isinstance(callback, _Invalidation) and callback.user_id == user_id:
+                callback.families.update(families)
+                return
+    callback = _Invalidation(user_id)
+    callback.families.update(families)
+    transaction.on_commit(callback, robust=True)
