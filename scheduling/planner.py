@@ -19,14 +19,17 @@ Algorithm of :func:`plan_study`
     1. Greedy in a fair interleaved order across classes (item i of a class of n items
        is processed at progress i/n; ties go to the earlier-ending class). ``rapid``
        takes the earliest feasible span; ``steady`` takes the first feasible span at or
-       after its target day (``start + i·(range/n)``) and falls back to the earliest
-       feasible span after its previous item.
+       after its target day (``start + i·(range/n)``, the range being the class's dates
+       clipped to the semester and to ``today``) and falls back to the earliest feasible
+       span after its previous item.
     2. If that fails: the same greedy with the classes one after another, tightest
        deadline first, then smallest slack first; then a bounded depth-first
        backtracking (a few alternative spans per item, a fixed budget of tries); last,
        the greedy orders again with every class taking its earliest spans (a ``steady``
        class then loses its spread rather than the whole plan failing).
-    3. Still nothing → ``ok=False`` with no placements. The search is heuristic: an
+    3. Still nothing → ``ok=False`` with no placements. Before searching, counting
+       checks (too few free sections overall or for one class, an item longer than its
+       class's cap or allowed sections) answer ``ok=False`` at once. The search is heuristic: an
        input may have a solution that none of these attempts finds (the problem is
        NP-hard in general), in which case the result is ``ok=False`` too.
 """
@@ -106,7 +109,7 @@ def _is_int(value: object) -> bool:
 
 
 def _check_int(value: object, name: str, low: int, high: int | None = None) -> None:
-    if not _is_int(value) or value < low or (high is not None and value > high):  # type: ignore[operator]
+    if not isinstance(value, int) or isinstance(value, bool) or value < low or (high is not None and value > high):
         bound = f"{low}..{high}" if high is not None else f">= {low}"
         raise PlannerInputError(f"{name} must be an integer {bound}, got {value!r}.", field=name)
 
@@ -658,7 +661,8 @@ def candidate_spans(
     semester. Spans are sorted by (date, daytime first — start section ≤
     ``daytime_last_section`` —, start section) and taken in that order when they overlap
     none already taken, up to ``max_candidates``. No span → ``[]``. Score each with
-    :func:`candidate_score`.
+    :func:`candidate_score`. (Within one day, start order already puts daytime spans
+    first; the daytime key is kept so the sort reads as the rule is written.)
     """
     _check_int(length, "length", 1)
     _check_int(max_candidates, "max_candidates", 1)

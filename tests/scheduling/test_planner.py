@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import itertools
 import random
+import subprocess
+import sys
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -61,6 +64,15 @@ def whole_days(week: int, days, sections=range(1, 13)) -> set[tuple[int, int, in
 
 def pos(p: Placement) -> tuple[int, int, int]:
     return (p.week, p.day, p.start_section)
+
+
+def test_the_planner_imports_no_django():
+    code = (
+        "import sys; import scheduling.planner; "
+        "assert not [m for m in sys.modules if m.split('.')[0] in ('django', 'rest_framework')]"
+    )
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True, env={"PYTHONPATH": str(root)})
 
 
 # --------------------------------------------------------------------------- slot model
