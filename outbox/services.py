@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Case, CharField, Count, DateTimeField, IntegerField, Min, Q, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock
@@ -136,7 +137,9 @@ def settle_published(rows: list[Claimed], *, now: datetime | None = None) -> int
             default=Value(Status.PUBLISHED),
             output_field=CharField(),
         ),
-        consumed_at=Case(When(id__in=done_ids, then=Value(now)), default=None, output_field=DateTimeField()),
+        consumed_at=Cast(
+            Case(When(id__in=done_ids, then=Value(now)), default=None, output_field=DateTimeField()), DateTimeField()
+        ),
         published_at=now,
         next_retry_at=None,
         locked_until=None,
@@ -170,7 +173,8 @@ def settle_failed(failures: list[tuple[Claimed, str]], *, now: datetime | None =
     ).update(
         retry_count=Case(*retry_whens, output_field=IntegerField()),
         status=Case(*status_whens, output_field=CharField()),
-        next_retry_at=Case(*next_whens, output_field=DateTimeField()),
+        # Cast: a CASE whose branches are all NULL (every row dead) is typed text by PostgreSQL.
+        next_retry_at=Cast(Case(*next_whens, output_field=DateTimeField()), DateTimeField()),
         last_error=Case(*error_whens, output_field=CharField()),
         locked_until=None,
         lease_id=None,

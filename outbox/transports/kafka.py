@@ -48,6 +48,9 @@ class KafkaTransport:
                 request_timeout_ms=max(timeout // 2, 1000),
                 delivery_timeout_ms=timeout,
                 max_block_ms=max(timeout // 2, 1000),
+                # Broker down: fail the batch fast (it retries with backoff) instead of waiting 30 s.
+                bootstrap_timeout_ms=max(timeout // 2, 1000),
+                reconnect_backoff_max_ms=1000,
                 batch_size=256 * 1024,
             )
         return self._producer
