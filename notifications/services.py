@@ -251,10 +251,10 @@ def _context(claim: Claim) -> dict:
     }
 
 
-def _settle(claim: Claim, error, *, now: datetime, outcome_when_no_channel: str | None = None) -> str | None:
+def _settle(claim: Claim, error, *, now: datetime, skip_reason: str | None = None) -> str | None:
     """Compare-and-set on the claim token; returns the outcome, or None if the lease was lost."""
-    if outcome_when_no_channel:
-        fields = dict(status=Status.SKIPPED, last_error=outcome_when_no_channel, next_retry_at=None)
+    if skip_reason:
+        fields = dict(status=Status.SKIPPED, last_error=skip_reason, next_retry_at=None)
         outcome = "skipped"
     elif error is None:
         fields = dict(status=Status.SENT, sent_at=now, last_error="", next_retry_at=None, last_status_code=None)
@@ -321,7 +321,7 @@ def notifications_deliver(*, now: datetime | None = None, limit: int | None = No
         config = configs.get((claim.user_id, claim.channel))
         if config is None or not config.enabled or claim.channel not in ChannelKind.values:
             reason = "Channel removed before delivery." if config is None else "Channel disabled before delivery."
-            tally(_settle(claim, None, now=now, outcome_when_no_channel=reason))
+            tally(_settle(claim, None, now=now, skip_reason=reason))
             continue
         jobs.append((claim, config))
 

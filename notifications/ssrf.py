@@ -125,18 +125,19 @@ def resolve(url: str) -> Target:
     if host not in allowed_hosts() and not all(is_public_address(a) for a in addresses):
         raise UnsafeUrl("The URL points to a private or reserved address.")
     address = addresses[0]
-    literal = f"[{address}]" if address.version == 6 else str(address)
-    netloc = f"{literal}:{parts.port}" if parts.port else literal
-    pinned = urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, ""))
+    pinned = urlunsplit((parts.scheme.lower(), _netloc(str(address), parts.port), parts.path, parts.query, ""))
     return Target(url=url, host=host, address=str(address), pinned_url=pinned)
+
+
+def _netloc(host: str, port: int | None) -> str:
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}" if port else host
 
 
 def host_header(url: str) -> str:
     parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    return f"{host}:{parts.port}" if parts.port else host
+    return _netloc(parts.hostname or "", parts.port)
 
 
 def mask_url(url: str) -> str:
@@ -152,7 +153,4 @@ def mask_url(url: str) -> str:
         return "***"
     if not host:
         return "***"
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{port}" if port else host
-    return f"{parts.scheme}://{netloc}/***"
+    return f"{parts.scheme}://{_netloc(host, port)}/***"

@@ -22,7 +22,7 @@ def sign(secret: str, timestamp: int | str) -> str:
     return base64.b64encode(digest).decode()
 
 
-def build(message: Message, *, context: dict | None = None) -> dict:
+def build(message: Message) -> dict:
     """The card: title, summary, the proposed slots one per line, and a button to the preview."""
     elements: list[dict] = [{"tag": "div", "text": {"tag": "plain_text", "content": message.summary}}]
     if message.slots:
@@ -57,7 +57,7 @@ def build(message: Message, *, context: dict | None = None) -> dict:
 
 
 def send(*, url: str, secret: str, message: Message, context: dict, now: datetime) -> None:
-    body = build(message, context=context)
+    body = build(message)
     if secret:
         timestamp = str(int(now.timestamp()))
         body = {"timestamp": timestamp, "sign": sign(secret, timestamp), **body}
