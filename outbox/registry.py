@@ -77,3 +77,7 @@ def consumer_services() -> set[str]:
 def topics_for(service: str) -> set[str]:
     """Topics the consumer group of `service` reads: `smartmate.<service>` plus any named in @handles."""
     return {f"smartmate.{service}"} | _topics.get(service, set())
+
+
+def publish_only_types() -> set[str]:
+    return set(_publish_only)
