@@ -367,3 +367,27 @@ def test_deliver_task_sends_that_record(user, hook):
     assert deliver_notification(only_record(user).pk) == {"sent": 1}
     assert deliver_notification(only_record(user).pk) == {}
     assert len(hook.log) == 1
+
+
+def test_deliver_notifications_loop_sends_and_stops_cleanly_on_sigterm(user, hook, monkeypatch, capsys):
+    import os
+    import signal
+    import threading
+
+    import smartmate.health
+
+    monkeypatch.setattr(smartmate.health, "exit_unless_parts_reachable", lambda component: None)
+    hook.expect_request("/hook", method="POST").respond_with_data("ok")
+    add_channel(user, "webhook", hook.url_for("/hook"))
+    services.notifications_request(event_id="e", data=event_data(user))
+    before = signal.getsignal(signal.SIGTERM)
+    timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
+    timer.start()
+    try:
+        call_command("deliver_notifications", "--loop", "--interval", "0.05")
+    finally:
+        timer.cancel()
+    out = capsys.readouterr().out
+    assert "sent 1" in out and out.rstrip().endswith("stopped")
+    assert only_record(user).status == Status.SENT
+    assert signal.getsignal(signal.SIGTERM) == before  # the command put the old handler back

@@ -33,16 +33,19 @@ class Command(BaseCommand):
         exit_unless_parts_reachable("deliver_notifications")
         interval = options["interval"] or settings.NOTIFICATIONS_SWEEP_SECONDS
         stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         self.stdout.write(f"deliver_notifications: sweeping every {interval:g} s (SIGTERM to stop)")
-        while not stop.is_set():
-            results = notifications_sweep()
-            self._report(results, quiet=not results)
-            # A full batch means more may be due: go again at once.
-            full = sum(v for k, v in results.items() if k != "recovered") >= settings.NOTIFICATIONS_BATCH_SIZE
-            if not full:
-                stop.wait(interval)
+        try:
+            while not stop.is_set():
+                results = notifications_sweep()
+                self._report(results, quiet=not results)
+                # A full batch means more may be due: go again at once.
+                full = sum(v for k, v in results.items() if k != "recovered") >= settings.NOTIFICATIONS_BATCH_SIZE
+                if not full:
+                    stop.wait(interval)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.stdout.write("deliver_notifications: stopped")
 
     def _report(self, results, quiet=False):
