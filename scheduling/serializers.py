@@ -256,6 +256,26 @@ def render_event(row, clock) -> dict:
     }
 
 
+def render_week(view, clock) -> dict:
+    """A WeekView as WeekSerializer documents it, built directly: this is the hottest read."""
+    return {
+        "week": view.week,
+        "start_date": view.start_date.isoformat(),
+        "days": [
+            {"day": d["day"], "date": d["date"].isoformat(), "events": [render_event(r, clock) for r in d["events"]]}
+            for d in view.days
+        ],
+    }
+
+
+def render_today(today, clock) -> dict:
+    return {**today, "date": today["date"].isoformat(), "events": [render_event(r, clock) for r in today["events"]]}
+
+
+def render_ongoing(ongoing, clock) -> dict:
+    return {name: render_event(row, clock) if row else None for name, row in ongoing.items()}
+
+
 class EventInputSerializer(StrictSerializer):
     kind = serializers.ChoiceField(
         choices=[EventKind.TASK, EventKind.TASK_ITEM, EventKind.CUSTOM], required=False, default=EventKind.CUSTOM

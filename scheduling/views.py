@@ -37,6 +37,9 @@ from scheduling.serializers import (
     TodaySerializer,
     WeekQuerySerializer,
     WeekSerializer,
+    render_ongoing,
+    render_today,
+    render_week,
 )
 from scheduling.services import EventSpec
 from smartmate.api import validated
@@ -358,18 +361,17 @@ class ScheduleViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["get"])
     def week(self, request):
         view = selectors.week_view(user=request.user, week=self._week(request))
-        return Response(WeekSerializer(view, context=_clock_context(request)).data)
+        return Response(render_week(view, selectors.clock_for(request.user)))
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
     def today(self, request):
-        return Response(TodaySerializer(selectors.today_view(user=request.user), context=_clock_context(request)).data)
+        return Response(render_today(selectors.today_view(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])
     def ongoing(self, request):
-        data = selectors.ongoing(user=request.user)
-        return Response(OngoingSerializer(data, context=_clock_context(request)).data)
+        return Response(render_ongoing(selectors.ongoing(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(parameters=[RecentQuerySerializer], responses=RecentSerializer)
     @action(detail=False, methods=["get"], url_path="recent-completed")
