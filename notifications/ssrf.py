@@ -10,6 +10,8 @@ settings.NOTIFICATIONS_ALLOWED_HOSTS may use http and private addresses.
 
 import ipaddress
 import socket
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
@@ -26,7 +28,13 @@ _METADATA_ADDRESSES = {
 
 
 class UnsafeUrl(ValueError):
-    """The URL may not be called. str() is a sentence safe to show to the user."""
+    """The URL may not be called. str() is a sentence safe to show to the user.
+
+    `transient` marks a failure that may pass (the host could not be resolved now)."""
+
+    def __init__(self, message: str, *, transient: bool = False):
+        super().__init__(message)
+        self.transient = transient
 
 
 @dataclass(frozen=True)
@@ -105,15 +113,28 @@ def lookup(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
+# getaddrinfo has no timeout of its own: it runs on these threads, and is waited for
+# no longer than the HTTP timeout.
+_resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssrf-dns")
+
+
+def _lookup_within_deadline(host: str, port: int) -> list[str]:
+    timeout = float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 5.0))
+    try:
+        return _resolver.submit(lookup, host, port).result(timeout=timeout)
+    except FutureTimeout:
+        raise UnsafeUrl("The URL's host could not be resolved in time.", transient=True)
+
+
 def resolve(url: str) -> Target:
     """Check the URL and resolve its host now; raise UnsafeUrl if any address is refused."""
     parts = check_url_syntax(url)
     host = _host_of(parts)
     port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
     try:
-        found = lookup(host, port)
+        found = _lookup_within_deadline(host, port)
     except (OSError, UnicodeError):
-        raise UnsafeUrl("The URL's host could not be resolved.")
+        raise UnsafeUrl("The URL's host could not be resolved.", transient=True)
     addresses = []
     for text in found:
         try:
@@ -121,7 +142,7 @@ def resolve(url: str) -> Target:
         except ValueError:
             continue
     if not addresses:
-        raise UnsafeUrl("The URL's host could not be resolved.")
+        raise UnsafeUrl("The URL's host could not be resolved.", transient=True)
     if host not in allowed_hosts() and not all(is_public_address(a) for a in addresses):
         raise UnsafeUrl("The URL points to a private or reserved address.")
     address = addresses[0]

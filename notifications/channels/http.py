@@ -82,7 +82,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
     try:
         target = ssrf.resolve(url)
     except ssrf.UnsafeUrl as exc:
-        raise DeliveryError(f"Refused: {exc}", permanent=True)
+        # A refused address is final; a name that does not resolve right now may later.
+        raise DeliveryError(f"Refused: {exc}", permanent=not exc.transient)
     timeout = timeout_seconds()
     deadline = time.monotonic() + timeout
     request_headers = {

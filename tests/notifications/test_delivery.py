@@ -290,6 +290,21 @@ def test_private_address_is_refused_at_send_time_after_dns_changes(user, hook, t
     assert "/h/abc" not in record.last_error
 
 
+def test_a_host_that_does_not_resolve_at_send_time_is_retried(user, t0, public_dns, monkeypatch):
+    from notifications import ssrf
+
+    public_dns["hooks.example.net"] = ["93.184.216.34"]
+    add_channel(user, "webhook", "https://hooks.example.net/h/abc")
+    requested(user, t0)
+
+    def nxdomain(host, port):
+        raise OSError("Name or service not known")
+
+    monkeypatch.setattr(ssrf, "lookup", nxdomain)
+    assert services.notifications_deliver(now=t0) == {"retry": 1}
+    assert "could not be resolved" in only_record(user).last_error
+
+
 def test_http_to_a_host_not_allowed_is_refused_at_send_time(user, hook, t0, settings):
     hook.expect_request("/hook", method="POST").respond_with_data("ok")
     add_channel(user, "webhook", hook.url_for("/hook"))

@@ -61,8 +61,25 @@ def test_unresolvable_host_is_refused(monkeypatch):
         raise OSError("NXDOMAIN")
 
     monkeypatch.setattr(ssrf, "lookup", fail)
-    with pytest.raises(ssrf.UnsafeUrl, match="resolved"):
+    with pytest.raises(ssrf.UnsafeUrl, match="resolved") as refused:
         ssrf.resolve("https://nowhere.example.com/x")
+    assert refused.value.transient
+
+
+def test_a_resolver_that_hangs_is_not_waited_for_past_the_timeout(monkeypatch, settings):
+    import threading
+    import time
+
+    settings.NOTIFICATIONS_HTTP_TIMEOUT = 0.2
+    release = threading.Event()
+    monkeypatch.setattr(ssrf, "lookup", lambda host, port: release.wait(5) and ["93.184.216.34"])
+    started = time.monotonic()
+    try:
+        with pytest.raises(ssrf.UnsafeUrl, match="in time"):
+            ssrf.resolve("https://slow-dns.example.com/x")
+    finally:
+        release.set()
+    assert time.monotonic() - started < 2
 
 
 @pytest.mark.parametrize(
