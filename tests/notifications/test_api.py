@@ -261,3 +261,13 @@ def test_endpoints_need_a_token(api_client):
         api_client.put(f"{CHANNELS}webhook/", {}, format="json"),
     ):
         assert response.status_code == 401
+
+
+def test_test_endpoint_honours_idempotency_key(auth_api, hook):
+    hook.expect_request("/hook", method="POST").respond_with_data("ok")
+    put(auth_api, "webhook", webhook_url=hook.url_for("/hook"))
+    first = auth_api.post(f"{CHANNELS}webhook/test/", HTTP_IDEMPOTENCY_KEY="k-1")
+    again = auth_api.post(f"{CHANNELS}webhook/test/", HTTP_IDEMPOTENCY_KEY="k-1")
+    assert first.status_code == again.status_code == 200
+    assert again.content == first.content
+    assert len(hook.log) == 1

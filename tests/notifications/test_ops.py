@@ -72,3 +72,13 @@ def test_schema_documents_the_notification_endpoints(client):
     assert {p["name"] for p in listing["parameters"]} >= {"status", "page", "page_size"}
     kind = next(p for p in paths["/api/v1/notification-channels/{kind}/"]["put"]["parameters"] if p["name"] == "kind")
     assert kind["schema"]["enum"] == ["feishu", "webhook"]
+
+
+def test_beat_runs_the_sweep_every_minute_and_the_task_is_registered(settings):
+    from smartmate.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["notifications-sweep"]
+    assert entry["schedule"] == 60
+    app.loader.import_default_modules()
+    assert entry["task"] in app.tasks
+    assert "notifications.deliver" in app.tasks
