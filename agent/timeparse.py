@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, E501  (full-width punctuation and long patterns are the point here)
+# ruff: noqa: RUF001  (full-width punctuation and long patterns are the point here)
 """Time expressions in Chinese and English → a deadline (PURE: no Django, no I/O).
 
     parse("明天下午三点前交数学作业", now=aware_dt, tz=ZoneInfo("Asia/Shanghai"))

@@ -359,3 +359,18 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 # [agent]
+# Embedded default: the offline rule-based provider. LLM_BASE_URL set → any OpenAI-compatible endpoint.
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+AGENT_PROVIDER = env.str("AGENT_PROVIDER", default="openai" if LLM_BASE_URL else "offline")  # offline | openai
+LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff
+LLM_BACKOFF_SECONDS = env.float("LLM_BACKOFF_SECONDS", default=0.5)
+AGENT_SSE_PING_SECONDS = env.float("AGENT_SSE_PING_SECONDS", default=5.0)
+AGENT_MESSAGE_MAX_CHARS = 4000  # fixed by the contract
+AGENT_CONTEXT_TOKEN_BUDGET = env.int("AGENT_CONTEXT_TOKEN_BUDGET", default=6000)
+AGENT_MEMORY_PROMPT_ITEMS = min(env.int("AGENT_MEMORY_PROMPT_ITEMS", default=5), 20)
+AGENT_URGENCY_LEAD_HOURS = env.int("AGENT_URGENCY_LEAD_HOURS", default=48)
+AGENT_PLAN_DAYS_AHEAD = env.int("AGENT_PLAN_DAYS_AHEAD", default=7)
+AGENT_CACHE_TTL = env.int("AGENT_CACHE_TTL", default=600)

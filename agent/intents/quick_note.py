@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, E501  (full-width punctuation and long patterns are the point here)
+# ruff: noqa: RUF001  (full-width punctuation and long patterns are the point here)
 """quick_note: a sentence → a task draft (title, deadline, priority, urgency threshold).
 
 `draft` is pure; `quick_note_create` (agent.services) writes the task through the

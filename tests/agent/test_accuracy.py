@@ -1,4 +1,3 @@
-# ruff: noqa: RUF001, E501  (full-width punctuation and long patterns are the point here)
 """Offline intent and deadline accuracy on the labelled set in tests/data/agent_utterances.jsonl.
 
 Each utterance carries its own fixed "now" and time zone. Deadline accuracy counts

@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001, E501  (full-width punctuation and long patterns are the point here)
+# ruff: noqa: RUF001  (full-width punctuation and long patterns are the point here)
 """timeparse is pure: the DOMAIN §8 rules, tested directly."""
 
 from datetime import datetime, timedelta

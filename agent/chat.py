@@ -1,0 +1,298 @@
+# ruff: noqa: RUF001, E501  (Chinese text and long canned replies)
+"""One chat turn: start (sync: quota check, user message stored), events (async: the
+model, the tool actions), finish (sync: charge the tokens used, history via the outbox).
+
+The SSE writer (agent.sse) and the JSON view consume the same `turn_events`.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+
+from accounts.quota import QuotaExceeded, quota_charge, quota_check
+from agent import selectors, services
+from agent.context import estimate_tokens
+from agent.models import Conversation, TimelineKind
+from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall
+
+logger = logging.getLogger("smartmate.agent")
+
+
+@dataclass
+class Turn:
+    user: object
+    conversation: Conversation
+    request_id: str
+    text: str
+    messages: list[dict]
+    hints: Hints
+    reply: list[str] = field(default_factory=list)
+    intent: str = "chat"
+    actions: list[dict] = field(default_factory=list)
+    timeline: list[dict] = field(default_factory=list)
+    usage: dict | None = None
+    error: dict | None = None
+    finished: bool = False
+
+    @property
+    def zh(self) -> bool:
+        return bool(re.search(r"[\u4e00-\u9fff]", self.text))
+
+    def tokens_used(self) -> dict:
+        if self.usage:
+            return self.usage
+        return {
+            "prompt_tokens": sum(4 + estimate_tokens(m.get("content") or "") for m in self.messages),
+            "completion_tokens": estimate_tokens("".join(self.reply)),
+        }
+
+
+def _tz(user) -> ZoneInfo:
+    try:
+        return ZoneInfo(user.timezone or "UTC")
+    except Exception:
+        return ZoneInfo("UTC")
+
+
+def turn_start(*, user, conversation: Conversation, text: str, now: datetime | None = None) -> Turn:
+    """Everything that can refuse the request happens here, before any stream starts."""
+    quota_check(user=user)
+    now = now or timezone.now()
+    tz = _tz(user)
+    request_id = uuid.uuid4().hex
+    services.user_message_store(conversation=conversation, content=text, request_id=request_id)
+    local = now.astimezone(tz)
+    ctx = selectors.prompt_context(
+        user=user, conversation=conversation, now_line=f"Now: {local.isoformat()} ({tz.key}, {local.strftime('%A')})."
+    )
+    return Turn(user, conversation, request_id, text, ctx["messages"], Hints(now=now, tz=tz))
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def _period(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime, str]:
+    today = now.astimezone(tz).date()
+    start_of = lambda d: datetime.combine(d, time.min, tzinfo=tz)  # noqa: E731
+    monday = today - timedelta(days=today.weekday())
+    lowered = text.lower()
+    if re.search(r"明天|tomorrow", lowered):
+        d = today + timedelta(days=1)
+        return start_of(d), start_of(d + timedelta(days=1)), "tomorrow"
+    if re.search(r"今天|today|tonight", lowered):
+        return now, start_of(today + timedelta(days=1)), "today"
+    if re.search(r"下周|下星期|next week", lowered):
+        return start_of(monday + timedelta(days=7)), start_of(monday + timedelta(days=14)), "next week"
+    if re.search(r"这周|本周|这星期|this week|周末|weekend", lowered):
+        return now, start_of(monday + timedelta(days=7)), "this week"
+    if re.search(r"这个月|本月|this month", lowered):
+        first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
+        return now, start_of(first_next), "this month"
+    return now, now + timedelta(days=7), "the next 7 days"
+
+
+def _task_query(turn: Turn, call: ToolCall) -> dict:
+    from scheduling.models import Task
+
+    start, end, label = _period(call.arguments.get("period") or turn.text, turn.hints.now, turn.hints.tz)
+    rows = list(
+        Task.objects.filter(user=turn.user, status="todo", deadline_at__gte=start, deadline_at__lt=end)
+        .order_by("deadline_at", "priority", "id")
+        .values("id", "title", "deadline_at", "priority")[:50]
+    )
+    tasks = [{**r, "deadline_at": r["deadline_at"].astimezone(turn.hints.tz).isoformat()} for r in rows]
+    return {"type": "task_list", "period": label, "start": start.isoformat(), "end": end.isoformat(), "tasks": tasks}
+
+
+def _format_deadline(iso: str | None, zh: bool) -> str:
+    if not iso:
+        return "无截止时间" if zh else "no deadline"
+    dt = datetime.fromisoformat(iso)
+    return dt.strftime("%m-%d %H:%M") if zh else dt.strftime("%a %b %d %H:%M")
+
+
+def _reply_for(turn: Turn, action: dict) -> str:
+    zh = turn.zh
+    kind = action["type"]
+    if kind == "task_created":
+        t = action["task"]
+        return (
+            f"已创建任务「{t['title']}」，截止 {_format_deadline(t['deadline_at'], True)}，优先级 {t['priority']}。"
+            if zh
+            else f'Created task "{t["title"]}", due {_format_deadline(t["deadline_at"], False)}, priority {t["priority"]}.'
+        )
+    if kind == "ask":
+        return action["question"].split(" / ")[0 if zh else -1]
+    if kind == "task_list":
+        if not action["tasks"]:
+            return f"{action['period']}没有待完成的截止任务。" if zh else f"Nothing is due {action['period']}."
+        lines = [
+            f"- {t['title']}（{_format_deadline(t['deadline_at'], True)}）"
+            if zh
+            else f"- {t['title']} ({_format_deadline(t['deadline_at'], False)})"
+            for t in action["tasks"]
+        ]
+        head = "这些任务要截止了：" if zh else f"Due {action['period']}:"
+        return head + "\n" + "\n".join(lines)
+    if kind == "preview":
+        n = len(action["preview"]["changes"])
+        verb = (
+            ("已调整草稿" if action.get("refined") else "已生成安排草稿")
+            if zh
+            else ("Updated the draft" if action.get("refined") else "Drafted a plan")
+        )
+        return f"{verb}：{n} 个时间块，确认后可应用。" if zh else f"{verb}: {n} block(s). Apply it when it looks right."
+    if kind == "no_plan":
+        return "没有可以安排的任务或空闲时间。" if zh else "I found nothing to place, or no free time for it."
+    if kind == "no_draft":
+        return (
+            "还没有可以调整的安排草稿，先让我生成一个吧。"
+            if zh
+            else "There is no draft to change yet; ask me to plan first."
+        )
+    return ""
+
+
+def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
+    """Run one tool call; returns SSE/JSON events (action or preview), records timeline entries."""
+    turn.timeline.append({"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments}})
+    events = []
+    if call.name == "quick_note":
+        action = services.quick_note_create(
+            user=turn.user, text=turn.text, now=turn.hints.now, tz=turn.hints.tz, overrides=call.arguments
+        )
+        if action["type"] == "task_created":
+            turn.timeline.append({"kind": TimelineKind.TASK_CREATED, "data": action["task"]})
+        events.append({"kind": "action", "action": action})
+    elif call.name == "task_query":
+        action = _task_query(turn, call)
+        events.append({"kind": "action", "action": action})
+    elif call.name in ("schedule_plan", "schedule_refine"):
+        refine = call.name == "schedule_refine"
+        if refine:
+            draft = services.plan_refine(
+                user=turn.user,
+                conversation=turn.conversation,
+                text=call.arguments.get("instruction") or turn.text,
+                now=turn.hints.now,
+            )
+        else:
+            draft = services.plan_draft_create(user=turn.user, conversation=turn.conversation, now=turn.hints.now)
+        if draft is None:
+            action = {"type": "no_draft" if refine else "no_plan"}
+            events.append({"kind": "action", "action": action})
+        else:
+            action = {"type": "preview", "refined": refine, "preview": draft.candidate}
+            turn.timeline.append(
+                {
+                    "kind": TimelineKind.PREVIEW_CREATED,
+                    "data": {"candidate_id": draft.candidate["id"], "plan_id": draft.pk},
+                }
+            )
+            events.append({"kind": "preview", "preview": draft.candidate})
+    else:
+        return []
+    turn.actions.append(action)
+    text = _reply_for(turn, action)
+    if text:
+        turn.reply.append(text)
+        events.append({"kind": "text", "text": text})
+    return events
+
+
+# --- the turn --------------------------------------------------------------------------------
+
+
+async def turn_events(turn: Turn, provider: Provider):
+    """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}."""
+    try:
+        await sync_to_async(quota_check)(user=turn.user)  # a concurrent turn may have used it up
+    except QuotaExceeded as exc:
+        turn.error = {"code": "quota_exceeded", "message": exc.message, "details": exc.details}
+        turn.usage = {"prompt_tokens": 0, "completion_tokens": 0}
+        yield {"kind": "error", **turn.error}
+        return
+    intent_sent = False
+    try:
+        async for event in provider.stream(messages=turn.messages, tools=TOOLS, hints=turn.hints):
+            if event.kind == "text":
+                if not intent_sent:
+                    intent_sent = True
+                    yield {"kind": "intent", "intent": "chat"}
+                turn.reply.append(event.text)
+                yield {"kind": "text", "text": event.text}
+            elif event.kind == "tool_call" and event.tool_call.name in INTENT_TOOLS:
+                if turn.intent == "chat":
+                    turn.intent = event.tool_call.name
+                if not intent_sent:
+                    intent_sent = True
+                    yield {"kind": "intent", "intent": event.tool_call.name}
+                for out in await sync_to_async(execute_tool)(turn, event.tool_call):
+                    yield out
+            elif event.kind == "usage":
+                turn.usage = event.usage
+    except ProviderError as exc:
+        logger.warning("LLM provider error: %s", exc)
+        turn.error = {
+            "code": "upstream_error",
+            "message": "The language model endpoint failed.",
+            "details": {"status": exc.status},
+        }
+        yield {"kind": "error", **turn.error}
+
+
+def turn_finish(turn: Turn) -> None:
+    """Charge the tokens used (once per request id) and send the rest of the turn to history."""
+    if turn.finished:
+        return
+    turn.finished = True
+    usage = turn.tokens_used()
+    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
+    if tokens:
+        quota_charge(user=turn.user, request_id=turn.request_id, tokens=tokens)
+    timeline = list(turn.timeline)
+    if turn.error:
+        timeline.append({"kind": TimelineKind.ERROR, "data": {"code": turn.error["code"]}})
+    services.turn_record(
+        conversation_id=turn.conversation.pk,
+        user=turn.user,
+        request_id=turn.request_id,
+        reply="".join(turn.reply),
+        timeline=timeline,
+        tokens=int(usage.get("completion_tokens", 0)),
+        user_text=turn.text,
+    )
+
+
+async def turn_collect(turn: Turn, provider: Provider) -> dict:
+    """The JSON answer: run the whole turn, then finish it."""
+    try:
+        async for _event in turn_events(turn, provider):
+            pass
+    finally:
+        await sync_to_async(turn_finish)(turn)
+    if turn.error and turn.error["code"] == "upstream_error" and not turn.reply:
+        from smartmate.errors import UpstreamError
+
+        raise UpstreamError(turn.error["message"], details=turn.error["details"])
+    if turn.error and turn.error["code"] == "quota_exceeded":
+        raise QuotaExceeded(turn.error["message"], details=turn.error["details"])
+    usage = turn.tokens_used()
+    return {
+        "conversation_id": turn.conversation.pk,
+        "reply": "".join(turn.reply),
+        "intent": turn.intent,
+        "actions": turn.actions,
+        "usage": {
+            "prompt_tokens": usage.get("prompt_tokens", 0),
+            "completion_tokens": usage.get("completion_tokens", 0),
+        },
+    }

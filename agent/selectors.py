@@ -1,0 +1,79 @@
+"""Agent reads."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.shortcuts import get_object_or_404
+
+from agent import context
+from agent.memory import memory_for_prompt
+from agent.models import Conversation, MemoryItem, Message, PlanDraft, PlanStatus, TimelineEntry
+from agent.services import plan_cache_key
+
+logger = logging.getLogger("smartmate.agent")
+
+
+def conversation_list(*, user):
+    return Conversation.objects.filter(user=user).order_by("-updated_at", "-id")
+
+
+def conversation_get(*, user, pk) -> Conversation:
+    """404 for another user's conversation, never 403."""
+    return get_object_or_404(Conversation, pk=pk, user=user)
+
+
+def message_list(*, conversation):
+    return Message.objects.filter(conversation=conversation).order_by("seq")
+
+
+def timeline_list(*, conversation):
+    return TimelineEntry.objects.filter(conversation=conversation).order_by("seq")
+
+
+def memory_item_list(*, user, include_deleted: bool = False):
+    qs = MemoryItem.objects.filter(user=user)
+    return qs if include_deleted else qs.filter(deleted_at__isnull=True)
+
+
+def prompt_context(*, user, conversation, now_line: str = "") -> dict:
+    history = [
+        {"role": m["role"], "content": m["content"]}
+        for m in Message.objects.filter(conversation=conversation).order_by("-seq").values("role", "content")[:200]
+    ][::-1]
+    return context.build(
+        system=context.SYSTEM_PROMPT,
+        memory=memory_for_prompt(user=user),
+        history=history,
+        budget=settings.AGENT_CONTEXT_TOKEN_BUDGET,
+        now_line=now_line,
+    )
+
+
+def plan_preview(*, conversation) -> dict | None:
+    """The conversation's latest draft candidate (cached under sm:agent:plan:{conversation})."""
+    key = plan_cache_key(conversation.pk)
+    try:
+        cached = cache.get(key)
+    except Exception:
+        cached = None
+    if cached is not None:
+        return cached or None
+    draft = PlanDraft.objects.filter(conversation=conversation).order_by("-created_at", "-id").first()
+    value = (
+        {
+            **draft.candidate,
+            "status": draft.status,
+            "base_version": draft.base_version,
+            "applied_event_ids": draft.applied_event_ids,
+        }
+        if draft and draft.status != PlanStatus.STALE
+        else {}
+    )
+    try:
+        cache.set(key, value, settings.AGENT_CACHE_TTL)
+    except Exception:
+        logger.warning("plan cache set failed")
+    return value or None

@@ -1,0 +1,401 @@
+"""Agent writes: conversations, history (user message now, the rest through the outbox),
+the actions the intents reach (task, plan draft), and the plan apply."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agent.intents import quick_note
+from agent.models import Conversation, Message, PlanDraft, PlanStatus, Role, TimelineEntry, TimelineKind
+from outbox.services import enqueue
+from smartmate.errors import ApiError, Conflict
+
+logger = logging.getLogger("smartmate.agent")
+TOPIC = "smartmate.agent"
+
+
+def conversation_create(*, user, title: str = "") -> Conversation:
+    return Conversation.objects.create(user=user, title=title[:200])
+
+
+def conversation_update(*, conversation: Conversation, title: str) -> Conversation:
+    conversation.title = title[:200]
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, conversation: Conversation) -> None:
+    conversation.delete()
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_message_store(*, conversation: Conversation, content: str, request_id: str) -> Message:
+    """The user's message, stored at once; its seq allocated under a lock on the conversation row."""
+    conv = Conversation.objects.select_for_update().get(pk=conversation.pk)
+    now = timezone.now()
+    message = Message.objects.create(
+        conversation=conv, seq=conv.next_message_seq, role=Role.USER, content=content, request_id=request_id
+    )
+    TimelineEntry.objects.create(
+        conversation=conv,
+        seq=conv.next_timeline_seq,
+        kind=TimelineKind.MESSAGE,
+        data={"role": Role.USER, "message_seq": message.seq, "content": content[:200]},
+    )
+    conv.next_message_seq += 1
+    conv.next_timeline_seq += 1
+    conv.last_message_at = now
+    if not conv.title:
+        conv.title = content.strip().splitlines()[0][:60] if content.strip() else ""
+    conv.save(update_fields=["next_message_seq", "next_timeline_seq", "last_message_at", "title", "updated_at"])
+    return message
+
+
+@transaction.atomic
+def turn_record(
+    *,
+    conversation_id: int,
+    user,
+    request_id: str,
+    reply: str,
+    timeline: list[dict],
+    tokens: int = 0,
+    user_text: str = "",
+) -> dict:
+    """Reserve seqs for the assistant message and the turn's timeline entries, and enqueue them.
+
+    The consumer (agent.handlers) stores them idempotently. When auto-extract is on,
+    the user's text also goes out as `agent.memory.extract`.
+    """
+    from agent.memory import memory_settings_get
+
+    conv = Conversation.objects.select_for_update().get(pk=conversation_id)
+    entries = []
+    seq = conv.next_timeline_seq
+    for entry in timeline:
+        entries.append({"seq": seq, "kind": entry["kind"], "data": entry.get("data", {})})
+        seq += 1
+    message = None
+    if reply:
+        message = {"seq": conv.next_message_seq, "role": Role.ASSISTANT, "content": reply, "tokens": tokens}
+        entries.append(
+            {
+                "seq": seq,
+                "kind": TimelineKind.MESSAGE,
+                "data": {"role": Role.ASSISTANT, "message_seq": message["seq"], "content": reply[:200]},
+            }
+        )
+        seq += 1
+        conv.next_message_seq += 1
+    conv.next_timeline_seq = seq
+    conv.last_message_at = timezone.now()
+    conv.save(update_fields=["next_message_seq", "next_timeline_seq", "last_message_at", "updated_at"])
+    data = {
+        "conversation_id": conv.pk,
+        "user_id": user.pk,
+        "request_id": request_id,
+        "messages": [message] if message else [],
+        "timeline": entries,
+    }
+    enqueue(biz_type="agent.chat.message", topic=TOPIC, message_key=f"conversation:{conv.pk}", data=data)
+    if user_text:
+        settings_row = memory_settings_get(user=user)
+        if settings_row.enabled and settings_row.auto_extract:
+            enqueue(
+                biz_type="agent.memory.extract",
+                topic=TOPIC,
+                message_key=f"conversation:{conv.pk}",
+                data={"conversation_id": conv.pk, "user_id": user.pk, "text": user_text},
+            )
+    return data
+
+
+def history_store(data: dict) -> int:
+    """Consumer side of agent.chat.message: insert what is not there yet. Returns rows written."""
+    conv_id = data["conversation_id"]
+    if not Conversation.objects.filter(pk=conv_id).exists():
+        return 0  # deleted meanwhile: nothing to attach to
+    created = Message.objects.bulk_create(
+        [
+            Message(
+                conversation_id=conv_id,
+                seq=m["seq"],
+                role=m["role"],
+                content=m["content"],
+                request_id=data.get("request_id", ""),
+                tokens=m.get("tokens", 0),
+            )
+            for m in data.get("messages", [])
+        ],
+        ignore_conflicts=True,
+    )
+    entries = TimelineEntry.objects.bulk_create(
+        [
+            TimelineEntry(conversation_id=conv_id, seq=e["seq"], kind=e["kind"], data=e["data"])
+            for e in data.get("timeline", [])
+        ],
+        ignore_conflicts=True,
+    )
+    return len(created) + len(entries)
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def _iso(dt: datetime | None, tz) -> str | None:
+    return dt.astimezone(tz).isoformat() if dt else None
+
+
+def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | None = None) -> dict:
+    """A sentence → a task (or a question back when the time cannot be resolved)."""
+    from scheduling.services.tasks import task_create
+
+    draft = quick_note.draft(text, now, tz, urgency_lead_hours=settings.AGENT_URGENCY_LEAD_HOURS)
+    overrides = overrides or {}
+    if overrides.get("title"):
+        draft.title = str(overrides["title"])[:200]
+    if overrides.get("priority") in (1, 2, 3, 4) and draft.priority == 4:
+        draft.priority = int(overrides["priority"])
+    if draft.ask:
+        return {"type": "ask", "question": draft.question, "title": draft.title}
+    task = task_create(
+        user=user,
+        title=draft.title,
+        deadline_at=draft.deadline,
+        priority=draft.priority,
+        urgency_threshold_at=draft.urgency_threshold_at,
+    )
+    return {
+        "type": "task_created",
+        "task": {
+            "id": task.pk,
+            "title": task.title,
+            "deadline_at": _iso(task.deadline_at, tz),
+            "priority": task.priority,
+            "urgency_threshold_at": _iso(task.urgency_threshold_at, tz),
+        },
+    }
+
+
+def plan_cache_key(conversation_id: int) -> str:
+    return f"sm:agent:plan:{conversation_id}"
+
+
+def _period_sections(period: str | None) -> range:
+    return {"morning": range(1, 5), "afternoon": range(5, 9), "evening": range(9, 13)}.get(period or "", range(1, 13))
+
+
+def _free_runs(
+    free: dict[tuple[int, int], set[int]], week: int, day: int, length: int, sections: range, after: int = 0
+):
+    taken = free.get((week, day), set())
+    for start in sections:
+        if start <= after:
+            continue
+        block = range(start, start + length)
+        if block.stop - 1 <= 12 and all(s in taken for s in block):
+            yield start
+
+
+def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> PlanDraft | None:
+    """Place the user's open tasks and unscheduled task-class items into free spans of the next days."""
+    from scheduling.models import Task, TaskClassItem
+    from scheduling.selectors import clock_for, free_slots, schedule_version_get
+
+    clock = clock_for(user)
+    horizon = now + timedelta(days=settings.AGENT_PLAN_DAYS_AHEAD)
+    tasks = list(
+        Task.objects.filter(user=user, status="todo", deadline_at__gt=now, schedule_events__isnull=True)
+        .order_by("deadline_at", "priority", "id")
+        .distinct()[:20]
+    )
+    items = list(
+        TaskClassItem.objects.filter(user=user, status="todo", scheduled_event__isnull=True).order_by(
+            "task_class_id", "order", "id"
+        )[:20]
+    )
+    work = [("task", t.pk, t.title, max(1, t.estimated_sections), t.deadline_at) for t in tasks]
+    work += [("task_item", i.pk, i.title, max(1, i.estimated_sections), None) for i in items]
+    free: dict[tuple[int, int], set[int]] = {}
+    days = []
+    for offset in range(settings.AGENT_PLAN_DAYS_AHEAD + 1):
+        local, week, day = clock.locate(now + timedelta(days=offset))
+        if not 1 <= week <= 30:
+            continue
+        if (week, day) not in free:
+            for row in free_slots(user=user, week=week):
+                free[(week, row["day"])] = set(row["sections"])
+        days.append((local, week, day))
+    changes = []
+    for kind, pk, title, length, deadline in work:
+        placed = False
+        for local, week, day in days:
+            after = 0
+            if local == now.astimezone(clock.tz).date():
+                after = max(
+                    (
+                        i + 1
+                        for i, (start, _end) in enumerate(clock.sections)
+                        if datetime.combine(local, start, tzinfo=clock.tz) <= now
+                    ),
+                    default=0,
+                )
+            for start in _free_runs(free, week, day, length, range(1, 13), after):
+                _start_at, end_at = clock.span(week, day, start, start + length - 1)
+                if (deadline and end_at > deadline) or end_at > horizon + timedelta(days=1):
+                    break
+                free[(week, day)] -= set(range(start, start + length))
+                change = {
+                    "op": "create",
+                    "title": title,
+                    "kind": kind,
+                    "to": {"week": week, "day": day, "start_section": start, "end_section": start + length - 1},
+                }
+                change["task_id" if kind == "task" else "task_item_id"] = pk
+                changes.append(change)
+                placed = True
+                break
+            if placed:
+                break
+    if not changes:
+        return None
+    candidate = {
+        "id": str(uuid.uuid4()),
+        "summary": f"{len(changes)} block(s) placed in free time",
+        "score": 100 - min(c["to"]["start_section"] for c in changes),
+        "changes": changes,
+    }
+    return PlanDraft.objects.create(
+        conversation=conversation, user=user, candidate=candidate, base_version=schedule_version_get(user)
+    )
+
+
+_CN_DAYS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "日": 7, "天": 7}
+_EN_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+
+
+def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -> PlanDraft | None:
+    """Move one block of the latest draft ("把数学挪到周四晚上") to a free span of the named day/period."""
+    from scheduling.selectors import clock_for, free_slots
+
+    draft = PlanDraft.objects.filter(conversation=conversation, status=PlanStatus.DRAFT).first()
+    if draft is None:
+        return None
+    changes = draft.candidate.get("changes", [])
+    if not changes:
+        return None
+    lowered = text.lower()
+    target = next(
+        (
+            c
+            for c in changes
+            if c["title"]
+            and (
+                c["title"].lower() in lowered
+                or any(w in lowered for w in re.findall(r"[\u4e00-\u9fff]{2}|[a-z]{4,}", c["title"].lower()))
+            )
+        ),
+        changes[0],
+    )
+    day = None
+    m = re.search(r"(?:周|星期|礼拜)([一二三四五六日天])", text)
+    if m:
+        day = _CN_DAYS[m[1]]
+    else:
+        m = re.search(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b", lowered)
+        if m:
+            day = _EN_DAYS[m[1]]
+    period = (
+        "evening"
+        if re.search(r"晚|evening|night", lowered)
+        else "afternoon"
+        if re.search(r"下午|afternoon", lowered)
+        else "morning"
+        if re.search(r"上午|早|morning", lowered)
+        else None
+    )
+    clock = clock_for(user)
+    _local, this_week, today = clock.locate(now)
+    week = target["to"]["week"]
+    day = day or target["to"]["day"]
+    if week == this_week and day < today:
+        week += 1
+    length = target["to"]["end_section"] - target["to"]["start_section"] + 1
+    free = {(week, row["day"]): set(row["sections"]) for row in free_slots(user=user, week=week)}
+    for other in changes:
+        if other is not target and other["to"]["week"] == week:
+            free.get((week, other["to"]["day"]), set()).difference_update(
+                range(other["to"]["start_section"], other["to"]["end_section"] + 1)
+            )
+    start = next(_free_runs(free, week, day, length, _period_sections(period)), None)
+    if start is None:
+        return None
+    target["from"] = dict(target["to"])
+    target["to"] = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
+    draft.candidate = {**draft.candidate, "changes": changes, "summary": f"moved {target['title']}"}
+    draft.save(update_fields=["candidate", "updated_at"])
+    return draft
+
+
+def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
+    """Active-schedule apply rules: lock the draft, compare the schedule version, write all events or none."""
+    from scheduling.models.timetable import EventSource
+    from scheduling.selectors import schedule_version_get
+    from scheduling.services.events import EventSpec, events_create
+
+    with transaction.atomic():
+        draft = (
+            PlanDraft.objects.select_for_update()
+            .filter(conversation=conversation)
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if draft is None:
+            raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
+        if draft.status == PlanStatus.APPLIED:
+            raise Conflict("This schedule preview was already applied.", code="already_applied")
+        if draft.status == PlanStatus.STALE or draft.base_version != schedule_version_get(user):
+            stale = True
+        else:
+            stale = False
+            specs = [
+                EventSpec(
+                    title=c["title"],
+                    week=c["to"]["week"],
+                    day=c["to"]["day"],
+                    start_section=c["to"]["start_section"],
+                    end_section=c["to"]["end_section"],
+                    kind=c.get("kind", "task"),
+                    task_id=c.get("task_id"),
+                    task_item_id=c.get("task_item_id"),
+                )
+                for c in draft.candidate.get("changes", [])
+            ]
+            events = events_create(user=user, events=specs, source=EventSource.AGENT)
+            draft.status = PlanStatus.APPLIED
+            draft.applied_event_ids = [e.pk for e in events]
+            draft.save(update_fields=["status", "applied_event_ids", "updated_at"])
+    if stale:
+        PlanDraft.objects.filter(pk=draft.pk).update(status=PlanStatus.STALE, updated_at=timezone.now())
+        transaction.on_commit(lambda: _clear_plan_cache(conversation.pk))
+        raise Conflict("Your schedule changed since this preview was made.", code="stale_version")
+    return draft
+
+
+def _clear_plan_cache(conversation_id):
+    from django.core.cache import cache
+
+    try:
+        cache.delete(plan_cache_key(conversation_id))
+    except Exception:
+        logger.warning("plan cache delete failed")

@@ -1,0 +1,212 @@
+"""Thin DRF views for the agent (API.md, Agent)."""
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from agent import chat, memory, selectors, services
+from agent.providers import get_provider
+from agent.serializers import (
+    ChatInputSerializer,
+    ChatOutputSerializer,
+    ContextStatsSerializer,
+    ConversationSerializer,
+    MemoryItemSerializer,
+    MemorySettingsSerializer,
+    MessageSerializer,
+    TimelineSerializer,
+)
+from agent.sse import event_stream
+from smartmate.api import validated
+from smartmate.errors import ApiError
+from smartmate.idempotency import idempotent
+from smartmate.throttling import ChatRateThrottle
+
+
+class EventStreamRenderer(BaseRenderer):
+    """Lets `Accept: text/event-stream` through content negotiation; the stream itself is a StreamingHttpResponse."""
+
+    media_type = "text/event-stream"
+    format = "sse"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data)
+
+
+CHAT = {
+    "renderer_classes": [JSONRenderer, EventStreamRenderer],
+    "throttle_classes": [ChatRateThrottle],
+}
+
+
+def _wants_stream(request) -> bool:
+    return "text/event-stream" in request.META.get("HTTP_ACCEPT", "")
+
+
+class ChatMixin:
+    def finalize_response(self, request, response, *args, **kwargs):
+        # Errors are JSON even when the client asked for a stream: nothing was streamed yet.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if isinstance(response, Response) and response.status_code >= 400:
+            response.accepted_renderer = JSONRenderer()
+            response.accepted_media_type = "application/json"
+            response.renderer_context = self.get_renderer_context()
+        return response
+
+    def _chat(self, request, conversation, *, created: bool):
+        data = validated(ChatInputSerializer, request)
+        turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
+        provider = get_provider()
+        if _wants_stream(request):
+            response = StreamingHttpResponse(
+                event_stream(turn, provider, ping_seconds=settings.AGENT_SSE_PING_SECONDS),
+                content_type="text/event-stream; charset=utf-8",
+            )
+            response["Cache-Control"] = "no-cache"
+            response["X-Accel-Buffering"] = "no"
+            response["X-Conversation-ID"] = str(conversation.pk)
+            return response
+        result = async_to_sync(chat.turn_collect)(turn, provider)
+        response = Response(ChatOutputSerializer(result).data, status=status.HTTP_200_OK)
+        response["X-Conversation-ID"] = str(conversation.pk)
+        return response
+
+
+class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
+    serializer_class = ConversationSerializer
+    http_method_names = ["get", "post", "patch", "put", "delete"]
+
+    def get_queryset(self):
+        return selectors.conversation_list(user=self.request.user)
+
+    def get_object(self):
+        return selectors.conversation_get(user=self.request.user, pk=self.kwargs["pk"])
+
+    def perform_create(self, serializer):
+        serializer.instance = services.conversation_create(
+            user=self.request.user, title=serializer.validated_data.get("title", "")
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.conversation_update(
+            conversation=serializer.instance, title=serializer.validated_data.get("title", serializer.instance.title)
+        )
+
+    def perform_destroy(self, instance):
+        services.conversation_delete(conversation=instance)
+
+    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer})
+    @action(detail=True, methods=["post"], **CHAT)
+    def chat(self, request, pk=None):
+        conversation = self.get_object()
+        return self._chat(request, conversation, created=False)
+
+    @extend_schema(responses={200: MessageSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def messages(self, request, pk=None):
+        return self._page(selectors.message_list(conversation=self.get_object()), MessageSerializer)
+
+    @extend_schema(responses={200: TimelineSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def timeline(self, request, pk=None):
+        return self._page(selectors.timeline_list(conversation=self.get_object()), TimelineSerializer)
+
+    @extend_schema(responses={200: ContextStatsSerializer})
+    @action(detail=True, methods=["get"], url_path="context-stats")
+    def context_stats(self, request, pk=None):
+        ctx = selectors.prompt_context(user=request.user, conversation=self.get_object())
+        return Response(ctx["stats"])
+
+    @action(detail=True, methods=["get"], url_path="schedule-preview")
+    def schedule_preview(self, request, pk=None):
+        preview = selectors.plan_preview(conversation=self.get_object())
+        if preview is None:
+            raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
+        return Response(preview)
+
+    @action(detail=True, methods=["post"], url_path="schedule-preview/apply")
+    @idempotent(required=True)
+    def schedule_preview_apply(self, request, pk=None):
+        draft = services.plan_apply(user=request.user, conversation=self.get_object())
+        return Response({**draft.candidate, "status": draft.status, "applied_event_ids": draft.applied_event_ids})
+
+    def _page(self, queryset, serializer_class):
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+
+class ChatViewSet(ChatMixin, viewsets.ViewSet):
+    """POST chat/: a turn in a new conversation (id in X-Conversation-ID and the JSON)."""
+
+    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer})
+    def create(self, request):
+        validated(ChatInputSerializer, request)  # refuse before creating anything
+        from accounts.quota import quota_check
+
+        quota_check(user=request.user)
+        conversation = services.conversation_create(user=request.user)
+        return self._chat(request, conversation, created=True)
+
+    def get_renderers(self):
+        return [JSONRenderer(), EventStreamRenderer()]
+
+    def get_throttles(self):
+        return [ChatRateThrottle()]
+
+
+class MemoryItemViewSet(viewsets.ModelViewSet):
+    serializer_class = MemoryItemSerializer
+    http_method_names = ["get", "post", "patch", "put", "delete"]
+
+    def get_queryset(self):
+        return selectors.memory_item_list(user=self.request.user).order_by("-importance", "-updated_at", "-id")
+
+    def get_object(self):
+        include_deleted = self.action == "restore"
+        queryset = selectors.memory_item_list(user=self.request.user, include_deleted=include_deleted)
+        from django.shortcuts import get_object_or_404
+
+        return get_object_or_404(queryset, pk=self.kwargs["pk"])
+
+    def create(self, request, *args, **kwargs):
+        data = validated(MemoryItemSerializer, request)
+        item, created = memory.memory_item_create(
+            user=request.user, kind=data["kind"], content=data["content"], importance=data.get("importance", 3)
+        )
+        return Response(
+            MemoryItemSerializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    def update(self, request, *args, **kwargs):
+        item = self.get_object()
+        data = validated(MemoryItemSerializer, request, instance=item, partial=kwargs.get("partial", False))
+        item = memory.memory_item_update(user=request.user, item=item, **data)
+        return Response(MemoryItemSerializer(item).data)
+
+    def destroy(self, request, *args, **kwargs):
+        memory.memory_item_delete(user=request.user, item=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["post"])
+    def restore(self, request, pk=None):
+        item = memory.memory_item_restore(user=request.user, item=self.get_object())
+        return Response(MemoryItemSerializer(item).data)
+
+
+class MemorySettingsView(APIView):
+    @extend_schema(responses={200: MemorySettingsSerializer})
+    def get(self, request):
+        return Response(MemorySettingsSerializer(memory.memory_settings_get(user=request.user)).data)
+
+    @extend_schema(request=MemorySettingsSerializer, responses={200: MemorySettingsSerializer})
+    def put(self, request):
+        data = validated(MemorySettingsSerializer, request, partial=True)
+        row = memory.memory_settings_update(user=request.user, **data)
+        return Response(MemorySettingsSerializer(row).data)

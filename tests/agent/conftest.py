@@ -1,0 +1,41 @@
+import json
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _offline_fast(settings):
+    settings.AGENT_PROVIDER = "offline"
+    settings.AGENT_SSE_PING_SECONDS = 5.0
+    settings.LLM_BACKOFF_SECONDS = 0.01
+
+
+def parse_sse(raw: str) -> list:
+    """Split an SSE body into events: dicts for data lines, "[DONE]", and "ping" comments."""
+    events = []
+    for block in raw.split("\n\n"):
+        if not block.strip():
+            continue
+        for line in block.split("\n"):
+            if line.startswith(": ping"):
+                events.append("ping")
+            elif line.startswith("data: "):
+                body = line[len("data: ") :]
+                events.append("[DONE]" if body == "[DONE]" else json.loads(body))
+    return events
+
+
+def relay():
+    from django.core.management import call_command
+
+    call_command("outbox_relay", "--once")
+
+
+def read_stream(response) -> str:
+    """Drain a StreamingHttpResponse whose content is an async iterator (as under ASGI)."""
+    from asgiref.sync import async_to_sync
+
+    async def collect():
+        return [part async for part in response.streaming_content]
+
+    return b"".join(p if isinstance(p, bytes) else p.encode() for p in async_to_sync(collect)()).decode()
