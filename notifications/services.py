@@ -293,11 +293,19 @@ def _log_result(kind, record_id, url, outcome, error) -> None:
         logger.warning("notification %s: %s", outcome, error, extra={**extra, "status": error.status})
 
 
+def _refuse_open_transaction() -> None:
+    """Sends hold no transaction open (a test case's own wrapping transaction aside)."""
+    connection = transaction.get_connection()
+    if any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks):
+        raise RuntimeError("notifications_deliver must not run inside a transaction")
+
+
 def notifications_deliver(*, now: datetime | None = None, limit: int | None = None, record_ids=None) -> dict[str, int]:
     """Claim a batch of due rows, send them (in parallel, no transaction open), settle each.
 
     Returns {outcome: count}. Must not be called inside a transaction: the POSTs would
     hold it open and the claim would not be visible to other workers."""
+    _refuse_open_transaction()
     fixed_now = now
     now = now or timezone.now()
     limit = limit or settings.NOTIFICATIONS_BATCH_SIZE

@@ -406,3 +406,14 @@ def test_deliver_notifications_loop_sends_and_stops_cleanly_on_sigterm(user, hoo
     assert "sent 1" in out and out.rstrip().endswith("stopped")
     assert only_record(user).status == Status.SENT
     assert signal.getsignal(signal.SIGTERM) == before  # the command put the old handler back
+
+
+def test_delivery_refuses_to_run_inside_a_transaction(user, hook, t0):
+    from django.db import transaction
+
+    add_channel(user, "webhook", hook.url_for("/hook"))
+    requested(user, t0)
+    with pytest.raises(RuntimeError, match="inside a transaction"), transaction.atomic():
+        services.notifications_deliver(now=t0)
+    assert only_record(user).status == Status.PENDING
+    assert len(hook.log) == 0
