@@ -164,7 +164,7 @@ def notifications_request(*, event_id: str, data: dict, now: datetime | None = N
     # consumer's transaction.
     NotificationRecord.objects.bulk_create(rows, ignore_conflicts=True)
     if not kinds:
-        DELIVERIES.labels("none", "skipped").inc()
+        transaction.on_commit(lambda: DELIVERIES.labels("none", "skipped").inc(), robust=True)
         return []
     ids = list(
         NotificationRecord.objects.filter(user=user, dedupe_key=dedupe_key, status=Status.PENDING).values_list(
