@@ -27,6 +27,7 @@ class ChannelInputSerializer(StrictSerializer):
 class ChannelSerializer(serializers.ModelSerializer):
     webhook_url = serializers.SerializerMethodField(help_text="Masked after the host.")
     has_secret = serializers.BooleanField(read_only=True)
+    last_test_error = serializers.SerializerMethodField(help_text="Why the last test failed; null otherwise.")
 
     class Meta:
         model = NotificationChannel
@@ -35,6 +36,9 @@ class ChannelSerializer(serializers.ModelSerializer):
 
     def get_webhook_url(self, channel) -> str:
         return mask_url(channel.webhook_url)
+
+    def get_last_test_error(self, channel) -> str | None:
+        return channel.last_test_error or None
 
 
 class DeliveredSerializer(serializers.Serializer):

@@ -48,7 +48,7 @@ def test_put_creates_the_channel_and_never_returns_the_secret_or_the_url_path(au
         "webhook_url": f"http://127.0.0.1:{port}/***",
         "has_secret": True,
         "last_test_status": None,
-        "last_test_error": "",
+        "last_test_error": None,
         "last_test_at": None,
     }
     listed = auth_api.get(CHANNELS)
