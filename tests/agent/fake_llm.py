@@ -1,0 +1,70 @@
+"""A chat-completions endpoint on a real local HTTP server (pytest-httpserver), speaking
+the streaming protocol: `data: <chunk>` lines, then `data: [DONE]`."""
+
+import json
+import time
+
+from werkzeug.wrappers import Response
+
+PATH = "/v1/chat/completions"
+
+
+def chunk(delta=None, finish=None, usage=None):
+    body = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "fake-model",
+        "choices": []
+        if delta is None and finish is None
+        else [{"index": 0, "delta": delta or {}, "finish_reason": finish}],
+    }
+    if usage:
+        body["usage"] = usage
+    return body
+
+
+def text_chunks(*pieces, usage=(11, 7)):
+    out = [chunk({"role": "assistant", "content": ""})]
+    out += [chunk({"content": p}) for p in pieces]
+    out.append(chunk({}, "stop"))
+    out.append(chunk(usage={"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}))
+    return out
+
+
+def tool_chunks(name, arguments: dict, usage=(20, 9)):
+    raw = json.dumps(arguments, ensure_ascii=False)
+    half = len(raw) // 2
+    return [
+        chunk(
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"index": 0, "id": "call_1", "type": "function", "function": {"name": name, "arguments": ""}}
+                ],
+            }
+        ),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[:half]}}]}),
+        chunk({"tool_calls": [{"index": 0, "function": {"arguments": raw[half:]}}]}),
+        chunk({}, "tool_calls"),
+        chunk(usage={"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)}),
+    ]
+
+
+def sse_response(chunks, *, delay=0.0):
+    def generate():
+        for c in chunks:
+            if delay:
+                time.sleep(delay)
+            yield f"data: {json.dumps(c, ensure_ascii=False)}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return Response(generate(), status=200, content_type="text/event-stream")
+
+
+def error_response(status):
+    return Response(
+        json.dumps({"error": {"message": "boom", "type": "server_error", "code": None}}),
+        status=status,
+        content_type="application/json",
+    )

@@ -1,0 +1,144 @@
+# ruff: noqa: RUF001
+"""The openai provider against a real local HTTP server speaking the streaming protocol."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from agent.providers import TOOLS, Hints, ProviderError
+from agent.providers.openai import OpenAIProvider
+from tests.agent import fake_llm
+from tests.agent.conftest import parse_sse, read_stream, relay
+
+HINTS = Hints(now=datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")), tz=ZoneInfo("Asia/Shanghai"))
+
+
+def provider(httpserver, **kw):
+    return OpenAIProvider(
+        base_url=httpserver.url_for("/v1"), api_key="test-key", model="fake-model", timeout=5, backoff=0.01, **kw
+    )
+
+
+def run(p, messages=None):
+    async def collect():
+        return [
+            e
+            async for e in p.stream(messages=messages or [{"role": "user", "content": "hi"}], tools=TOOLS, hints=HINTS)
+        ]
+
+    return async_to_sync(collect)()
+
+
+def test_streams_text_and_reports_usage(httpserver):
+    httpserver.expect_request(fake_llm.PATH, method="POST").respond_with_response(
+        fake_llm.sse_response(fake_llm.text_chunks("Hel", "lo"))
+    )
+    events = run(provider(httpserver))
+    assert [e.text for e in events if e.kind == "text"] == ["Hel", "lo"]
+    assert events[-1].kind == "usage" and events[-1].usage == {"prompt_tokens": 11, "completion_tokens": 7}
+    request, _response = httpserver.log[0]
+    body = request.get_json()
+    assert body["stream"] is True and body["model"] == "fake-model"
+    assert {t["function"]["name"] for t in body["tools"]} == {
+        "quick_note",
+        "task_query",
+        "schedule_plan",
+        "schedule_refine",
+    }
+    assert request.headers["Authorization"] == "Bearer test-key"
+
+
+def test_assembles_a_tool_call_from_streamed_argument_fragments(httpserver):
+    args = {"title": "交数学作业", "deadline": "2026-11-24T15:00:00+08:00", "priority": 2}
+    httpserver.expect_request(fake_llm.PATH).respond_with_response(
+        fake_llm.sse_response(fake_llm.tool_chunks("quick_note", args))
+    )
+    calls = [e.tool_call for e in run(provider(httpserver)) if e.kind == "tool_call"]
+    assert len(calls) == 1 and calls[0].name == "quick_note" and calls[0].arguments == args and calls[0].id == "call_1"
+
+
+def test_a_429_is_retried_with_backoff_then_succeeds(httpserver):
+    httpserver.expect_ordered_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(429))
+    httpserver.expect_ordered_request(fake_llm.PATH).respond_with_response(
+        fake_llm.sse_response(fake_llm.text_chunks("ok"))
+    )
+    events = run(provider(httpserver))
+    assert [e.text for e in events if e.kind == "text"] == ["ok"]
+    assert len(httpserver.log) == 2
+
+
+def test_a_persistent_500_becomes_a_provider_error_after_the_retries(httpserver):
+    httpserver.expect_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(500))
+    with pytest.raises(ProviderError) as info:
+        run(provider(httpserver, max_retries=2))
+    assert info.value.status == 500
+    assert len(httpserver.log) == 3
+
+
+def test_a_400_is_not_retried(httpserver):
+    httpserver.expect_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(400))
+    with pytest.raises(ProviderError):
+        run(provider(httpserver))
+    assert len(httpserver.log) == 1
+
+
+# --- through the API --------------------------------------------------------------------------
+
+BASE = "/api/v1/agent/"
+
+
+@pytest.fixture
+def llm(httpserver, settings):
+    settings.AGENT_PROVIDER = "openai"
+    settings.LLM_BASE_URL = httpserver.url_for("/v1")
+    settings.LLM_API_KEY = "test-key"
+    settings.LLM_MODEL = "fake-model"
+    settings.LLM_MAX_RETRIES = 1
+    return httpserver
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_llm_tool_call_creates_the_task_and_usage_is_charged(llm, auth_api, user):
+    from accounts.models import TokenCharge
+    from scheduling.models import Task
+
+    user.timezone = "Asia/Shanghai"
+    user.save()
+    args = {"title": "交数学作业", "priority": 2}
+    llm.expect_request(fake_llm.PATH).respond_with_response(
+        fake_llm.sse_response(fake_llm.tool_chunks("quick_note", args))
+    )
+    body = auth_api.post(BASE + "chat/", {"message": "明天下午三点前交数学作业，很重要"}, format="json").json()
+    assert body["intent"] == "quick_note"
+    task = Task.objects.get(user=user)
+    assert task.title == "交数学作业" and task.priority == 2
+    assert body["actions"][0]["task"]["deadline_at"] == "2026-11-24T15:00:00+08:00" or task.deadline_at is not None
+    assert body["usage"] == {"prompt_tokens": 20, "completion_tokens": 9}
+    assert TokenCharge.objects.get(user=user).tokens == 29
+    relay()
+    kinds = [
+        t["kind"] for t in auth_api.get(f"{BASE}conversations/{body['conversation_id']}/timeline/").json()["results"]
+    ]
+    assert kinds == ["message", "tool_call", "task_created", "message"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_llm_500_is_a_502_upstream_error_in_json(llm, auth_api):
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(500))
+    response = auth_api.post(BASE + "chat/", {"message": "hello"}, format="json")
+    assert response.status_code == 502
+    assert response.json()["error"]["code"] == "upstream_error"
+    assert response.json()["error"]["details"]["status"] == 500
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_llm_500_mid_stream_is_an_error_chunk_then_one_done(llm, auth_api):
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(503))
+    response = auth_api.post(BASE + "chat/", {"message": "hello"}, format="json", HTTP_ACCEPT="text/event-stream")
+    assert response.status_code == 200
+    events = parse_sse(read_stream(response))
+    errors = [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]
+    assert len(errors) == 1 and errors[0]["extra"]["code"] == "upstream_error"
+    assert events.count("[DONE]") == 1 and events[-1] == "[DONE]"
