@@ -35,7 +35,8 @@ def command_env(**extra):
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_outbox_relay_loop_stops_cleanly_on_sigterm(effect_table):
-    # The handlers of tests/outbox are not imported by the child; a publish-only type needs none.
+    # The child does not import the test handlers: these rows end dead ("no handler") once relayed,
+    # which is enough to see the loop work; the handler paths are covered in-process.
     events = [
         enqueue(biz_type="test.broadcast", topic="smartmate.test.p", message_key=f"p:{i}", data={}, service_name="x")
         for i in range(5)
@@ -50,7 +51,7 @@ def test_outbox_relay_loop_stops_cleanly_on_sigterm(effect_table):
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if OutboxEvent.objects.filter(id__in=[e.id for e in events], status=Status.CONSUMED).count() == 5:
+            if not OutboxEvent.objects.filter(id__in=[e.id for e in events], status=Status.PENDING).exists():
                 break
             time.sleep(0.2)
         process.send_signal(signal.SIGTERM)
