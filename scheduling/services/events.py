@@ -156,6 +156,15 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
         raise ValueError(f"unknown source {source!r}")
     for index, spec in enumerate(events):
         prefix = f"events[{index}]." if len(events) > 1 else ""
+        if spec.kind not in EventKind.values or not 1 <= len(spec.title or "") <= 200:
+            field_name = "kind" if spec.kind not in EventKind.values else "title"
+            raise ApiError(
+                f"Invalid input: {prefix}{field_name}.",
+                code="validation_error",
+                fields={
+                    prefix + field_name: ["Unknown kind." if field_name == "kind" else "Must be 1-200 characters."]
+                },
+            )
         validate_position(
             week=spec.week, day=spec.day, start_section=spec.start_section, end_section=spec.end_section, prefix=prefix
         )

@@ -109,3 +109,18 @@ def test_every_schedule_write_bumps_the_version(user):
     with pytest.raises(Conflict), transaction.atomic():
         events_create(user=user, events=[EventSpec(title="b", week=1, day=2, start_section=1, end_section=1)])
     assert schedule_version_get(user) == 2
+
+
+def test_events_create_validates_specs_from_other_apps(user):
+    from smartmate.errors import ApiError
+
+    for spec, field in [
+        (EventSpec(title="", week=1, day=1, start_section=1, end_section=1), "title"),
+        (EventSpec(title="x", kind="meeting", week=1, day=1, start_section=1, end_section=1), "kind"),
+        (EventSpec(title="x", week=31, day=1, start_section=1, end_section=1), "week"),
+        (EventSpec(title="x", week=1, day=1, start_section=3, end_section=2), "end_section"),
+    ]:
+        with pytest.raises(ApiError) as caught:
+            events_create(user=user, events=[spec])
+        assert caught.value.error_code == "validation_error" and field in caught.value.fields
+    assert schedule_version_get(user) == 0 and not ScheduleEvent.objects.exists()
