@@ -166,6 +166,14 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
         draft.title = str(overrides["title"])[:200]
     if overrides.get("priority") in (1, 2, 3, 4) and draft.priority == 4:
         draft.priority = int(overrides["priority"])
+    if draft.deadline is None and not draft.ask and overrides.get("deadline"):
+        # the model resolved a time our rules did not see: accept it when it is a valid aware time
+        try:
+            deadline = datetime.fromisoformat(str(overrides["deadline"]))
+        except ValueError:
+            deadline = None
+        if deadline is not None:
+            draft.deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=tz)
     if draft.ask:
         return {"type": "ask", "question": draft.question, "title": draft.title}
     task = task_create(

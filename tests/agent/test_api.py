@@ -191,3 +191,29 @@ def test_task_query_answers_from_the_database(auth_api, user):
     assert body["intent"] == "task_query"
     titles = [t["title"] for t in body["actions"][0]["tasks"]]
     assert titles == ["数据库作业"]
+
+
+def test_quota_used_up_between_the_check_and_the_model_call_is_an_error_chunk_then_done(user, settings):
+    from asgiref.sync import async_to_sync
+
+    from accounts.quota import quota_charge
+    from agent import chat, services
+    from agent.providers.offline import OfflineProvider
+    from agent.sse import event_stream
+
+    conversation = services.conversation_create(user=user)
+    turn = chat.turn_start(user=user, conversation=conversation, text="hello")
+    quota_charge(user=user, request_id="concurrent-turn", tokens=settings.LLM_TOKEN_QUOTA)
+
+    async def collect():
+        return "".join([part async for part in event_stream(turn, OfflineProvider(), ping_seconds=5)])
+
+    events = parse_sse(async_to_sync(collect)())
+    errors = [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]
+    assert len(errors) == 1 and errors[0]["extra"]["code"] == "quota_exceeded"
+    assert events.count("[DONE]") == 1 and events[-1] == "[DONE]"
+    assert not [
+        e
+        for e in events
+        if isinstance(e, dict) and e["extra"]["kind"] == "text" and e["choices"][0]["delta"].get("content")
+    ]

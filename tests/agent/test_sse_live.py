@@ -54,9 +54,10 @@ def token_for(user):
 
 def stream_chat(base, user, message, *, timeout=20.0):
     headers = {"Authorization": "Bearer " + token_for(user), "Accept": "text/event-stream"}
-    with httpx.Client(timeout=timeout) as client, client.stream(
-        "POST", base + "/api/v1/agent/chat/", json={"message": message}, headers=headers
-    ) as response:
+    with (
+        httpx.Client(timeout=timeout) as client,
+        client.stream("POST", base + "/api/v1/agent/chat/", json={"message": message}, headers=headers) as response,
+    ):
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         conversation_id = response.headers["x-conversation-id"]
@@ -121,9 +122,12 @@ def test_a_client_disconnect_stops_generation_and_charges_only_what_was_used(liv
 
     httpserver.expect_request(fake_llm.PATH).respond_with_handler(slow_model)
     headers = {"Authorization": "Bearer " + token_for(user), "Accept": "text/event-stream"}
-    with httpx.Client(timeout=20) as client, client.stream(
-        "POST", live_asgi + "/api/v1/agent/chat/", json={"message": "hello"}, headers=headers
-    ) as response:
+    with (
+        httpx.Client(timeout=20) as client,
+        client.stream(
+            "POST", live_asgi + "/api/v1/agent/chat/", json={"message": "hello"}, headers=headers
+        ) as response,
+    ):
         cid = int(response.headers["x-conversation-id"])
         seen = 0
         for line in response.iter_lines():

@@ -1,0 +1,93 @@
+"""schedule_plan → the conversation's preview (cached), schedule_refine edits it, and
+the apply follows the active-schedule rules: idempotent, base_version, slot_conflict."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from agent.services import plan_cache_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+BASE = "/api/v1/agent/"
+
+
+@pytest.fixture
+def tasks(user):
+    from scheduling.services.tasks import task_create
+
+    soon = timezone.now() + timedelta(days=6)
+    return [
+        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
+        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
+    ]
+
+
+def plan(auth_api):
+    body = auth_api.post(BASE + "chat/", {"message": "帮我把这周的任务安排到空闲时间里"}, format="json").json()
+    assert body["intent"] == "schedule_plan", body
+    return body
+
+
+def test_plan_places_open_tasks_into_free_slots_and_is_served_from_the_cache(auth_api, tasks):
+    body = plan(auth_api)
+    preview = body["actions"][0]["preview"]
+    assert {c["task_id"] for c in preview["changes"]} == {t.pk for t in tasks}
+    assert all(c["op"] == "create" and c["kind"] == "task" for c in preview["changes"])
+    math = next(c for c in preview["changes"] if c["title"] == "数学作业")
+    assert math["to"]["end_section"] - math["to"]["start_section"] == 1
+    cid = body["conversation_id"]
+    got = auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/")
+    assert got.status_code == 200 and got.json()["id"] == preview["id"]
+    assert cache.get(plan_cache_key(cid))["id"] == preview["id"]
+
+
+def test_refine_moves_a_block_to_the_named_day_and_period(auth_api, tasks):
+    cid = plan(auth_api)["conversation_id"]
+    body = auth_api.post(f"{BASE}conversations/{cid}/chat/", {"message": "把数学挪到周四晚上"}, format="json").json()
+    assert body["intent"] == "schedule_refine"
+    moved = next(c for c in body["actions"][0]["preview"]["changes"] if c["title"] == "数学作业")
+    assert moved["to"]["day"] == 4 and moved["to"]["start_section"] >= 9 and "from" in moved
+    # the cached preview was cleared on commit and now shows the edit
+    assert (
+        auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").json()["changes"]
+        == body["actions"][0]["preview"]["changes"]
+    )
+
+
+def test_apply_writes_the_events_once_and_is_idempotent(auth_api, user, tasks):
+    from scheduling.models import ScheduleEvent
+
+    cid = plan(auth_api)["conversation_id"]
+    url = f"{BASE}conversations/{cid}/schedule-preview/apply/"
+    assert auth_api.post(url).status_code == 400  # Idempotency-Key required
+    first = auth_api.post(url, HTTP_IDEMPOTENCY_KEY="k1")
+    assert first.status_code == 200, first.content
+    assert len(first.json()["applied_event_ids"]) == 2
+    assert ScheduleEvent.objects.filter(user=user, source="agent").count() == 2
+    repeat = auth_api.post(url, HTTP_IDEMPOTENCY_KEY="k1")
+    assert repeat.status_code == 200 and repeat.content == first.content
+    other = auth_api.post(url, HTTP_IDEMPOTENCY_KEY="k2")
+    assert other.status_code == 409 and other.json()["error"]["code"] == "already_applied"
+    assert ScheduleEvent.objects.filter(user=user, source="agent").count() == 2
+
+
+def test_apply_after_a_schedule_change_is_stale(auth_api, user, tasks):
+    from scheduling.services.events import EventSpec, events_create
+
+    body = plan(auth_api)
+    cid = body["conversation_id"]
+    # another write to the schedule (away from the planned slots) bumps the version
+    events_create(user=user, events=[EventSpec(title="gym", week=30, day=7, start_section=12, end_section=12)])
+    response = auth_api.post(f"{BASE}conversations/{cid}/schedule-preview/apply/", HTTP_IDEMPOTENCY_KEY="s1")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "stale_version"
+    assert auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").status_code == 404
+
+
+def test_no_preview_is_404(auth_api):
+    cid = auth_api.post(BASE + "conversations/", {}, format="json").json()["id"]
+    assert auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").status_code == 404
+    assert (
+        auth_api.post(f"{BASE}conversations/{cid}/schedule-preview/apply/", HTTP_IDEMPOTENCY_KEY="x").status_code == 404
+    )
