@@ -177,7 +177,7 @@ def load(port, path, token, seconds, connections):
 
 def write_latency(user, token, writes):
     """Median task-write latency with the cache receivers connected and disconnected, alternating
-    batches to cancel drift: the bare service call (each its own committed transaction) and the
+    write by write: the bare service call (each its own committed transaction) and the
     full request (PATCH /api/v1/tasks/{id}/ through the middleware, in-process)."""
     from django.db.models.signals import post_delete, post_save
     from django.test import Client
@@ -195,29 +195,27 @@ def write_latency(user, token, writes):
         response = client.patch(f"/api/v1/tasks/{task.pk}/", {"description": f"bench {i}"}, "application/json")
         assert response.status_code == 200, response.content
 
-    def batch(write, n):
-        times = []
-        for i in range(n):
-            started = time.perf_counter()
-            write(i)
-            times.append(time.perf_counter() - started)
-        return times
-
     def disconnect():
         for model in signals.CACHED:
             uid = f"scheduling.cache.{model.__name__}"
             post_save.disconnect(sender=model, dispatch_uid=uid + ".save")
             post_delete.disconnect(sender=model, dispatch_uid=uid + ".delete")
 
+    def timed(write, i):
+        started = time.perf_counter()
+        write(i)
+        return time.perf_counter() - started
+
     figures = {}
     for name, write in (("service", service), ("request", request)):
-        batch(write, 50)  # warm-up
+        for i in range(50):  # warm-up
+            write(i)
         with_receivers, without = [], []
-        for _ in range(8):
+        for i in range(writes):  # alternate every write, so load from other processes hits both alike
             signals.connect()
-            with_receivers += batch(write, writes // 8)
+            with_receivers.append(timed(write, i))
             disconnect()
-            without += batch(write, writes // 8)
+            without.append(timed(write, i))
         signals.connect()
         figures[name] = (statistics.median(with_receivers) * 1000, statistics.median(without) * 1000)
     return figures
@@ -230,12 +228,19 @@ def main():
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
     parser.add_argument("--writes", type=int, default=800)
+    parser.add_argument("--only", choices=["http", "writes"], help="run one half of the bench")
     args = parser.parse_args()
 
     ensure_database()
     user, token, payload = prepare()
     week = "/api/v1/schedule/week/?week=1"
     results = {}
+    if args.only == "writes":
+        for name, (with_ms, without_ms) in write_latency(user, token, args.writes).items():
+            print(
+                f"task write ({name}) with {with_ms:.2f} ms  without {without_ms:.2f} ms  {with_ms / without_ms:.2f}x"
+            )
+        return
     server = Server(args.workers, payload, "redis")
     try:
         results["bare"] = load(server.port, "/bench/bare/", None, args.seconds, args.connections)
@@ -248,7 +253,7 @@ def main():
         results["uncached"] = load(server.port, week, token, args.seconds, args.connections)
     finally:
         server.stop()
-    writes = write_latency(user, token, args.writes)
+    writes = write_latency(user, token, args.writes) if args.only != "http" else {}
 
     bare, floor = results["bare"]["rps"], results["auth-floor"]["rps"]
     print(
