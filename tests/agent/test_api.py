@@ -217,3 +217,45 @@ def test_quota_used_up_between_the_check_and_the_model_call_is_an_error_chunk_th
         for e in events
         if isinstance(e, dict) and e["extra"]["kind"] == "text" and e["choices"][0]["delta"].get("content")
     ]
+
+
+@pytest.mark.postgres
+def test_concurrent_turns_on_one_conversation_get_distinct_seqs(user):
+    import threading
+
+    from django.db import connection
+
+    from agent import services
+
+    conversation = services.conversation_create(user=user)
+    errors = []
+
+    def store(i):
+        try:
+            services.user_message_store(conversation=conversation, content=f"m{i}", request_id=f"r{i}")
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=store, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True)) == list(range(1, 9))
+    assert sorted(TimelineEntry.objects.filter(conversation=conversation).values_list("seq", flat=True)) == list(
+        range(1, 9)
+    )
+
+
+def test_a_plan_includes_task_class_items(auth_api, user):
+    from scheduling.services.tasks import task_class_create, task_class_item_create
+
+    task_class = task_class_create(user=user, name="线性代数")
+    item = task_class_item_create(user=user, task_class=task_class, title="第三章 习题", estimated_sections=2)
+    body = auth_api.post(BASE + "chat/", {"message": "plan my week"}, format="json").json()
+    assert body["intent"] == "schedule_plan"
+    changes = body["actions"][0]["preview"]["changes"]
+    assert [(c["kind"], c["task_item_id"]) for c in changes] == [("task_item", item.pk)]

@@ -142,3 +142,22 @@ def test_an_llm_500_mid_stream_is_an_error_chunk_then_one_done(llm, auth_api):
     errors = [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]
     assert len(errors) == 1 and errors[0]["extra"]["code"] == "upstream_error"
     assert events.count("[DONE]") == 1 and events[-1] == "[DONE]"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_llm_tool_call_streams_intent_action_and_text_chunks(llm, auth_api, user):
+    args = {"title": "email Prof. Li", "deadline": "2026-11-27T17:00:00+08:00"}
+    llm.expect_request(fake_llm.PATH).respond_with_response(
+        fake_llm.sse_response(fake_llm.tool_chunks("quick_note", args))
+    )
+    response = auth_api.post(
+        BASE + "chat/", {"message": "remind me to email Prof. Li"}, format="json", HTTP_ACCEPT="text/event-stream"
+    )
+    events = parse_sse(read_stream(response))
+    kinds = [e["extra"]["kind"] for e in events if isinstance(e, dict)]
+    assert kinds[:3] == ["intent", "action", "text"]
+    action = next(e["extra"]["action"] for e in events if isinstance(e, dict) and e["extra"]["kind"] == "action")
+    # the rules found no time in the sentence, so the model's resolved deadline is used
+    assert action["type"] == "task_created" and action["task"]["title"] == "email Prof. Li"
+    assert action["task"]["deadline_at"] is not None
+    assert events.count("[DONE]") == 1

@@ -167,3 +167,33 @@ def test_p50_time_to_first_byte_offline(live_asgi, user):
     p50 = statistics.median(samples) * 1000
     print(f"\noffline SSE time to first byte: p50 {p50:.1f} ms over {len(samples)} requests")
     assert p50 < 2000
+
+
+def test_json_chat_works_under_asgi_too(live_asgi, user):
+    headers = {"Authorization": "Bearer " + token_for(user)}
+    response = httpx.post(
+        live_asgi + "/api/v1/agent/chat/",
+        json={"message": "remind me to call mom tomorrow at 7pm"},
+        headers=headers,
+        timeout=20,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["intent"] == "quick_note" and body["actions"][0]["type"] == "task_created"
+    assert response.headers["x-conversation-id"] == str(body["conversation_id"])
+
+
+def test_validation_and_quota_errors_are_json_before_the_stream_under_asgi(live_asgi, user, settings):
+    from accounts.quota import quota_charge
+
+    headers = {
+        "Authorization": "Bearer " + token_for(user),
+        "Accept": "text/event-stream",
+        "Content-Type": "application/json",
+    }
+    bad = httpx.post(live_asgi + "/api/v1/agent/chat/", content=b"{oops", headers=headers, timeout=20)
+    assert bad.status_code == 400 and bad.headers["content-type"].startswith("application/json")
+    assert bad.json()["error"]["code"] == "validation_error"
+    quota_charge(user=user, request_id="all", tokens=settings.LLM_TOKEN_QUOTA)
+    over = httpx.post(live_asgi + "/api/v1/agent/chat/", json={"message": "hi"}, headers=headers, timeout=20)
+    assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"
