@@ -10,13 +10,21 @@ from scheduling.models.timetable import EventKind
 from scheduling.timetable import MAX_WEEKS
 
 
+class StableOrderingFilter(filters.OrderingFilter):
+    """Orders as asked, then by id, so pages never swap rows that tie."""
+
+    def filter(self, qs, value):
+        qs = super().filter(qs, value)
+        return qs.order_by(*qs.query.order_by, "-id") if value else qs
+
+
 class TaskFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=Status.choices)
     priority = filters.CharFilter(method="filter_priority", help_text="Comma list of 1-4 (effective priority).")
     deadline_before = filters.IsoDateTimeFilter(field_name="deadline_at", lookup_expr="lte")
     deadline_after = filters.IsoDateTimeFilter(field_name="deadline_at", lookup_expr="gte")
     q = filters.CharFilter(method="filter_q", max_length=200)
-    ordering = filters.OrderingFilter(
+    ordering = StableOrderingFilter(
         fields=(("deadline_at", "deadline_at"), ("effective_priority", "priority"), ("created_at", "created_at"))
     )
 

@@ -437,4 +437,5 @@ def calendar_ics(user) -> bytes:
             vevent.add("description", event.note)
         vevent.add("categories", [event.kind])
         calendar.add_component(vevent)
+    calendar.add_missing_timezones()  # a VTIMEZONE for every TZID used (RFC 5545 §3.2.19)
     return calendar.to_ical()

@@ -436,6 +436,7 @@ def test_calendar_feed_parses_back_with_one_vevent_per_event(api, api_client, us
     lab = next(v for v in vevents if str(v["SUMMARY"]) == "Lab")
     assert lab.decoded("DTSTART").isoformat() == f"{user.semester_start.isoformat()}T10:15:00+08:00"
     assert str(lab["DESCRIPTION"]) == "bring goggles"
+    assert [str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")] == ["Asia/Shanghai"]
     again = Calendar.from_ical(api_client.get(f"/api/v1/calendar/{secret}.ics").content)
     assert [str(v["UID"]) for v in again.walk("VEVENT")] == uids  # stable
 
