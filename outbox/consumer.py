@@ -71,11 +71,16 @@ def apply_envelope(*, service: str, payload) -> Outcome:
         event_id = payload.get("event_id") if isinstance(payload, dict) else None
         return _poison(service=service, event_id=event_id, reason=f"unparsable event: {exc}")
 
-    row = OutboxEvent.objects.filter(id=envelope.event_id).values_list("service_name", "status").first()
+    row = (
+        OutboxEvent.objects.filter(id=envelope.event_id)
+        .values("service_name", "status", "message_key", "created_at")
+        .order_by()
+        .first()
+    )
     if row is None:
         logger.info("outbox[%s]: event %s has no outbox row (purged or foreign): skipped", service, envelope.event_id)
         return Outcome.SKIPPED
-    owner, status = row
+    owner, status = row["service_name"], row["status"]
     if owner != service:
         return Outcome.SKIPPED
     if status not in LIVE:
@@ -88,7 +93,7 @@ def apply_envelope(*, service: str, payload) -> Outcome:
         logger.error("outbox[%s]: %s (event %s dead)", service, reason, envelope.event_id)
         return Outcome.DEAD
     handler = registered[1]
-    if (older := _older_unconsumed(envelope.event_id)) is not None:
+    if (older := _older_unconsumed(envelope.event_id, row)) is not None:
         # Per-key order end to end: the older event failed (back to pending) or travels on another
         # topic. Send this one again after it; a deferral does not spend the retry budget.
         defer(envelope.event_id, reason=f"deferred: older event {older} of the same key is not consumed yet")
@@ -97,8 +102,12 @@ def apply_envelope(*, service: str, payload) -> Outcome:
     try:
         with transaction.atomic():
             locked = (
-                OutboxEvent.objects.select_for_update().filter(id=envelope.event_id).values_list("status", flat=True)
-            ).first()
+                OutboxEvent.objects.select_for_update()
+                .filter(id=envelope.event_id)
+                .order_by()
+                .values_list("status", flat=True)
+                .first()
+            )
             if locked not in LIVE:
                 return Outcome.DUPLICATE
             if not inbox_record(service_name=service, event_id=envelope.event_id):
@@ -127,16 +136,13 @@ def apply_envelope(*, service: str, payload) -> Outcome:
     return Outcome.APPLIED
 
 
-def _older_unconsumed(event_id):
-    row = OutboxEvent.objects.filter(id=event_id).values("message_key", "created_at").first()
-    if row is None:
-        return None
+def _older_unconsumed(event_id, row):
     return (
         OutboxEvent.objects.filter(status__in=LIVE, message_key=row["message_key"])
         .filter(Q(created_at__lt=row["created_at"]) | Q(created_at=row["created_at"], id__lt=event_id))
-        .values_list("id", flat=True)
-        .first()
-    )
+        .order_by("created_at")  # not .first(): ORDER BY id would walk the primary key
+        .values_list("id", flat=True)[:1]
+    ).first()
 
 
 def _poison(*, service: str, event_id, reason: str) -> Outcome:

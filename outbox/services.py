@@ -261,13 +261,26 @@ def mark_dead(ids: Iterable, *, reason: str) -> int:
 
 
 def inbox_record(*, service_name: str, event_id) -> bool:
-    """Record that `service_name` applied `event_id`; False if it already had. Call inside the handler's transaction."""
-    try:
-        with transaction.atomic():
-            InboxRecord.objects.create(service_name=service_name, event_id=event_id)
-    except IntegrityError:
-        return False
-    return True
+    """Record that `service_name` applied `event_id`; False if it already had. Call inside the handler's transaction.
+
+    INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite): no savepoint round trips, and a
+    concurrent duplicate waits on the first writer's unique-index entry, then reports 0 rows.
+    """
+    from django.db import connection
+
+    table = InboxRecord._meta.db_table
+    field = InboxRecord._meta.get_field("event_id")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (service_name, event_id, processed_at) VALUES (%s, %s, %s) "  # noqa: S608
+            "ON CONFLICT (service_name, event_id) DO NOTHING",
+            [
+                service_name,
+                field.get_db_prep_value(uuid.UUID(str(event_id)), connection),
+                InboxRecord._meta.get_field("processed_at").get_db_prep_value(timezone.now(), connection),
+            ],
+        )
+        return cursor.rowcount == 1
 
 
 # --- staff and housekeeping -------------------------------------------------------------
