@@ -161,3 +161,18 @@ def test_an_llm_tool_call_streams_intent_action_and_text_chunks(llm, auth_api, u
     assert action["type"] == "task_created" and action["task"]["title"] == "email Prof. Li"
     assert action["task"]["deadline_at"] is not None
     assert events.count("[DONE]") == 1
+
+
+def test_a_model_that_does_not_answer_in_time_is_a_provider_error(httpserver):
+    import time
+
+    def too_slow(request):
+        time.sleep(1.5)
+        return fake_llm.sse_response(fake_llm.text_chunks("late"))
+
+    httpserver.expect_request(fake_llm.PATH).respond_with_handler(too_slow)
+    slow = OpenAIProvider(
+        base_url=httpserver.url_for("/v1"), api_key="k", model="m", timeout=0.3, max_retries=1, backoff=0.01
+    )
+    with pytest.raises(ProviderError):
+        run(slow)
