@@ -21,7 +21,7 @@ class Command(BaseCommand):
             total = requeue(ids)
             self.stdout.write(f"requeued {total} of {len(ids)}")
             return
-        rows = OutboxEvent.objects.filter(status=OutboxEvent.Status.DEAD)
+        rows = OutboxEvent.objects.filter(status=OutboxEvent.Status.DEAD).order_by()
         if biz_type:
             rows = rows.filter(biz_type=biz_type)
         total = 0
