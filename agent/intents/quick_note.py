@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 from agent import timeparse
 
 IMPORTANT = re.compile(r"(重要|要紧|关键|\bimportant\b|\bcrucial\b|\bcritical\b|\b(?:high|top) priority\b)", re.I)
-URGENT = re.compile(r"(紧急|很急|非常急|特别急|火急|加急|\burgent(?:ly)?\b|\basap\b|\bas soon as possible\b)", re.I)
+URGENT = re.compile(
+    r"(紧急|很急|非常急|特别急|火急|加急|[，,]\s*急[!！。]*$|\burgent(?:ly)?\b|\basap\b|\bas soon as possible\b)", re.I
+)
 
 _NOISE = [
     r"(?:请)?帮我(?:记一下|记下|建个任务|加个任务|添加(?:一个)?任务)?[,，:：]?",

@@ -23,13 +23,13 @@ _REFINE_EN = re.compile(
     re.I,
 )
 _QUERY_CN = re.compile(
-    r"(有什么|有哪些|有啥|哪些(?:任务|作业|ddl|事|东西)|交哪些|什么要交|要交什么|查一下|看看我的|列一下|待办事项|任务清单|还有什么|ddl是什么|都有什么|快到期|快截止|没完成的)",
+    r"((?:有什么|有哪些|有啥)(?=.{0,6}?(?:要|任务|作业|ddl|截止|安排|事|交|做|没|考试|deadline))|(?:任务|作业|ddl|事情?)(?:都)?(?:有哪些|有什么)|查查|查看我|截止(?:的)?任务|哪些(?:任务|作业|ddl|事|东西)|交哪些|什么要交|要交什么|查一下|看看我的|列一下|待办事项|任务清单|还有什么|ddl是什么|都有什么|快到期|快截止|没完成的)",
     re.I,
 )
 _QUERY_EN = re.compile(
     r"\b(?:what(?:'s| is| are)?\b.*\b(?:due|deadlines?|on my plate|left|tasks?|to-?dos?)|what do i have|"
     r"show (?:me )?my|list (?:all )?my|any (?:deadlines|tasks|assignments)|do i have anything|which (?:tasks|assignments)\b.*\bdue|"
-    r"upcoming deadlines|to-?do list)",
+    r"upcoming deadlines|to-?do list|show me (?:everything|all)|(?:what|everything) (?:do )?i (?:still )?(?:have|need) to do)",
     re.I,
 )
 _PLAN_CN = re.compile(r"(安排|规划|排一下|排进|排到|计划|时间表|日程表|排个)")
@@ -45,13 +45,18 @@ _NOTE_MARKERS_EN = re.compile(
     re.I,
 )
 _TASK_VERBS_CN = re.compile(
-    r"(交|提交|完成|写完|做完|搞定|复习|准备|考|面试|开会|去|参加|缴|还|办|背|看完|读完|发|打印|回复|买|整理|学完|报名|退|寄|赶|剪|签|刷|充|拿|取|投|贴|到|写|改|搞|打扫|收拾|洗|修)"
+    r"(交|提交|完成|写完|做完|搞定|复习|准备|考|面试|开会|去|参加|缴|还|办|背|看完|读完|发|打印|回复|买|整理|学完|报名|退|寄|赶|剪|签|刷|充|拿|取|投|贴|到|写|改|搞|打扫|收拾|洗|修|上传|填|开|约|预约|报|订|领|查|见)"
 )
 _TASK_VERBS_EN = re.compile(
     r"\b(submit|finish|hand in|turn in|pay|return|book|call|email|send|prepare|review|study|register|apply|renew|"
     r"write|reply|buy|cancel|read|water|pick up|bring|back up|clean|take out|move|revise|need to|have to|must)\b",
     re.I,
 )
+_FEELING = re.compile(
+    r"(好慌|好开心|好累|好烦|好紧张|紧张|焦虑|难过|开心|崩溃|郁闷|\b(?:so|really) (?:tired|happy|stressed|nervous)\b)",
+    re.I,
+)
+_DONE_ALREADY = re.compile(r"(?<!把)[\u4e00-\u9fff]{1,4}完[\u4e00-\u9fff]?了")
 _QUESTION = re.compile(
     r"([?？吗呢]\s*$|怎么|为什么|如何|什么是|几点|哪里|哪儿|去哪|\bhow\b|\bwhat\b|\bwhy\b|\bwho\b|\bwhere\b|\bwhen\b\?)",
     re.I,
@@ -77,6 +82,8 @@ def classify(text: str, now: datetime, tz: ZoneInfo | str) -> Recognised:
         return Recognised("schedule_plan", parsed)
     if _NOTE_MARKERS_CN.search(text) or _NOTE_MARKERS_EN.search(text):
         return Recognised("quick_note", parsed)
+    if _FEELING.search(text) or (_DONE_ALREADY.search(text) and "把" not in text):
+        return Recognised("chat", parsed)  # how the user feels, or what is already done: not a task
     if parsed.has_hint and not _QUESTION.search(text) and (_TASK_VERBS_CN.search(text) or _TASK_VERBS_EN.search(text)):
         return Recognised("quick_note", parsed)
     return Recognised("chat", parsed)
