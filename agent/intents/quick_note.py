@@ -67,7 +67,7 @@ def title_of(text: str, parsed: timeparse.ParseResult) -> str:
     for pattern in _NOISE:
         title = re.sub(pattern, " ", title, flags=re.I)
     title = re.sub(r"\s+", " ", title).strip(" :：,，.、-")
-    title = re.sub(r"^(?:要|去|把|在)(?=[\u4e00-\u9fff])", "", title) if len(title) > 4 else title
+    title = re.sub(r"^(?:的|要|把)+(?=[\u4e00-\u9fff])", "", title) if len(title) > 3 else title
     return (title or text.strip())[:200]
 
 

@@ -87,3 +87,31 @@ def test_resolved_deadlines_are_never_in_the_past_and_are_in_the_users_zone(minu
     now = datetime(2026, 1, 1, tzinfo=SH) + timedelta(minutes=minutes)
     deadline = at(text, now)
     assert deadline is not None and deadline >= now and deadline.tzinfo == SH
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "priority"),
+    [
+        ("明天下午三点前交数学作业", "交数学作业", 4),
+        ("下周五之前复习线代，很重要", "复习线代", 2),
+        ("周五下午5点前把报销单交到财务处，很急", "报销单交到财务处", 3),
+        ("十点前把今天的日记写完", "日记写完", 4),
+        ("四点前去快递站拿包裹", "去快递站拿包裹", 4),
+        ("remind me to email Prof. Li by Friday 5pm", "email Prof. Li", 4),
+        ("urgent: send the invoice by 4pm today, it's important", "send the invoice", 1),
+    ],
+)
+def test_quick_note_title_and_priority(text, title, priority):
+    from agent.intents.quick_note import draft
+
+    note = draft(text, NOW, SH)
+    assert (note.title, note.priority) == (title, priority)
+
+
+def test_urgency_threshold_is_before_the_deadline_for_the_not_urgent_quadrants():
+    from agent.intents.quick_note import draft
+
+    note = draft("下周五之前复习线代，很重要", NOW, SH, urgency_lead_hours=48)
+    assert note.urgency_threshold_at == note.deadline - timedelta(hours=48)
+    soon = draft("今天下午三点交作业", NOW, SH, urgency_lead_hours=48)
+    assert soon.urgency_threshold_at == NOW  # never before now
