@@ -362,7 +362,7 @@ CELERY_BEAT_SCHEDULE.update(
 # Embedded default: the offline rule-based provider. LLM_BASE_URL set → any OpenAI-compatible endpoint.
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
-LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_MODEL = env.str("LLM_MODEL", default="") or "gpt-4o-mini"  # an empty value (.env.example) means the default
 AGENT_PROVIDER = env.str("AGENT_PROVIDER", default="openai" if LLM_BASE_URL else "offline")  # offline | openai
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff
