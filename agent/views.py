@@ -41,9 +41,15 @@ class EventStreamRenderer(BaseRenderer):
         return JSONRenderer().render(data)
 
 
+def _chat_throttles():
+    from rest_framework.settings import api_settings
+
+    return [*api_settings.DEFAULT_THROTTLE_CLASSES, ChatRateThrottle]
+
+
 CHAT = {
     "renderer_classes": [JSONRenderer, EventStreamRenderer],
-    "throttle_classes": [ChatRateThrottle],
+    "throttle_classes": _chat_throttles(),
 }
 
 
@@ -164,7 +170,7 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
         return [JSONRenderer(), EventStreamRenderer()]
 
     def get_throttles(self):
-        return [ChatRateThrottle()]
+        return [throttle() for throttle in _chat_throttles()]
 
 
 class MemoryItemViewSet(viewsets.ModelViewSet):

@@ -259,3 +259,15 @@ def test_a_plan_includes_task_class_items(auth_api, user):
     assert body["intent"] == "schedule_plan"
     changes = body["actions"][0]["preview"]["changes"]
     assert [(c["kind"], c["task_item_id"]) for c in changes] == [("task_item", item.pk)]
+
+
+def test_chat_is_rate_limited_per_user_with_a_json_429(auth_api, settings):
+    settings.THROTTLE_CHAT_RATE = "2/min"
+    cid = auth_api.post(BASE + "conversations/", {}, format="json").json()["id"]
+    assert auth_api.post(BASE + "chat/", {"message": "hi"}, format="json").status_code == 200
+    assert auth_api.post(f"{BASE}conversations/{cid}/chat/", {"message": "hi"}, format="json").status_code == 200
+    third = auth_api.post(BASE + "chat/", {"message": "hi"}, format="json", HTTP_ACCEPT="text/event-stream")
+    assert third.status_code == 429 and third.json()["error"]["code"] == "throttled"
+    assert third["Content-Type"].startswith("application/json") and "Retry-After" in third
+    # other agent endpoints are not limited by the chat rate
+    assert auth_api.get(f"{BASE}conversations/{cid}/messages/").status_code == 200
