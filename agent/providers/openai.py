@@ -19,6 +19,14 @@ from agent.providers import Hints, ProviderError, ProviderEvent, ToolCall
 
 logger = logging.getLogger("smartmate.agent")
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
+MAX_RETRY_AFTER = 10.0  # seconds; a longer Retry-After is cut to this (the user is waiting)
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return max(0.0, float(value)) if value is not None else None
+    except ValueError:
+        return None  # an HTTP date: fall back to our own backoff
 
 
 class OpenAIProvider:
@@ -43,16 +51,20 @@ class OpenAIProvider:
     async def _open(self, **kwargs):
         attempt = 0
         while True:
+            retry_after = None
             try:
                 return await self.client.chat.completions.create(**kwargs)
             except openai.APIStatusError as exc:
                 if exc.status_code not in RETRY_STATUSES or attempt >= self.max_retries:
                     raise ProviderError(f"model endpoint answered {exc.status_code}", status=exc.status_code) from exc
+                retry_after = _retry_after(exc.response.headers.get("retry-after"))
             except (openai.APIConnectionError, openai.APITimeoutError) as exc:
                 if attempt >= self.max_retries:
                     raise ProviderError(f"model endpoint unreachable: {type(exc).__name__}") from exc
             attempt += 1
             delay = self.backoff * 2 ** (attempt - 1)
+            if retry_after is not None:  # the endpoint said when; honour it within reason
+                delay = min(max(delay, retry_after), MAX_RETRY_AFTER)
             logger.info("LLM call failed, retry %d in %.2fs", attempt, delay)
             await asyncio.sleep(delay)
 

@@ -60,11 +60,17 @@ def test_assembles_a_tool_call_from_streamed_argument_fragments(httpserver):
 
 
 def test_a_429_is_retried_with_backoff_then_succeeds(httpserver):
-    httpserver.expect_ordered_request(fake_llm.PATH).respond_with_response(fake_llm.error_response(429))
+    import time
+
+    limited = fake_llm.error_response(429)
+    limited.headers["Retry-After"] = "0.3"
+    httpserver.expect_ordered_request(fake_llm.PATH).respond_with_response(limited)
     httpserver.expect_ordered_request(fake_llm.PATH).respond_with_response(
         fake_llm.sse_response(fake_llm.text_chunks("ok"))
     )
+    started = time.monotonic()
     events = run(provider(httpserver))
+    assert time.monotonic() - started >= 0.3  # Retry-After honoured over the 0.01 s backoff
     assert [e.text for e in events if e.kind == "text"] == ["ok"]
     assert len(httpserver.log) == 2
 
