@@ -87,11 +87,16 @@ def _publish_schedule_changed(*, user, version: int, reason: str, event_ids: Ite
     """
 
 
-def _schedule_written(*, user, reason: str, event_ids: Iterable[int] = ()) -> int:
-    version = schedule_version_bump(user=user)
+def _announce(*, user, version: int, reason: str, event_ids: Iterable[int]) -> None:
     _publish_schedule_changed(user=user, version=version, reason=reason, event_ids=event_ids)
-    # Bulk writes send no signals: clear explicitly (deduplicated with the receivers' clears).
+    # Bulk writes send no signals: clear explicitly (merged with the receivers' clears).
     cache.invalidate_on_commit(user.pk, cache.SCHEDULE)
+
+
+def _schedule_written(*, user, reason: str, event_ids: Iterable[int] = ()) -> int:
+    """Bump the version (taking the user's schedule lock) and announce the write."""
+    version = schedule_version_bump(user=user)
+    _announce(user=user, version=version, reason=reason, event_ids=event_ids)
     return version
 
 
@@ -177,7 +182,7 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
             other = wanted.setdefault(slot, spec)
             if other is not spec and other not in clashing:
                 clashing.append(other)
-    _schedule_written(user=user, reason="events_created")
+    version = schedule_version_bump(user=user)  # first: the user's schedule lock, held until commit
     conflicts = _conflicts(user, set(wanted)) + [_conflict_entry(spec) for spec in clashing]
     if conflicts:
         _raise_conflict(conflicts)
@@ -204,6 +209,7 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
     )
     _claim_slots(user, created)
     _link_items(user, created)
+    _announce(user=user, version=version, reason="events_created", event_ids=[e.pk for e in created])
     return created
 
 
