@@ -67,7 +67,7 @@ class ChatMixin:
             response.renderer_context = self.get_renderer_context()
         return response
 
-    def _chat(self, request, conversation, *, created: bool):
+    def _chat(self, request, conversation):
         data = validated(ChatInputSerializer, request)
         turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
         provider = get_provider()
@@ -116,7 +116,7 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], **CHAT)
     def chat(self, request, pk=None):
         conversation = self.get_object()
-        return self._chat(request, conversation, created=False)
+        return self._chat(request, conversation)
 
     @extend_schema(responses={200: MessageSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -164,7 +164,7 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
 
         quota_check(user=request.user)
         conversation = services.conversation_create(user=request.user)
-        return self._chat(request, conversation, created=True)
+        return self._chat(request, conversation)
 
     def get_renderers(self):
         return [JSONRenderer(), EventStreamRenderer()]

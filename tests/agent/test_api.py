@@ -1,7 +1,6 @@
 """Conversations, chat (JSON), history through the outbox, memory, quota, ownership."""
 
 import pytest
-from django.test.utils import CaptureQueriesContext  # noqa: F401
 
 from agent.models import Message, TimelineEntry
 from tests.agent.conftest import parse_sse, read_stream, relay
