@@ -2,7 +2,7 @@
 
 Receivers run on every save()/delete() (admin edits and cascades included) and clear in
 `transaction.on_commit`, so a rolled-back write clears nothing. Services that write with
-bulk_create()/update() clear explicitly (scheduling.services.events._schedule_written).
+bulk_create()/update() clear explicitly (scheduling.services.events._announce).
 """
 
 from django.contrib.auth import get_user_model

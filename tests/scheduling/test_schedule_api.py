@@ -444,3 +444,32 @@ def test_calendar_feed_parses_back_with_one_vevent_per_event(api, api_client, us
 def test_calendar_feed_with_an_unknown_secret_is_a_json_404(api_client):
     response = api_client.get("/api/v1/calendar/nope.ics")
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+
+
+def test_a_course_change_that_clashes_rolls_back_to_the_old_events(api):
+    course = post(api, COURSES, {"name": "Bio", "weeks": [1, 2], "day": 1, "start_section": 1, "end_section": 2})
+    post(api, EVENTS, event_body(title="Busy", week=2, day=3, start_section=1, end_section=1))
+    response = api.put(
+        f"{COURSES}{course['id']}/",
+        {"name": "Bio", "weeks": [1, 2], "day": 3, "start_section": 1, "end_section": 2},
+        format="json",
+    )
+    assert response.status_code == 409 and response.json()["error"]["details"]["conflicts"][0]["title"] == "Busy"
+    assert set(ScheduleEvent.objects.filter(course_id=course["id"]).values_list("week", "day")) == {(1, 1), (2, 1)}
+    assert Course.objects.get(pk=course["id"]).day == 1
+
+
+def test_schedule_reads_show_only_the_users_own_events(api, other_api):
+    post(other_api, EVENTS, event_body(title="Theirs", week=1, day=1))
+    post(other_api, COURSES, {"name": "Their course", "weeks": [1], "day": 2, "start_section": 1, "end_section": 1})
+    week = api.get("/api/v1/schedule/week/?week=1").json()
+    assert all(day["events"] == [] for day in week["days"])
+    assert api.get("/api/v1/schedule/free-slots/?week=1").json()["free"][0]["sections"] == list(range(1, 13))
+    assert api.get("/api/v1/schedule/ongoing/").json() == {"current": None, "next": None}
+    assert api.get(EVENTS).json()["count"] == 0 and api.get(COURSES).json()["count"] == 0
+
+
+@pytest.mark.parametrize("query", ["?week=31", "?day=0", "?kind=meeting"])
+def test_bad_event_filters_are_400s(api, query):
+    response = api.get(EVENTS + query)
+    assert response.status_code == 400 and query[1:].split("=")[0] in response.json()["error"]["fields"]
