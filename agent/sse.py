@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 
 from agent import chat
 from agent.providers import Provider
+from smartmate.errors import ApiError
 
 DONE = "data: [DONE]\n\n"
 PING = ": ping\n\n"
@@ -53,6 +54,9 @@ async def event_stream(turn: chat.Turn, provider: Provider, *, ping_seconds: flo
                 await queue.put(event)
         except asyncio.CancelledError:
             raise
+        except ApiError as exc:  # an action refused (validation, conflict...): its contract code
+            turn.error = {"code": exc.error_code, "message": exc.message}
+            await queue.put({"kind": "error", **turn.error})
         except Exception:  # never leave the client without an error chunk and [DONE]
             chat.logger.exception("agent turn failed")
             turn.error = {"code": "server_error", "message": "Internal server error."}
