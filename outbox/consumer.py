@@ -95,8 +95,15 @@ def apply_envelope(*, service: str, payload) -> Outcome:
     handler = registered[1]
     if (older := _older_unconsumed(envelope.event_id, row)) is not None:
         # Per-key order end to end: the older event failed (back to pending) or travels on another
-        # topic. Send this one again after it; a deferral does not spend the retry budget.
-        defer(envelope.event_id, reason=f"deferred: older event {older} of the same key is not consumed yet")
+        # topic. Send this one again after it; a deferral does not spend the retry budget. While the
+        # older row is pending the relay holds this one back anyway; while it is published (its
+        # message still on the way) wait longer so the relay does not re-send this one every second.
+        older_id, older_status = older
+        defer(
+            envelope.event_id,
+            reason=f"deferred: older event {older_id} of the same key is {older_status}, not consumed yet",
+            seconds=1.0 if older_status == OutboxEvent.Status.PENDING else 5.0,
+        )
         return Outcome.DEFERRED
 
     try:
@@ -137,11 +144,15 @@ def apply_envelope(*, service: str, payload) -> Outcome:
 
 
 def _older_unconsumed(event_id, row):
+    """(id, status) of an older live row of the same key and service, if any.
+
+    Order is kept per service: another service's slow consumer must not hold this one up.
+    """
     return (
-        OutboxEvent.objects.filter(status__in=LIVE, message_key=row["message_key"])
+        OutboxEvent.objects.filter(status__in=LIVE, message_key=row["message_key"], service_name=row["service_name"])
         .filter(Q(created_at__lt=row["created_at"]) | Q(created_at=row["created_at"], id__lt=event_id))
         .order_by("created_at")  # not .first(): ORDER BY id would walk the primary key
-        .values_list("id", flat=True)[:1]
+        .values_list("id", "status")[:1]
     ).first()
 
 

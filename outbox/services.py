@@ -81,8 +81,14 @@ def enqueue(*, biz_type: str, topic: str, message_key: str, data: dict, service_
                 f"no handler registered for {biz_type!r}: pass service_name= (publish-only types name their owner)"
             )
         service_name = owner[0]
-    if not (biz_type and topic and message_key):
-        raise ValueError("biz_type, topic and message_key are required")
+    for name, value, limit in (
+        ("biz_type", biz_type, 64),
+        ("service_name", service_name, 64),
+        ("topic", topic, 128),
+        ("message_key", message_key, 128),
+    ):
+        if not value or len(value) > limit:
+            raise ValueError(f"{name} is required and at most {limit} characters, got {value!r}")
     event_id = uuid.uuid4()
     now = timezone.now()
     payload = {"event_id": str(event_id), "biz_type": biz_type, "occurred_at": now.isoformat(), "data": data}

@@ -193,3 +193,41 @@ def test_enqueue_works_in_autocommit_and_fills_the_envelope(db):
     assert datetime.fromisoformat(row.payload["occurred_at"])
     assert uuid.UUID(row.payload["event_id"])
     assert Outcome.APPLIED == "applied"
+
+
+def _published(key, *, service=SERVICE, message_key="order:shared"):
+    event = enqueue(
+        biz_type="test.effect",
+        topic="smartmate.test.order",
+        message_key=message_key,
+        data={"key": key},
+        service_name=service,
+    )
+    OutboxEvent.objects.filter(id=event.id).update(status=Status.PUBLISHED, published_at=timezone.now())
+    return OutboxEvent.objects.get(id=event.id)
+
+
+def test_consumer_defers_an_event_whose_older_same_key_event_is_not_consumed(effect_table):
+    from outbox.consumer import apply_envelope
+
+    older, newer = _published("older"), _published("newer")
+    assert apply_envelope(service=SERVICE, payload=newer.payload) == Outcome.DEFERRED
+    row = OutboxEvent.objects.get(id=newer.id)
+    assert row.status == Status.PENDING and row.retry_count == 0 and str(older.id) in row.last_error
+    assert apply_envelope(service=SERVICE, payload=older.payload) == Outcome.APPLIED
+    assert apply_envelope(service=SERVICE, payload=newer.payload) == Outcome.APPLIED
+    assert [key for key, _ in effects()] == ["older", "newer"]
+
+
+def test_another_services_unconsumed_event_does_not_hold_up_the_key(effect_table):
+    from outbox.consumer import apply_envelope
+
+    _published("theirs", service="someone_else")
+    mine = _published("mine")
+    assert apply_envelope(service=SERVICE, payload=mine.payload) == Outcome.APPLIED
+    assert apply_envelope(service=SERVICE, payload=mine.payload) == Outcome.DUPLICATE
+
+
+def test_enqueue_refuses_keys_longer_than_the_column(db):
+    with pytest.raises(ValueError, match="message_key is required and at most 128"):
+        enqueue(biz_type="test.effect", topic="t", message_key="k" * 129, data={})
