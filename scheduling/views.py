@@ -66,6 +66,15 @@ def _first_page_response(request, count, results):
     )
 
 
+def _documents_input(serializer_class):
+    """The schema of a viewset whose writes take `serializer_class` and answer its output serializer."""
+    return extend_schema_view(
+        create=extend_schema(request=serializer_class),
+        update=extend_schema(request=serializer_class),
+        partial_update=extend_schema(request=serializer_class),
+    )
+
+
 class OwnedModelViewSet(viewsets.GenericViewSet):
     """Objects of other users are invisible: their ids answer 404."""
 
@@ -87,11 +96,7 @@ class OwnedModelViewSet(viewsets.GenericViewSet):
 # --- tasks -----------------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    create=extend_schema(request=TaskInputSerializer),
-    update=extend_schema(request=TaskInputSerializer),
-    partial_update=extend_schema(request=TaskInputSerializer),
-)
+@_documents_input(TaskInputSerializer)
 class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
     serializer_class = TaskSerializer
     input_serializer_class = TaskInputSerializer
@@ -157,11 +162,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
 # --- task classes ------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    create=extend_schema(request=TaskClassInputSerializer),
-    update=extend_schema(request=TaskClassInputSerializer),
-    partial_update=extend_schema(request=TaskClassInputSerializer),
-)
+@_documents_input(TaskClassInputSerializer)
 class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
     serializer_class = TaskClassSerializer
     input_serializer_class = TaskClassInputSerializer
@@ -242,11 +243,7 @@ class TaskClassItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Own
 # --- courses ---------------------------------------------------------------------------------
 
 
-@extend_schema_view(
-    create=extend_schema(request=CourseInputSerializer),
-    update=extend_schema(request=CourseInputSerializer),
-    partial_update=extend_schema(request=CourseInputSerializer),
-)
+@_documents_input(CourseInputSerializer)
 class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelViewSet):
     serializer_class = CourseSerializer
     input_serializer_class = CourseInputSerializer
