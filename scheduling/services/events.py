@@ -274,9 +274,9 @@ def events_delete(*, user, events, reason: str = "events_deleted") -> int:
     """Delete a queryset of the user's events (their slots go with them)."""
     events = events.filter(user=user)
     ids = list(events.values_list("pk", flat=True))
-    _schedule_written(user=user, reason=reason, event_ids=ids)
     if not ids:
-        return 0
+        return 0  # nothing on the schedule changes: open previews stay valid
+    _schedule_written(user=user, reason=reason, event_ids=ids)
     if TaskClassItem.objects.filter(scheduled_event_id__in=ids).exists():
         cache.invalidate_on_commit(user.pk, cache.TASK_CLASSES)  # SET_NULL is an update(): no signal
     ScheduleEvent.objects.filter(pk__in=ids).delete()

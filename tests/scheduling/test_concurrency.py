@@ -124,3 +124,11 @@ def test_events_create_validates_specs_from_other_apps(user):
             events_create(user=user, events=[spec])
         assert caught.value.error_code == "validation_error" and field in caught.value.fields
     assert schedule_version_get(user) == 0 and not ScheduleEvent.objects.exists()
+
+
+def test_a_task_without_events_changes_no_schedule_version(user):
+    from scheduling.services import task_create, task_delete
+
+    task = task_create(user=user, title="t")
+    task_delete(user=user, task=task)
+    assert schedule_version_get(user) == 0
