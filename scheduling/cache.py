@@ -70,13 +70,18 @@ def ttl() -> int:
     return settings.SCHEDULING_CACHE_TTL
 
 
+# Versions expire too, so idle users cost no memory: when one expires a fresh one is made, which
+# only orphans the values stamped with the old one (they are never served again).
+VERSION_TTL = 24 * 3600
+
+
 def family_version(family: str, user_id: int) -> str | None:
     """The family's current version, created if absent; None when the cache is down."""
     key = version_key(family, user_id)
     try:
         ver = cache.get(key)
         if ver is None:
-            cache.add(key, uuid.uuid4().hex, None)
+            cache.add(key, uuid.uuid4().hex, VERSION_TTL)
             ver = cache.get(key)
         return ver
     except Exception:
@@ -135,12 +140,12 @@ def invalidate_now(user_id: int, families) -> None:
         if client is not None and hasattr(client, "get_client"):
             pipe = client.get_client(write=True).pipeline(transaction=False)
             for key, value in versions.items():
-                pipe.set(client.make_key(key), client.encode(value))
+                pipe.set(client.make_key(key), client.encode(value), ex=VERSION_TTL)
             if exact:
                 pipe.delete(*(client.make_key(key) for key in exact))
             pipe.execute()
         else:
-            cache.set_many(versions, None)
+            cache.set_many(versions, VERSION_TTL)
             cache.delete_many(exact)
     except Exception:
         logger.warning("cache unavailable invalidating %s of user %s", sorted(families), user_id, exc_info=True)
