@@ -319,3 +319,12 @@ def test_reads_and_writes_work_with_redis_down(api, user):
         assert api.patch(f"/api/v1/schedule/events/{event.json()['id']}/", {"day": 5}, format="json").status_code == 200
         assert api.delete(f"/api/v1/schedule/events/{event.json()['id']}/").status_code == 204
         assert titles(read_week(api)) == []
+
+
+def test_an_expired_version_never_serves_the_values_stamped_with_it(api, user):
+    services.events_create(user=user, events=[EventSpec(title="A", week=2, day=1, start_section=1, end_section=1)])
+    read_week(api)
+    api.get(RECENT)
+    ScheduleEvent.objects.filter(user=user).update(title="B", kind="task")  # behind the cache's back
+    django_cache.delete(cache.version_key(cache.SCHEDULE, user.pk))  # as if it expired
+    assert titles(read_week(api)) == ["B"]
