@@ -12,6 +12,7 @@ leave the product for subscribers only (no handler here) are declared with
 `publish_only(...)`: they are settled as consumed once published.
 """
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +31,7 @@ Handler = Callable[[Envelope], None]
 
 _handlers: dict[str, tuple[str, Handler]] = {}
 _publish_only: set[str] = set()
+_publish_only_owner: dict[str, str] = {}
 _topics: dict[str, set[str]] = {}  # service -> topics its consumer group subscribes to
 
 
@@ -52,8 +54,12 @@ def handles(biz_type: str, *, service: str | None = None, topic: str | None = No
     return register
 
 
-def publish_only(*biz_types: str) -> None:
+def publish_only(*biz_types: str, service: str | None = None) -> None:
+    """Declare event types with no handler; `service` (their owner) defaults to the caller's app label."""
+    owner = service or sys._getframe(1).f_globals.get("__name__", "").split(".")[0]
     _publish_only.update(biz_types)
+    for biz_type in biz_types:
+        _publish_only_owner.setdefault(biz_type, owner)
 
 
 def handler_for(biz_type: str) -> tuple[str, Handler] | None:
@@ -81,3 +87,11 @@ def topics_for(service: str) -> set[str]:
 
 def publish_only_types() -> set[str]:
     return set(_publish_only)
+
+
+def owner_of(biz_type: str) -> str | None:
+    """The service owning `biz_type`: its handler's, else the app that declared it publish-only."""
+    registered = _handlers.get(biz_type)
+    if registered:
+        return registered[0]
+    return _publish_only_owner.get(biz_type) if biz_type in _publish_only else None

@@ -21,7 +21,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock
-from outbox.registry import handler_for, is_publish_only
+from outbox.registry import is_publish_only, owner_of
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +68,18 @@ def _check_json(data, path="data"):
 def enqueue(*, biz_type: str, topic: str, message_key: str, data: dict, service_name: str | None = None) -> OutboxEvent:
     """Write one event in the caller's transaction; the relay publishes it after commit.
 
-    `service_name` defaults to the service that handles `biz_type`; publish-only types
-    must name their owner. Data that JSON cannot carry raises OutboxPayloadError.
+    `service_name` defaults to the service that handles `biz_type` (for publish-only types,
+    the app that declared them). Data that JSON cannot carry raises OutboxPayloadError.
     """
     if not isinstance(data, dict):
         raise OutboxPayloadError(f"data must be a dict, got {type(data).__name__}")
     _check_json(data)
     if service_name is None:
-        owner = handler_for(biz_type)
-        if owner is None:
+        service_name = owner_of(biz_type)
+        if service_name is None:
             raise ValueError(
-                f"no handler registered for {biz_type!r}: pass service_name= (publish-only types name their owner)"
+                f"{biz_type!r} has no @handles handler and is not declared publish_only(): pass service_name="
             )
-        service_name = owner[0]
     for name, value, limit in (
         ("biz_type", biz_type, 64),
         ("service_name", service_name, 64),

@@ -179,9 +179,14 @@ def test_published_rows_never_consumed_are_sent_again(pipeline, settings):
     assert [key for key, _ in effects()] == ["slow"]
 
 
-def test_enqueue_needs_a_service_for_types_without_handler():
+def test_enqueue_needs_a_service_for_types_nobody_declared():
     with pytest.raises(ValueError, match="pass service_name"):
-        enqueue(biz_type="test.broadcast", topic="t", message_key="k", data={})
+        enqueue(biz_type="test.undeclared", topic="t", message_key="k", data={})
+
+
+def test_publish_only_types_default_to_the_app_that_declared_them(db):
+    event = enqueue(biz_type="test.broadcast", topic="t", message_key="k", data={})
+    assert event.service_name == "tests"  # tests/outbox/handlers_for_tests.py declared it
 
 
 def test_enqueue_works_in_autocommit_and_fills_the_envelope(db):
