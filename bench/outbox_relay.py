@@ -13,6 +13,11 @@ created and migrated if needed) and a Tansu broker the script starts on a free p
    per poll.
 
 Figures are events per second, best of --runs for the producer and the relay.
+
+`--latency`: end-to-end latency instead. `outbox_relay --loop` logic and one consumer group
+member run in threads while events are enqueued at --rate per second for --seconds; the
+figure is consumed_at - created_at (commit of the business transaction to the consumer's
+commit), p50 / p95 / p99.
 """
 
 from __future__ import annotations
@@ -52,6 +57,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="relay batch (default OUTBOX_BATCH_SIZE)")
     parser.add_argument("--keys", type=int, default=10_000, help="distinct message keys")
     parser.add_argument("--no-consume", action="store_true")
+    parser.add_argument("--latency", action="store_true", help="measure end-to-end latency instead")
+    parser.add_argument("--rate", type=int, default=100, help="--latency: events enqueued per second")
+    parser.add_argument("--seconds", type=int, default=20, help="--latency: how long to enqueue")
     args = parser.parse_args()
 
     ensure_database(os.environ["DATABASE_URL"])
@@ -85,6 +93,13 @@ def main() -> None:
         settings.OUTBOX_BATCH_SIZE = args.batch_size
     n = args.events
     results: dict[str, float] = {}
+    if args.latency:
+        try:
+            measure_latency(args, broker)
+        finally:
+            close_transports()
+            broker.stop()
+        return
     try:
         topics = [f"bench.raw.{i}" for i in range(args.runs)] + [f"bench.relay.{i}" for i in range(args.runs)]
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
@@ -177,6 +192,67 @@ def main() -> None:
         close_transports()
         broker.stop()
     print(json.dumps({k: round(v) for k, v in results.items()}))
+
+
+def measure_latency(args, broker) -> None:
+    import statistics
+    import threading
+
+    from django.conf import settings
+    from django.db import connection
+
+    from outbox.consumer import ConsumerLoop
+    from outbox.models import OutboxEvent
+    from outbox.relay import StopFlag, relay_loop
+    from outbox.services import enqueue
+
+    OutboxEvent.objects.all().delete()
+    topic = f"bench.latency.{uuid.uuid4().hex[:6]}"
+    settings.OUTBOX_CONSUMER_GROUP_PREFIX = f"bench.{uuid.uuid4().hex[:6]}."
+    stop = StopFlag()
+    loop = ConsumerLoop(service="bench", topics=[topic])
+
+    def relay():
+        try:
+            relay_loop(stop=stop)
+        finally:
+            connection.close()
+
+    def consume():
+        try:
+            loop.run(stop=stop)
+        finally:
+            connection.close()
+
+    enqueue(biz_type="bench.noop", topic=topic, message_key="warm-up", data={})
+    threads = [threading.Thread(target=relay), threading.Thread(target=consume)]
+    for t in threads:
+        t.start()
+    while OutboxEvent.objects.exclude(status="consumed").exists():  # group joined, producer warm
+        time.sleep(0.2)
+    OutboxEvent.objects.all().delete()
+    total = args.rate * args.seconds
+    started = time.perf_counter()
+    for i in range(total):
+        enqueue(biz_type="bench.noop", topic=topic, message_key=f"bench:{i % args.keys}", data={"i": i})
+        delay = started + (i + 1) / args.rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+    deadline = time.monotonic() + 120
+    while OutboxEvent.objects.exclude(status="consumed").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    stop.event.set()
+    for t in threads:
+        t.join(30)
+    rows = OutboxEvent.objects.filter(status="consumed").values_list("created_at", "consumed_at")
+    latencies = sorted((done - made).total_seconds() * 1000 for made, done in rows)
+    q = statistics.quantiles(latencies, n=100)
+    print(
+        f"latency over {len(latencies)} of {total} events at {args.rate}/s: "
+        f"p50 {q[49]:.0f} ms, p95 {q[94]:.0f} ms, p99 {q[98]:.0f} ms, max {latencies[-1]:.0f} ms "
+        f"(relay idle sleep {settings.OUTBOX_RELAY_IDLE_SECONDS} s)",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from django.core.paginator import Paginator
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from outbox.models import InboxRecord, OutboxEvent
+from outbox.models import InboxRecord, OutboxEvent, OutboxLock
 from outbox.registry import consumer_services, handled_types, publish_only_types, topics_for
 from outbox.services import mark_dead, requeue
 
@@ -118,4 +118,18 @@ class InboxRecordAdmin(admin.ModelAdmin):
     readonly_fields = ("service_name", "event_id", "processed_at")
 
     def has_add_permission(self, request):
+        return False
+
+
+@admin.register(OutboxLock)
+class OutboxLockAdmin(admin.ModelAdmin):
+    """The single-flight leases (e.g. the beat relay); read-only, for seeing who holds one."""
+
+    list_display = ("name", "holder", "expires_at")
+    readonly_fields = ("name", "holder", "expires_at")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False
