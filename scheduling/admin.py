@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from scheduling.models import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClass, TaskClassItem
+from scheduling.models import (
+    ActiveScheduleJob,
+    ActiveSchedulePreview,
+    ActiveScheduleTrigger,
+    Course,
+    ScheduleEvent,
+    ScheduleSlot,
+    ScheduleVersion,
+    Task,
+    TaskClass,
+    TaskClassItem,
+)
 
 AUDIT = ("created_at", "updated_at")
 
@@ -105,3 +116,54 @@ class ScheduleVersionAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit views: the pipeline writes these rows; staff read them."""
+
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+@admin.register(ActiveScheduleJob)
+class ActiveScheduleJobAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "task", "status", "trigger_at", "last_scanned_at", "last_error_code")
+    list_filter = ("status", "trigger_type")
+    search_fields = ("user__username", "task__title", "=id")
+    list_select_related = ("user", "task")
+    date_hierarchy = "trigger_at"
+
+
+@admin.register(ActiveScheduleTrigger)
+class ActiveScheduleTriggerAdmin(ReadOnlyAdmin):
+    list_display = (
+        "id",
+        "user",
+        "trigger_type",
+        "source",
+        "target_type",
+        "target_id",
+        "status",
+        "error_code",
+        "is_dry_run",
+        "created_at",
+    )
+    list_filter = ("status", "trigger_type", "source", "is_dry_run")
+    search_fields = ("=id", "user__username", "dedupe_key")
+    list_select_related = ("user",)
+
+
+@admin.register(ActiveSchedulePreview)
+class ActiveSchedulePreviewAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "status", "apply_status", "summary", "expires_at", "is_dry_run", "created_at")
+    list_filter = ("status", "apply_status", "is_dry_run")
+    search_fields = ("=id", "user__username", "summary")
+    list_select_related = ("user",)

@@ -89,7 +89,9 @@ TEMPLATES = [
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    # 0: under ASGI every request runs in a fresh thread, so kept connections would pile up
+    # unused until PostgreSQL refuses clients. Use a pooler (pgbouncer) for reuse.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     # Embedded default. IMMEDIATE transactions take the write lock up front, so two
@@ -315,6 +317,17 @@ SCHEDULING_SECTION_TIMES = [
 SCHEDULING_MAX_WEEKS = 30  # fixed by the contract (week numbers 1-30); named here for readers
 SCHEDULING_CACHE_TTL = env.int("SCHEDULING_CACHE_TTL", default=600)  # seconds, a backstop
 SCHEDULING_RECENT_LIMIT_MAX = 50
+# Active scheduling (DOMAIN §2).
+ACTIVE_SCHEDULE_SCAN_BATCH = env.int("ACTIVE_SCHEDULE_SCAN_BATCH", default=50)
+ACTIVE_SCHEDULE_DEDUPE_MINUTES = env.int("ACTIVE_SCHEDULE_DEDUPE_MINUTES", default=30)
+ACTIVE_SCHEDULE_HORIZON_DAYS = env.int("ACTIVE_SCHEDULE_HORIZON_DAYS", default=7)
+ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS = env.int("ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS", default=3600)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "scheduling-scan-due-jobs": {"task": "scheduling.scan_due_jobs", "schedule": 60.0, "options": {"expires": 55}},
+        "scheduling-expire-previews": {"task": "scheduling.expire_previews", "schedule": 300.0},
+    }
+)
 # [outbox]
 OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)

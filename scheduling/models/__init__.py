@@ -1,4 +1,16 @@
+from scheduling.models.active import ActiveScheduleJob, ActiveSchedulePreview, ActiveScheduleTrigger
 from scheduling.models.tasks import Task, TaskClass, TaskClassItem
 from scheduling.models.timetable import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion
 
-__all__ = ["Course", "ScheduleEvent", "ScheduleSlot", "ScheduleVersion", "Task", "TaskClass", "TaskClassItem"]
+__all__ = [
+    "ActiveScheduleJob",
+    "ActiveSchedulePreview",
+    "ActiveScheduleTrigger",
+    "Course",
+    "ScheduleEvent",
+    "ScheduleSlot",
+    "ScheduleVersion",
+    "Task",
+    "TaskClass",
+    "TaskClassItem",
+]

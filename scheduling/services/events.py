@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
+from outbox.services import enqueue
 from scheduling import cache
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, TaskClassItem
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
@@ -77,14 +78,16 @@ def schedule_version_bump(*, user) -> int:
 
 
 def _publish_schedule_changed(*, user, version: int, reason: str, event_ids: Iterable[int] = ()) -> None:
-    """Announce a schedule write, inside its transaction. Called by every schedule write.
+    """Announce a schedule write to subscribers, through the outbox, inside its transaction.
 
-    TODO(outbox): wire to
-        from outbox.services import enqueue
-        enqueue(biz_type="schedule.changed", topic="smartmate.scheduling", message_key=f"user:{user.id}",
-                data={"user_id": user.id, "version": version, "reason": reason, "event_ids": list(event_ids)})
-    once the outbox app lands.
-    """
+    The key is the user's schedule (one aggregate, one version counter), so subscribers
+    see a user's changes in order."""
+    enqueue(
+        biz_type="schedule.changed",
+        topic="smartmate.scheduling",
+        message_key=f"schedule:{user.pk}",
+        data={"user_id": user.pk, "version": version, "reason": reason, "event_ids": list(event_ids)},
+    )
 
 
 def _announce(*, user, version: int, reason: str, event_ids: Iterable[int]) -> None:

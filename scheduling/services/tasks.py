@@ -8,6 +8,7 @@ from django.utils import timezone
 from scheduling import cache
 from scheduling.models import ScheduleEvent, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status
+from scheduling.services.active import active_job_sync
 from scheduling.services.events import events_delete
 from smartmate.errors import ApiError
 
@@ -38,6 +39,7 @@ def task_create(*, user, title: str, **fields) -> Task:
     task = Task(user=user, title=title, **{k: v for k, v in fields.items() if k in TASK_FIELDS})
     _check_task(user, task)
     task.save()
+    active_job_sync(task=task)
     return task
 
 
@@ -49,6 +51,7 @@ def task_update(*, user, task: Task, **fields) -> Task:
             setattr(task, name, value)
     _check_task(user, task)
     task.save()
+    active_job_sync(task=task)
     return task
 
 
@@ -59,6 +62,7 @@ def task_complete(*, user, task: Task) -> Task:
     if task.status != Status.DONE:
         task.status, task.completed_at = Status.DONE, timezone.now()
         task.save(update_fields=["status", "completed_at", "updated_at"])
+        active_job_sync(task=task)
     return task
 
 
@@ -68,11 +72,13 @@ def task_reopen(*, user, task: Task) -> Task:
     if task.status != Status.TODO:
         task.status, task.completed_at = Status.TODO, None
         task.save(update_fields=["status", "completed_at", "updated_at"])
+        active_job_sync(task=task)
     return task
 
 
 @transaction.atomic
 def task_delete(*, user, task: Task) -> None:
+    active_job_sync(task=task, deleted=True)
     events_delete(user=user, events=ScheduleEvent.objects.filter(task_id=task.pk), reason="task_deleted")
     Task.objects.filter(pk=task.pk, user=user).delete()
 

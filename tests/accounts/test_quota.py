@@ -68,6 +68,8 @@ def _hammer(fn, count):
             connection.close()
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    # PostgreSQL's default max_connections is 100: the threads need all of them.
+    connection.close()
     for thread in threads:
         thread.start()
     for thread in threads:

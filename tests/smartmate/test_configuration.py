@@ -28,7 +28,7 @@ def test_every_model_of_the_project_is_registered_in_the_admin():
 def test_every_admin_changelist_opens_for_staff(client, django_user_model):
     staff = django_user_model.objects.create_superuser("root", "root@example.com", "Correct-Horse-9")
     client.force_login(staff)
-    for model, model_admin in admin.site._registry.items():
+    for model in admin.site._registry:
         if model._meta.app_label not in PROJECT_APPS:
             continue
         url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
