@@ -8,6 +8,7 @@ from scheduling.models import (
     ScheduleEvent,
     ScheduleSlot,
     ScheduleVersion,
+    StudyPlan,
     Task,
     TaskClass,
     TaskClassItem,
@@ -166,4 +167,12 @@ class ActiveSchedulePreviewAdmin(ReadOnlyAdmin):
     list_display = ("id", "user", "status", "apply_status", "summary", "expires_at", "is_dry_run", "created_at")
     list_filter = ("status", "apply_status", "is_dry_run")
     search_fields = ("=id", "user__username", "summary")
+    list_select_related = ("user",)
+
+
+@admin.register(StudyPlan)
+class StudyPlanAdmin(ReadOnlyAdmin):
+    list_display = ("id", "user", "status", "apply_status", "base_version", "expires_at", "created_at")
+    list_filter = ("status", "apply_status")
+    search_fields = ("=id", "user__username")
     list_select_related = ("user",)

@@ -7,9 +7,10 @@ which derives `start_at`/`end_at` from the user's clock on every read.
 from django.utils import timezone
 from rest_framework import serializers
 
-from scheduling.models import Course, Task, TaskClass, TaskClassItem
+from scheduling.models import Course, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
+from scheduling.services.planning import effective_plan_status
 from scheduling.timetable import MAX_WEEKS, expand_weeks
 from smartmate.api import StrictSerializer
 
@@ -142,6 +143,46 @@ class TaskClassInputSerializer(StrictSerializer):
             if name in attrs:
                 attrs[name] = sorted(set(attrs[name]))
         return attrs
+
+
+class StudyPlanCreateSerializer(StrictSerializer):
+    class_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=2**53), min_length=1, max_length=50
+    )
+
+
+class PlacementSerializer(serializers.Serializer):
+    item_id = serializers.IntegerField()
+    title = serializers.CharField()
+    week = serializers.IntegerField()
+    day = serializers.IntegerField()
+    start_section = serializers.IntegerField()
+    end_section = serializers.IntegerField()
+
+
+class StudyPlanSerializer(serializers.ModelSerializer):
+    class_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+    placements = PlacementSerializer(many=True, read_only=True)
+    status = serializers.SerializerMethodField()
+    applied_event_ids = serializers.ListField(child=serializers.IntegerField(), read_only=True)
+
+    class Meta:
+        model = StudyPlan
+        fields = [
+            "id",
+            "class_ids",
+            "placements",
+            "base_version",
+            "expires_at",
+            "status",
+            "apply_status",
+            "applied_event_ids",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+    def get_status(self, plan) -> str:
+        return effective_plan_status(plan)
 
 
 # --- courses -------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from scheduling import views, views_active
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("tasks", views.TaskViewSet, basename="task")
+router.register("task-classes/plans", views.StudyPlanViewSet, basename="study-plan")
 router.register(r"task-classes/(?P<class_pk>\d+)/items", views.TaskClassItemViewSet, basename="task-class-item")
 router.register("task-classes", views.TaskClassViewSet, basename="task-class")
 router.register("courses", views.CourseViewSet, basename="course")

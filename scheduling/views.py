@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from accounts.selectors import user_by_calendar_secret
 from scheduling import selectors, services
-from scheduling.models import Course, ScheduleEvent, Task, TaskClass, TaskClassItem
+from scheduling.models import Course, ScheduleEvent, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.serializers import (
     CourseImportSerializer,
     CourseInputSerializer,
@@ -28,6 +28,8 @@ from scheduling.serializers import (
     OngoingSerializer,
     RecentQuerySerializer,
     RecentSerializer,
+    StudyPlanCreateSerializer,
+    StudyPlanSerializer,
     TaskClassInputSerializer,
     TaskClassItemInputSerializer,
     TaskClassItemSerializer,
@@ -41,10 +43,10 @@ from scheduling.serializers import (
     render_today,
     render_week,
 )
-from scheduling.services import EventSpec
+from scheduling.services import EventSpec, planning
 from smartmate.api import validated
 from smartmate.errors import ApiError
-from smartmate.idempotency import idempotent
+from smartmate.idempotency import idempotency_key, idempotent
 
 
 def _is_default_first_page(request) -> bool:
@@ -196,6 +198,37 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     def destroy(self, request, pk=None):
         services.task_class_delete(user=request.user, task_class=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(request=StudyPlanCreateSerializer, responses={201: StudyPlanSerializer})
+    @action(detail=False, methods=["post"])
+    @idempotent()
+    def plan(self, request):
+        data = validated(StudyPlanCreateSerializer, request)
+        plan = planning.study_plan_create(user=request.user, class_ids=data["class_ids"])
+        return Response(StudyPlanSerializer(plan).data, status=status.HTTP_201_CREATED)
+
+
+class StudyPlanViewSet(viewsets.GenericViewSet):
+    """Apply a study plan made by `task-classes/plan/` (the preview apply rules)."""
+
+    serializer_class = StudyPlanSerializer
+    lookup_value_regex = "[0-9a-fA-F-]{32,36}"
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return StudyPlan.objects.none()
+        return StudyPlan.objects.filter(user=self.request.user)
+
+    @extend_schema(
+        request=None,
+        responses=StudyPlanSerializer,
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
+    )
+    @action(detail=True, methods=["post"])
+    @idempotent(required=True)
+    def apply(self, request, pk=None):
+        plan = planning.study_plan_apply(user=request.user, plan_id=pk, idempotency_key=idempotency_key(request) or "")
+        return Response(StudyPlanSerializer(plan).data)
 
 
 @extend_schema_view(

@@ -1,4 +1,5 @@
 from scheduling.models.active import ActiveScheduleJob, ActiveSchedulePreview, ActiveScheduleTrigger
+from scheduling.models.planning import PlanStatus, StudyPlan
 from scheduling.models.tasks import Task, TaskClass, TaskClassItem
 from scheduling.models.timetable import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion
 
@@ -7,9 +8,11 @@ __all__ = [
     "ActiveSchedulePreview",
     "ActiveScheduleTrigger",
     "Course",
+    "PlanStatus",
     "ScheduleEvent",
     "ScheduleSlot",
     "ScheduleVersion",
+    "StudyPlan",
     "Task",
     "TaskClass",
     "TaskClassItem",

@@ -504,10 +504,43 @@ def _request_notification(trigger, preview, title: str, candidates: list[dict]) 
 # --- apply, ignore, expiry ---------------------------------------------------------------------
 
 
-class _Rejected(Exception):
+class ApplyRejected(Exception):
     def __init__(self, error: ApiError, apply_status: str, preview_status: str | None = None):
         super().__init__(error.message)
         self.error, self.apply_status, self.preview_status = error, apply_status, preview_status
+
+
+def events_write_at_version(*, user, specs: list[EventSpec], base_version: int, source: str, stale_message: str):
+    """The write step of an apply (previews, study plans), inside the caller's transaction.
+
+    Locks the user's schedule version row first (no schedule write of this user can commit
+    until we do), writes the events (a clash → `ApplyRejected` slot_conflict), then compares
+    the version: any other change since `base_version` → `ApplyRejected` stale_version, after
+    which the proposal expires for good. The caller rolls back on `ApplyRejected`."""
+    version = (
+        ScheduleVersion.objects.select_for_update().filter(user=user).values_list("version", flat=True).first() or 0
+    )
+    # Slots before version: a clash names the sections; any other change is stale.
+    try:
+        events = events_create(user=user, events=specs, source=source)
+    except Conflict as conflict:
+        raise ApplyRejected(conflict, ApplyStatus.REJECTED) from None
+    if version != base_version:
+        raise ApplyRejected(Conflict(stale_message, code="stale_version"), ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
+    return events
+
+
+def rejection_record(model, *, pk, user, rejected: ApplyRejected) -> None:
+    """Record a rolled-back apply in its own short transaction (only while still `ready`)."""
+    changes = {
+        "apply_status": rejected.apply_status,
+        "apply_error_code": rejected.error.error_code,
+        "apply_error": rejected.error.message,
+        "updated_at": timezone.now(),
+    }
+    if rejected.preview_status:
+        changes["status"] = rejected.preview_status
+    model.objects.filter(pk=pk, user=user, status=PreviewStatus.READY).update(**changes)
 
 
 def _state_error(preview: ActiveSchedulePreview, now: datetime) -> ApiError | None:
@@ -565,7 +598,7 @@ def preview_apply(
             if state_error is not None:
                 expired = state_error.error_code == "preview_expired"
                 if expired or state_error.error_code == "preview_not_ready":
-                    raise _Rejected(
+                    raise ApplyRejected(
                         state_error,
                         ApplyStatus.EXPIRED if expired else ApplyStatus.REJECTED,
                         PreviewStatus.EXPIRED if expired else None,
@@ -578,24 +611,13 @@ def preview_apply(
                     code="validation_error",
                     fields={"candidate_id": [f"Must be one of {', '.join(c['id'] for c in preview.candidates)}."]},
                 )
-            # Lock the version first: no schedule write of this user can commit until we do.
-            version = (
-                ScheduleVersion.objects.select_for_update().filter(user=user).values_list("version", flat=True).first()
-                or 0
+            events = events_write_at_version(
+                user=user,
+                specs=candidate_event_specs(candidate),
+                base_version=preview.base_version,
+                source=EventSource.ACTIVE_SCHEDULE,
+                stale_message="The schedule changed since this preview was made.",
             )
-            # Slots before version: a clash names the sections; any other change is stale.
-            try:
-                events = events_create(
-                    user=user, events=candidate_event_specs(candidate), source=EventSource.ACTIVE_SCHEDULE
-                )
-            except Conflict as conflict:
-                raise _Rejected(conflict, ApplyStatus.REJECTED) from None
-            if version != preview.base_version:
-                raise _Rejected(
-                    Conflict("The schedule changed since this preview was made.", code="stale_version"),
-                    ApplyStatus.REJECTED,
-                    PreviewStatus.EXPIRED,
-                )
             preview.status = PreviewStatus.APPLIED
             preview.apply_status = ApplyStatus.APPLIED
             preview.applied_candidate_id = candidate_id
@@ -605,16 +627,8 @@ def preview_apply(
             preview.applied_at = now
             preview.save()
             return preview
-    except _Rejected as rejected:
-        changes = {
-            "apply_status": rejected.apply_status,
-            "apply_error_code": rejected.error.error_code,
-            "apply_error": rejected.error.message,
-            "updated_at": timezone.now(),
-        }
-        if rejected.preview_status:
-            changes["status"] = rejected.preview_status
-        ActiveSchedulePreview.objects.filter(pk=preview_id, user=user, status=PreviewStatus.READY).update(**changes)
+    except ApplyRejected as rejected:
+        rejection_record(ActiveSchedulePreview, pk=preview_id, user=user, rejected=rejected)
         raise rejected.error from None
 
 

@@ -1,0 +1,48 @@
+"""Study plans (issue 10): the planner's placements for some task classes, stored until applied."""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from scheduling.models.active import ApplyStatus
+
+
+class PlanStatus(models.TextChoices):
+    READY = "ready"
+    APPLIED = "applied"
+    EXPIRED = "expired"
+
+
+class StudyPlan(models.Model):
+    """Placements of every unscheduled item of `class_ids`, applicable once, before `expires_at`,
+    while the user's schedule is still at `base_version` (the same rules as a preview)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_plans")
+    class_ids = models.JSONField(default=list)
+    # [{"item_id", "title", "week", "day", "start_section", "end_section"}], sorted by position.
+    placements = models.JSONField(default=list, blank=True)
+    base_version = models.PositiveBigIntegerField(default=0)
+    expires_at = models.DateTimeField()
+    status = models.CharField(max_length=16, choices=PlanStatus.choices, default=PlanStatus.READY)
+    apply_status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
+    applied_event_ids = models.JSONField(default=list, blank=True)
+    apply_idempotency_key = models.CharField(max_length=255, blank=True, default="")
+    apply_error_code = models.CharField(max_length=64, blank=True, default="")
+    apply_error = models.TextField(blank=True, default="")
+    applied_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="study_plan_user_recent")]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=PlanStatus.values), name="study_plan_status"),
+            models.CheckConstraint(condition=Q(apply_status__in=ApplyStatus.values), name="study_plan_apply"),
+        ]
+
+    def __str__(self):
+        return f"plan {self.pk} {self.status}/{self.apply_status}"
