@@ -322,6 +322,8 @@ ACTIVE_SCHEDULE_SCAN_BATCH = env.int("ACTIVE_SCHEDULE_SCAN_BATCH", default=50)
 ACTIVE_SCHEDULE_DEDUPE_MINUTES = env.int("ACTIVE_SCHEDULE_DEDUPE_MINUTES", default=30)
 ACTIVE_SCHEDULE_HORIZON_DAYS = env.int("ACTIVE_SCHEDULE_HORIZON_DAYS", default=7)
 ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS = env.int("ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS", default=3600)
+# Study plans (issue 10): how long a plan may be applied.
+STUDY_PLAN_TTL_SECONDS = env.int("STUDY_PLAN_TTL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE.update(
     {
         "scheduling-scan-due-jobs": {"task": "scheduling.scan_due_jobs", "schedule": 60.0, "options": {"expires": 55}},
