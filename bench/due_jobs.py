@@ -93,8 +93,8 @@ def time_claims(runs):
 def explain():
     from django.db import connection, transaction
 
-    sql, params = claim_queryset().query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
+        sql, params = claim_queryset().query.sql_with_params()
         cursor.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
         transaction.set_rollback(True)
