@@ -1,12 +1,11 @@
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from accounts.models import TokenCharge, TokenQuota
 from accounts.quota import QuotaExceeded, quota_charge, quota_check, quota_status
+from tests.concurrency import errors_of, run_concurrently
 
 
 @pytest.mark.django_db
@@ -54,33 +53,14 @@ def test_quota_endpoint_reports_limit_used_remaining_and_reset(auth_api, user):
     assert body["window_started_at"] and body["resets_at"]
 
 
-def _hammer(fn, count):
-    barrier = threading.Barrier(count)
-    errors = []
-
-    def run(index):
-        barrier.wait()
-        try:
-            fn(index)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    # PostgreSQL's default max_connections is 100: the threads need all of them.
-    connection.close()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return errors
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_hundred_concurrent_charges_of_one_request_id_make_one_ledger_row(user):
-    errors = _hammer(lambda i: quota_charge(user=user, request_id="same", tokens=50), 100)
+    errors = errors_of(
+        run_concurrently(
+            100, lambda i: quota_charge(user=user, request_id="same", tokens=50), close_caller_connection=True
+        )
+    )
     assert errors == []
     assert TokenCharge.objects.filter(user=user).count() == 1
     assert TokenQuota.objects.get(user=user).used == 50
@@ -89,7 +69,11 @@ def test_a_hundred_concurrent_charges_of_one_request_id_make_one_ledger_row(user
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_distinct_charges_add_up_exactly(user):
-    errors = _hammer(lambda i: quota_charge(user=user, request_id=f"r{i}", tokens=7), 100)
+    errors = errors_of(
+        run_concurrently(
+            100, lambda i: quota_charge(user=user, request_id=f"r{i}", tokens=7), close_caller_connection=True
+        )
+    )
     assert errors == []
     assert TokenQuota.objects.get(user=user).used == 700
     assert sum(TokenCharge.objects.filter(user=user).values_list("tokens", flat=True)) == 700

@@ -1,11 +1,9 @@
 """Refresh rotation, reuse detection and logout, on PostgreSQL with real threads."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.services import session_start
+from tests.concurrency import errors_of, run_concurrently
 
 ME = "/api/v1/me/"
 REFRESH = "/api/v1/auth/refresh/"
@@ -112,25 +110,8 @@ def test_of_fifty_concurrent_refreshes_exactly_one_succeeds(user):
     from rest_framework.test import APIClient
 
     pair = session_start(user=user)
-    barrier = threading.Barrier(50)
-    statuses = []
-    lock = threading.Lock()
-
-    def attempt():
-        client = APIClient()
-        barrier.wait()
-        try:
-            response = refresh(client, pair["refresh"])
-            with lock:
-                statuses.append((response.status_code, response.json().get("error", {}).get("code")))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(statuses) == 50
+    responses = run_concurrently(50, lambda i: refresh(APIClient(), pair["refresh"]))
+    assert errors_of(responses) == []
+    statuses = [(r.status_code, r.json().get("error", {}).get("code")) for r in responses]
     assert sum(1 for status, _ in statuses if status == 200) == 1
     assert {code for status, code in statuses if status != 200} == {"token_reused"}

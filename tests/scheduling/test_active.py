@@ -1,12 +1,10 @@
 """Active scheduling end to end, with the worker code really running: the due-job scan
 command, the outbox relay (local transport: the handlers run in-process) and the API."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 
 from outbox.models import OutboxEvent
@@ -22,6 +20,7 @@ from scheduling.models.active import (
 from scheduling.selectors import clock_for
 from scheduling.services import EventSpec, events_create, task_complete, task_create
 from scheduling.services.active import previews_expire
+from tests.concurrency import run_concurrently
 
 PREVIEWS = "/api/v1/active-schedule/previews/"
 TRIGGERS = "/api/v1/active-schedule/triggers/"
@@ -122,22 +121,7 @@ def test_applying_writes_the_candidate_events_and_a_repeat_replays(user, api):
 @pytest.mark.django_db(transaction=True)
 def test_of_twenty_concurrent_applies_exactly_one_writes_events(user, client_for):
     preview = ready_preview(user)
-    barrier = threading.Barrier(20)
-    statuses = []
-
-    def attempt(index):
-        client = client_for(user)
-        barrier.wait()
-        try:
-            statuses.append(apply(client, preview, key=f"key-{index}").status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(20, lambda i: apply(client_for(user), preview, key=f"key-{i}").status_code)
     assert statuses.count(200) == 1
     assert set(statuses) == {200, 409}
     assert ScheduleEvent.objects.filter(user=user, source="active_schedule").count() == 1

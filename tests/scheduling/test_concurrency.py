@@ -1,40 +1,27 @@
 """Concurrent writes on real PostgreSQL with real threads: one slot, one winner."""
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from scheduling.models import ScheduleEvent, ScheduleSlot
 from scheduling.selectors import schedule_version_get
 from scheduling.services import EventSpec, event_move, events_create
 from smartmate.errors import Conflict
+from tests.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 
 
 def race(count, work):
     """Run work(i) in `count` threads released together; return [("ok", value) | ("conflict", exc)]."""
-    barrier = threading.Barrier(count)
-    results = [None] * count
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = ("ok", work(i))
-        except Conflict as exc:
-            results[i] = ("conflict", exc)
-        except Exception as exc:  # surfaced by the assertion below
-            results[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    return results
+    return [
+        ("conflict", outcome)
+        if isinstance(outcome, Conflict)
+        else ("error", outcome)
+        if isinstance(outcome, Exception)
+        else ("ok", outcome)
+        for outcome in run_concurrently(count, work)
+    ]
 
 
 def test_two_concurrent_claims_of_one_slot_have_exactly_one_winner(user):

@@ -1,9 +1,7 @@
-import threading
-
 import pytest
-from django.db import connection
 
 from accounts.services import session_start
+from tests.concurrency import run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -38,23 +36,13 @@ def test_the_bucket_is_atomic_under_concurrent_requests(user, settings):
     settings.THROTTLE_USER_BURST = 5
     settings.THROTTLE_USER_REFILL_PER_SECOND = 0.01
     access = session_start(user=user)["access"]
-    barrier = threading.Barrier(20)
-    statuses = []
 
-    def call():
+    def call(index):
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
-        barrier.wait()
-        try:
-            statuses.append(client.get("/api/v1/me/").status_code)
-        finally:
-            connection.close()
+        return client.get("/api/v1/me/").status_code
 
-    threads = [threading.Thread(target=call) for _ in range(20)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    statuses = run_concurrently(20, call)
     assert statuses.count(200) == 5
     assert statuses.count(429) == 15
 
