@@ -145,7 +145,10 @@ def test_check_services_reports_each_part(dead_port):
     assert "kafka     disabled" in result.stdout
 
 
-def test_refuses_to_start_without_secret_key_outside_debug():
-    result = run_python(["-c", "import django; django.setup()"], {"SECRET_KEY": "", "DEBUG": "0"})
-    assert result.returncode != 0
-    assert "SECRET_KEY is not set" in result.stderr
+@pytest.mark.parametrize("entry", [["manage.py", "check"], ["-c", "import smartmate.wsgi"]])
+def test_refuses_to_start_without_secret_key_outside_debug(entry):
+    result = run_python(entry, {"SECRET_KEY": "", "DEBUG": "0"})
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "SECRET_KEY is not set" in lines[0]
