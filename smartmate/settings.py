@@ -233,6 +233,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "smartmate.schema.add_error_responses",  # the error JSON of every operation (errors.py)
+    ],
 }
 
 # --- logging ------------------------------------------------------------------
