@@ -90,6 +90,7 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     serializer_class = ConversationSerializer
     queryset = Conversation.objects.none()  # for the schema; requests use get_queryset
     http_method_names = ["get", "post", "patch", "delete"]
+    lookup_value_regex = r"\d+"  # ids are integers: anything else is a 404, not a 500 from the query
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -177,6 +178,7 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
     serializer_class = MemoryItemSerializer
     queryset = MemoryItem.objects.none()
     http_method_names = ["get", "post", "patch", "delete"]
+    lookup_value_regex = r"\d+"  # ids are integers: anything else is a 404, not a 500 from the query
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -190,6 +192,7 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
 
         return get_object_or_404(queryset, pk=self.kwargs["pk"])
 
+    @extend_schema(responses={201: MemoryItemSerializer, 200: MemoryItemSerializer})  # 200: an equal item existed
     def create(self, request, *args, **kwargs):
         data = validated(MemoryItemSerializer, request)
         item, created = memory.memory_item_create(
