@@ -23,6 +23,9 @@ def validate_timezone_name(value):
 
 
 class UserSerializer(serializers.ModelSerializer):
+    # A plain string: blank when the user gave none, which `format: email` would call invalid.
+    email = serializers.CharField(read_only=True)
+
     class Meta:
         model = User
         fields = ["id", "username", "email", "timezone", "semester_start", "date_joined"]
