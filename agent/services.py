@@ -216,65 +216,98 @@ def _free_runs(
 
 
 def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> PlanDraft | None:
-    """Place the user's open tasks and unscheduled task-class items into free spans of the next days."""
-    from scheduling.models import Task, TaskClassItem
-    from scheduling.selectors import clock_for, free_slots, schedule_version_get
+    """Place the user's open tasks and unscheduled task-class items into free spans of the next days.
+
+    Tasks (earliest deadline first) take the first free span before their deadline
+    (`candidate_spans`); the items then go through the study planner (`plan_study`) with
+    their classes' exclusions, daily cap and strategy, in the time left. Whatever does not
+    fit is left out of the draft."""
+    from scheduling import planner
+    from scheduling.models import Task, TaskClass, TaskClassItem
+    from scheduling.selectors import clock_for, schedule_version_get
+    from scheduling.services.active import first_position_after, last_position_by
+    from scheduling.services.planning import class_spec, occupied_slots
+    from scheduling.timetable import MAX_WEEKS, date_of
 
     clock = clock_for(user)
-    horizon = now + timedelta(days=settings.AGENT_PLAN_DAYS_AHEAD)
-    tasks = list(
+    today = now.astimezone(clock.tz).date()
+    last_date = min(today + timedelta(days=settings.AGENT_PLAN_DAYS_AHEAD), date_of(clock.semester_start, MAX_WEEKS, 7))
+    earliest = first_position_after(clock, now)
+    if last_date < today or earliest[0] > MAX_WEEKS:
+        return None
+    horizon_end = datetime.combine(last_date, clock.sections[-1][1], tzinfo=clock.tz)
+    occupied = occupied_slots(user=user, clock=clock, now=now, first_week=max(earliest[0], 1))
+    changes = []
+
+    def add(kind: str, pk: int, title: str, week: int, day: int, start: int, end: int) -> None:
+        occupied.update((week, day, s) for s in range(start, end + 1))
+        change = {
+            "op": "create",
+            "title": title,
+            "kind": kind,
+            "to": {"week": week, "day": day, "start_section": start, "end_section": end},
+        }
+        change["task_id" if kind == "task" else "task_item_id"] = pk
+        changes.append(change)
+
+    tasks = (
         Task.objects.filter(user=user, status="todo", deadline_at__gt=now, schedule_events__isnull=True)
         .order_by("deadline_at", "priority", "id")
         .distinct()[:20]
     )
+    for task in tasks:
+        latest = last_position_by(clock, min(task.deadline_at, horizon_end))
+        if latest < earliest:
+            continue
+        spans = planner.candidate_spans(
+            occupied=occupied,
+            length=max(1, task.estimated_sections),
+            earliest=earliest,
+            latest=latest,
+            max_candidates=1,
+            sections_per_day=len(clock.sections),
+        )
+        for span in spans:
+            add("task", task.pk, task.title, span.week, span.day, span.start_section, span.end_section)
+
     items = list(
         TaskClassItem.objects.filter(user=user, status="todo", scheduled_event__isnull=True).order_by(
             "task_class_id", "order", "id"
         )[:20]
     )
-    work = [("task", t.pk, t.title, max(1, t.estimated_sections), t.deadline_at) for t in tasks]
-    work += [("task_item", i.pk, i.title, max(1, i.estimated_sections), None) for i in items]
-    free: dict[tuple[int, int], set[int]] = {}
-    days = []
-    for offset in range(settings.AGENT_PLAN_DAYS_AHEAD + 1):
-        local, week, day = clock.locate(now + timedelta(days=offset))
-        if not 1 <= week <= 30:
+    by_class: dict[int, list] = {}
+    for item in items:
+        by_class.setdefault(item.task_class_id, []).append(item)
+    specs = []
+    for task_class in TaskClass.objects.filter(user=user, pk__in=by_class).order_by("pk"):
+        start = max(task_class.start_date or today, today)
+        end = min(task_class.end_date or last_date, last_date)
+        if start > end:
             continue
-        if (week, day) not in free:
-            for row in free_slots(user=user, week=week):
-                free[(week, row["day"])] = set(row["sections"])
-        days.append((local, week, day))
-    changes = []
-    for kind, pk, title, length, deadline in work:
-        placed = False
-        for local, week, day in days:
-            after = 0
-            if local == now.astimezone(clock.tz).date():
-                after = max(
-                    (
-                        i + 1
-                        for i, (start, _end) in enumerate(clock.sections)
-                        if datetime.combine(local, start, tzinfo=clock.tz) <= now
-                    ),
-                    default=0,
-                )
-            for start in _free_runs(free, week, day, length, range(1, 13), after):
-                _start_at, end_at = clock.span(week, day, start, start + length - 1)
-                if (deadline and end_at > deadline) or end_at > horizon + timedelta(days=1):
-                    break
-                free[(week, day)] -= set(range(start, start + length))
-                change = {
-                    "op": "create",
-                    "title": title,
-                    "kind": kind,
-                    "to": {"week": week, "day": day, "start_section": start, "end_section": start + length - 1},
-                }
-                change["task_id" if kind == "task" else "task_item_id"] = pk
-                changes.append(change)
-                placed = True
-                break
-            if placed:
-                break
+        try:
+            specs.append(class_spec(task_class, by_class[task_class.pk], start_date=start, end_date=end))
+        except planner.PlannerInputError:
+            continue
+
+    def plan(classes):
+        try:
+            result = planner.plan_study(
+                classes=classes,
+                occupied=occupied,
+                semester_start=clock.semester_start,
+                today=today,
+                sections_per_day=len(clock.sections),
+            )
+        except planner.PlannerInputError:
+            return ()
+        return result.placements if result.ok else ()
+
+    # All classes in one shared pool; if they do not all fit, each class that fits on its own
+    # (in turn, each seeing the blocks placed before it).
+    groups = [specs] if len(specs) == 1 or (specs and plan(specs)) else [[spec] for spec in specs]
+    for group in groups:
+        for p in plan(group):
+            add("task_item", p.item_id, p.title, p.week, p.day, p.start_section, p.end_section)
     if not changes:
         return None
     candidate = {

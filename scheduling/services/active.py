@@ -367,7 +367,7 @@ def _item_deadline(item, clock: Clock) -> datetime | None:
     return datetime.combine(end_date, clock.sections[-1][1], tzinfo=clock.tz)
 
 
-def _first_position_after(clock: Clock, moment: datetime) -> tuple[int, int, int]:
+def first_position_after(clock: Clock, moment: datetime) -> tuple[int, int, int]:
     """The first (week, day, section) whose section starts after `moment`."""
     local, week, day = clock.locate(moment)
     for section, (start, _end) in enumerate(clock.sections, start=1):
@@ -377,7 +377,7 @@ def _first_position_after(clock: Clock, moment: datetime) -> tuple[int, int, int
     return week, day, 1
 
 
-def _last_position_by(clock: Clock, moment: datetime) -> tuple[int, int, int]:
+def last_position_by(clock: Clock, moment: datetime) -> tuple[int, int, int]:
     """The last (week, day, section) whose section ends by `moment`."""
     local, week, day = clock.locate(moment)
     for section in range(len(clock.sections), 0, -1):
@@ -398,8 +398,8 @@ def _occupied(user_id: int, earliest_week: int, latest_week: int) -> set[tuple[i
 def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[dict]:
     horizon = now + timedelta(days=settings.ACTIVE_SCHEDULE_HORIZON_DAYS)
     latest_moment = min(need.deadline, horizon) if need.deadline else horizon
-    earliest = _first_position_after(clock, need.earliest)
-    latest = _last_position_by(clock, latest_moment)
+    earliest = first_position_after(clock, need.earliest)
+    latest = last_position_by(clock, latest_moment)
     if latest < earliest or earliest[0] > MAX_WEEKS or latest[0] < 1:
         return []
     occupied = _occupied(user_id, earliest[0], latest[0])

@@ -91,3 +91,26 @@ def test_no_preview_is_404(auth_api):
     assert (
         auth_api.post(f"{BASE}conversations/{cid}/schedule-preview/apply/", HTTP_IDEMPOTENCY_KEY="x").status_code == 404
     )
+
+
+def test_plan_places_class_items_with_the_study_planner_rules(auth_api, user, tasks):
+    from scheduling.services.tasks import task_class_create, task_class_item_create
+
+    task_class = task_class_create(
+        user=user, name="线性代数", strategy="rapid", excluded_sections=list(range(1, 9)), daily_max_sections=2
+    )
+    items = [
+        task_class_item_create(user=user, task_class=task_class, title=f"第{n}章", order=n, estimated_sections=2)
+        for n in range(1, 4)
+    ]
+    changes = plan(auth_api)["actions"][0]["preview"]["changes"]
+    blocks = [c for c in changes if c["kind"] == "task_item"]
+    assert [c["task_item_id"] for c in blocks] == [i.pk for i in items]  # item order kept
+    assert all(c["to"]["start_section"] >= 9 for c in blocks)  # excluded sections honoured
+    assert len({(c["to"]["week"], c["to"]["day"]) for c in blocks}) == 3  # two sections a day at most
+    taken = [
+        (c["to"]["week"], c["to"]["day"], s)
+        for c in changes
+        for s in range(c["to"]["start_section"], c["to"]["end_section"] + 1)
+    ]
+    assert len(taken) == len(set(taken))  # tasks and items never share a section
