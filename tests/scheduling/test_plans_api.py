@@ -296,3 +296,19 @@ def test_importing_20_courses_with_one_clash_is_409_listing_it_and_writes_nothin
     response = api.post(f"{COURSES}import/", courses, format="json")
     assert response.status_code == 201, response.content
     assert len(response.json()) == 20 and Course.objects.count() == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_of_concurrent_applies_exactly_one_writes_events(user):
+    from scheduling.services.planning import study_plan_apply, study_plan_create
+    from smartmate.errors import Conflict
+    from tests.concurrency import run_concurrently
+
+    study_plan = study_plan_create(user=user, class_ids=[make_class(user, "Math").pk])
+    outcomes = run_concurrently(
+        6, lambda i: study_plan_apply(user=user, plan_id=study_plan.pk, idempotency_key=f"k{i}")
+    )
+    winners = [o for o in outcomes if isinstance(o, StudyPlan)]
+    assert len(winners) == 1, outcomes
+    assert all(isinstance(o, Conflict) and o.error_code == "already_applied" for o in outcomes if o not in winners)
+    assert ScheduleEvent.objects.filter(kind="task_item").count() == 3
