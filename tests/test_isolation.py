@@ -1,0 +1,265 @@
+"""Isolation (issue 9): every object endpoint of the URLconf, every method, as another user
+→ 404 (never 403: API.md), and anonymous → 401; the admin refuses non-staff.
+
+The object endpoints are DISCOVERED: every API URL pattern with a path parameter. Each needs a
+factory in FACTORIES (keyed by the router's basename, or the URL name of a plain view) that
+makes an object as user A and returns the URL kwargs. A new object route without one fails
+`test_every_object_route_has_a_factory`, so coverage cannot shrink silently.
+"""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+# --- discovery ---------------------------------------------------------------------------------
+
+
+def _walk(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _walk(pattern.url_patterns, prefix + str(pattern.pattern))
+        else:
+            yield prefix + str(pattern.pattern), pattern
+
+
+def _key(pattern):
+    return getattr(pattern.callback, "initkwargs", {}).get("basename") or pattern.name
+
+
+def _methods(pattern):
+    actions = getattr(pattern.callback, "actions", None)
+    if actions:
+        allowed = set(getattr(pattern.callback.cls, "http_method_names", actions))
+        return sorted(m.upper() for m in actions if m in allowed and m in ("get", "post", "put", "patch", "delete"))
+    view_class = getattr(pattern.callback, "view_class", None) or getattr(pattern.callback, "cls", None)
+    return sorted(m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(view_class, m))
+
+
+def object_routes():
+    """(route, URL pattern) of every API route with a path parameter (format suffixes aside)."""
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        groups = set(pattern.pattern.regex.groupindex)
+        if not route.startswith("api/") or "format" in groups or not groups:
+            continue
+        found.append((route, pattern))
+    return found
+
+
+ROUTES = object_routes()
+
+
+# --- factories: an object of user A, as the URL kwargs of its route --------------------------------
+
+
+def _post(api, path, body, status=201):
+    response = api.post(path, body, format="json")
+    assert response.status_code == status, (path, response.content)
+    return response.json()
+
+
+def task(api, user):
+    return {"pk": _post(api, "/api/v1/tasks/", {"title": "A's task"})["id"]}
+
+
+def task_class(api, user):
+    return {"pk": _post(api, "/api/v1/task-classes/", {"name": "A's class"})["id"]}
+
+
+def task_class_item(api, user):
+    class_id = task_class(api, user)["pk"]
+    item = _post(api, f"/api/v1/task-classes/{class_id}/items/", {"title": "A's item"})
+    return {"class_pk": class_id, "pk": item["id"]}
+
+
+def course(api, user):
+    body = {"name": "A's course", "weeks": [3], "day": 2, "start_section": 1, "end_section": 2}
+    return {"pk": _post(api, "/api/v1/courses/", body)["id"]}
+
+
+def schedule_event(api, user):
+    body = {"title": "A's event", "week": 2, "day": 3, "start_section": 1, "end_section": 2}
+    return {"pk": _post(api, "/api/v1/schedule/events/", body)["id"]}
+
+
+def _dry_run(api, user):
+    from scheduling.services import task_create
+
+    now = timezone.now()
+    urgent = task_create(
+        user=user,
+        title="A's urgent task",
+        priority=2,
+        estimated_sections=1,
+        deadline_at=now + timedelta(days=3),
+        urgency_threshold_at=now - timedelta(minutes=1),
+    )
+    body = {"trigger_type": "important_urgent_task", "target_type": "task_pool", "target_id": urgent.pk}
+    return _post(api, "/api/v1/active-schedule/triggers/", {**body, "dry_run": True})
+
+
+def active_preview(api, user):
+    return {"pk": _dry_run(api, user)["preview"]["id"]}
+
+
+def active_trigger(api, user):
+    return {"pk": _dry_run(api, user)["trigger"]["id"]}
+
+
+def study_plan(api, user):
+    from scheduling.models import TaskClass, TaskClassItem
+    from scheduling.timetable import date_of
+
+    semester = user.semester_start
+    plan_class = TaskClass.objects.create(
+        user=user, name="A's plan", start_date=date_of(semester, 2, 1), end_date=date_of(semester, 2, 7)
+    )
+    TaskClassItem.objects.create(task_class=plan_class, user=user, title="A's step", order=0, estimated_sections=1)
+    return {"pk": _post(api, "/api/v1/task-classes/plan/", {"class_ids": [plan_class.pk]})["id"]}
+
+
+def notification_channel(api, user):
+    response = api.put(
+        "/api/v1/notification-channels/webhook/",
+        {"webhook_url": "http://127.0.0.1:9/a", "enabled": True, "secret": "a-secret"},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    return {"kind": "webhook"}
+
+
+def conversation(api, user):
+    """A conversation with messages, a timeline and a schedule preview, so every action has something."""
+    from scheduling.services.tasks import task_create
+
+    task_create(user=user, title="A's homework", deadline_at=timezone.now() + timedelta(days=6))
+    body = _post(api, "/api/v1/agent/chat/", {"message": "帮我把这周的任务安排到空闲时间里"}, status=200)
+    assert body["intent"] == "schedule_plan", body
+    return {"pk": body["conversation_id"]}
+
+
+def memory_item(api, user):
+    return {"pk": _post(api, "/api/v1/agent/memory/items/", {"kind": "fact", "content": "A likes tea"})["id"]}
+
+
+FACTORIES = {
+    "task": task,
+    "task-class": task_class,
+    "task-class-item": task_class_item,
+    "course": course,
+    "schedule-event": schedule_event,
+    "active-preview": active_preview,
+    "active-trigger": active_trigger,
+    "study-plan": study_plan,
+    "notification-channel": notification_channel,
+    "agent-conversation": conversation,
+    "agent-memory-item": memory_item,
+}
+
+# Routes with a path parameter that do not address another user's object, and why.
+NOT_OBJECTS = {
+    "calendar-feed": "the secret in the URL is the credential (public by contract); unknown secrets → 404",
+}
+
+# Per-user singletons addressed by a name, not an id: B's PUT makes B's own channel (A's is
+# left as it was, checked below), so only the other methods can be refused with a 404.
+OWN_SCOPE = {("notification-channel", "PUT")}
+
+# A valid body, so a route that validates before it looks the object up still has to answer
+# 404 rather than 400: by action where one needs its own, else by method.
+ACTION_BODIES = {"apply": {"candidate_id": "c1"}, "chat": {"message": "hello"}, "create": {"title": "B"}}
+METHOD_BODIES = {
+    "PUT": {"title": "B", "name": "B", "webhook_url": "http://127.0.0.1:9/b", "enabled": True},
+    "PATCH": {"title": "B"},
+}
+
+
+@pytest.fixture(autouse=True)
+def _local_webhooks(settings):
+    settings.NOTIFICATIONS_ALLOWED_HOSTS = ["127.0.0.1"]  # no DNS in tests
+
+
+def _code(response):
+    try:
+        return response.status_code, response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        return response.status_code, response.content[:200]
+
+
+def _call(client, pattern, method, path):
+    actions = getattr(pattern.callback, "actions", None) or {}
+    action = actions.get(method.lower())
+    body = ACTION_BODIES[action] if action in ACTION_BODIES else METHOD_BODIES.get(method)
+    return getattr(client, method.lower())(path, body, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+
+
+def test_object_routes_are_discovered():
+    keys = {_key(p) for _, p in ROUTES}
+    # A sample, so a broken walk cannot pass by finding nothing.
+    assert {"task", "task-class-item", "agent-conversation", "active-preview"} <= keys
+    assert len(ROUTES) >= 20
+
+
+def test_every_object_route_has_a_factory():
+    missing = sorted(
+        f"{route} (key {_key(p)!r})" for route, p in ROUTES if _key(p) not in FACTORIES and _key(p) not in NOT_OBJECTS
+    )
+    assert not missing, "add a factory to tests/test_isolation.py FACTORIES for: " + ", ".join(missing)
+
+
+@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[r for r, _ in ROUTES])
+def test_another_users_object_is_not_found_and_anonymous_is_refused(route, pattern, make_user, client_for):
+    key = _key(pattern)
+    if key in NOT_OBJECTS:
+        pytest.skip(NOT_OBJECTS[key])
+    if key not in FACTORIES:
+        pytest.fail(f"no factory for {key!r} ({route}): add one to FACTORIES")
+    alice, bob = make_user("alice"), make_user("bob")
+    as_alice, as_bob, anonymous = client_for(alice), client_for(bob), APIClient()
+    kwargs = FACTORIES[key](as_alice, alice)
+    path = reverse(pattern.name, kwargs={name: kwargs[name] for name in pattern.pattern.regex.groupindex})
+    methods = _methods(pattern)
+    assert methods, route
+
+    wrong = {}
+    for method in methods:
+        answer = _code(_call(anonymous, pattern, method, path))
+        if answer != (401, "not_authenticated"):
+            wrong[f"anonymous {method}"] = answer
+        if (key, method) in OWN_SCOPE:
+            continue
+        answer = _code(_call(as_bob, pattern, method, path))
+        if answer != (404, "not_found"):
+            wrong[f"other user {method}"] = answer
+    assert not wrong, f"{path}: {wrong}"
+
+    # Nothing B tried reached A's object.
+    if "GET" in methods:
+        assert as_alice.get(path).status_code == 200, path
+    if key == "notification-channel":
+        from notifications.models import NotificationChannel
+
+        assert NotificationChannel.objects.get(user=alice, kind="webhook").webhook_url == "http://127.0.0.1:9/a"
+
+
+def test_the_admin_refuses_anonymous_and_non_staff_users(make_user, client):
+    response = client.get("/admin/")
+    assert response.status_code == 302 and "/admin/login/" in response["Location"]
+    non_staff = make_user("carol")
+    client.force_login(non_staff)
+    for path in ("/admin/", "/admin/scheduling/task/", "/admin/accounts/user/"):
+        response = client.get(path)
+        assert response.status_code == 302 and "/admin/login/" in response["Location"], path
+    # A bearer token is no admin credential either.
+    from accounts.services import session_start
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Bearer " + session_start(user=non_staff)["access"])
+    assert api.get("/admin/").status_code == 302
