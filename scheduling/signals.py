@@ -9,7 +9,16 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_delete, post_init, post_save
 
 from scheduling import cache
-from scheduling.models import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClass, TaskClassItem
+from scheduling.models import (
+    Course,
+    ScheduleEvent,
+    ScheduleSlot,
+    ScheduleVersion,
+    StudyPlan,
+    Task,
+    TaskClass,
+    TaskClassItem,
+)
 
 # Model → the cache families its rows feed. The schedule family covers week, today,
 # ongoing (by version) and recent completed.
@@ -20,8 +29,9 @@ CACHED = {
     TaskClass: (cache.TASK_CLASSES,),
     TaskClassItem: (cache.SCHEDULE, cache.TASK_CLASSES),
 }
-# No cached read is built from these directly; their writes always come with an event write.
-IGNORED = (ScheduleSlot, ScheduleVersion)
+# No cached read is built from these directly; their writes always come with an event write
+# (a study plan is read only by its own apply, which writes events).
+IGNORED = (ScheduleSlot, ScheduleVersion, StudyPlan)
 
 # User fields the rendered timetable depends on.
 USER_TIMETABLE_FIELDS = ("semester_start", "timezone")
