@@ -16,8 +16,9 @@ from django.conf import settings
 from django.db import connections
 from django.http import JsonResponse
 
-PARTS = ("database", "cache", "broker", "kafka")
-_LABELS = {"database": "database", "cache": "Redis cache", "broker": "Celery broker", "kafka": "Kafka"}
+PARTS = ("database", "cache", "broker", "kafka")  # what /healthz reports (API.md)
+# Start-up also refuses an LLM endpoint that is configured but unreachable (DOMAIN §7).
+STARTUP_PARTS = (*PARTS, "llm")
 
 
 def _host_of(url):
@@ -38,6 +39,8 @@ def describe(part):
         return f"Celery broker at {_host_of(settings.CELERY_BROKER_URL)} (CELERY_BROKER_URL)"
     if part == "kafka":
         return f"Kafka at {settings.KAFKA_BOOTSTRAP_SERVERS} (KAFKA_BOOTSTRAP_SERVERS)"
+    if part == "llm":
+        return f"LLM endpoint at {_host_of(settings.LLM_BASE_URL)} (LLM_BASE_URL)"
     return part
 
 
@@ -50,6 +53,8 @@ def configured(part):
         return not settings.CELERY_BROKER_URL.startswith(("filesystem", "memory"))
     if part == "kafka":
         return bool(settings.KAFKA_BOOTSTRAP_SERVERS)
+    if part == "llm":
+        return bool(getattr(settings, "LLM_BASE_URL", ""))
     return False
 
 
@@ -82,16 +87,29 @@ def _probe_broker(timeout):
         conn.ensure_connection(max_retries=1, timeout=timeout)
 
 
-def _probe_kafka(timeout):
+def _probe_tcp(addresses, timeout):
+    """Any of the (host, port) pairs accepts a TCP connection."""
     errors = []
-    for server in settings.KAFKA_BOOTSTRAP_SERVERS.split(","):
-        host, _, port = server.strip().rpartition(":")
+    for host, port in addresses:
         try:
-            socket.create_connection((host.strip("[]") or "localhost", int(port or 9092)), timeout=timeout).close()
+            socket.create_connection((host, port), timeout=timeout).close()
             return
         except OSError as exc:
             errors.append(exc)
-    raise errors[-1] if errors else OSError("no bootstrap servers")
+    raise errors[-1] if errors else OSError("no address configured")
+
+
+def _probe_kafka(timeout):
+    addresses = []
+    for server in settings.KAFKA_BOOTSTRAP_SERVERS.split(","):
+        host, _, port = server.strip().rpartition(":")
+        addresses.append((host.strip("[]") or "localhost", int(port or 9092)))
+    _probe_tcp(addresses, timeout)
+
+
+def _probe_llm(timeout):
+    url = urlsplit(settings.LLM_BASE_URL)
+    _probe_tcp([(url.hostname or "localhost", url.port or (443 if url.scheme == "https" else 80))], timeout)
 
 
 _PROBES = {
@@ -99,6 +117,7 @@ _PROBES = {
     "cache": lambda timeout: _probe_redis(settings.REDIS_URL, timeout),
     "broker": _probe_broker,
     "kafka": _probe_kafka,
+    "llm": _probe_llm,
 }
 
 
@@ -146,7 +165,7 @@ def failures(results):
     return {part: value for part, value in results.items() if value not in ("ok", "disabled")}
 
 
-def exit_unless_parts_reachable(component, parts=PARTS):
+def exit_unless_parts_reachable(component, parts=STARTUP_PARTS):
     """Fail fast at start-up: one clear line per down part on stderr, then exit 1."""
     down = failures(probe_parts(deadline=settings.PREFLIGHT_TIMEOUT, parts=parts))
     if down:

@@ -152,3 +152,13 @@ def test_refuses_to_start_without_secret_key_outside_debug(entry):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "SECRET_KEY is not set" in lines[0]
+
+
+def test_start_up_refuses_an_unreachable_llm_endpoint(dead_port):
+    result = run_python(
+        ["-W", "ignore", "-c", "import smartmate.wsgi"],
+        {"LLM_BASE_URL": f"http://127.0.0.1:{dead_port}/v1", "LLM_API_KEY": "sk-secret-value"},
+    )
+    assert result.returncode == 1
+    assert f"LLM endpoint at 127.0.0.1:{dead_port}" in result.stderr
+    assert "sk-secret-value" not in result.stderr
