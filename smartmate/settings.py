@@ -233,6 +233,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Named enums where two choice sets share a field name (else drf_spectacular.W001 warns and
+    # invents names such as Status4a0Enum; `check --deploy` must be clean).
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "scheduling.models.tasks.Status",
+        "TriggerSourceEnum": "scheduling.models.active.TriggerSource",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "smartmate.schema.add_error_responses",  # the error JSON of every operation (errors.py)
@@ -267,6 +273,9 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
         "kafka": {"level": "WARNING"},
+        # SQL with its parameters (webhook and calendar secrets, password hashes) only on request:
+        # LOG_LEVEL=DEBUG alone, with DEBUG=1, must not write secrets to the logs.
+        "django.db.backends": {"level": "DEBUG" if env.bool("LOG_SQL", default=False) else "INFO"},
     },
 }
 
