@@ -10,6 +10,9 @@ from django.db.models.signals import post_delete, post_init, post_save
 
 from scheduling import cache
 from scheduling.models import (
+    ActiveScheduleJob,
+    ActiveSchedulePreview,
+    ActiveScheduleTrigger,
     Course,
     ScheduleEvent,
     ScheduleSlot,
@@ -30,8 +33,16 @@ CACHED = {
     TaskClassItem: (cache.SCHEDULE, cache.TASK_CLASSES),
 }
 # No cached read is built from these directly; their writes always come with an event write
-# (a study plan is read only by its own apply, which writes events).
-IGNORED = (ScheduleSlot, ScheduleVersion, StudyPlan)
+# (a study plan is read only by its own apply, which writes events). Active-scheduling rows
+# are read uncached (previews change state on apply/ignore/expiry and are read rarely).
+IGNORED = (
+    ScheduleSlot,
+    ScheduleVersion,
+    StudyPlan,
+    ActiveScheduleJob,
+    ActiveScheduleTrigger,
+    ActiveSchedulePreview,
+)
 
 # User fields the rendered timetable depends on.
 USER_TIMETABLE_FIELDS = ("semester_start", "timezone")
