@@ -7,6 +7,7 @@ and host, never credentials.
 """
 
 import socket
+import struct
 import sys
 import threading
 import time
@@ -99,12 +100,38 @@ def _probe_tcp(addresses, timeout):
     raise errors[-1] if errors else OSError("no address configured")
 
 
+def _recv_exact(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise OSError("the connection closed without an answer")
+        data += chunk
+    return data
+
+
+def _kafka_api_versions(host, port, timeout):
+    """One ApiVersions (v0) round trip. A TCP connect alone is not enough: a hung broker's
+    kernel still completes the handshake, so /healthz would call it ok (failure injection)."""
+    client_id = b"smartmate-health"
+    request = struct.pack(">hhih", 18, 0, 7, len(client_id)) + client_id
+    with socket.create_connection((host, port), timeout=timeout) as sock:
+        sock.settimeout(timeout)
+        sock.sendall(struct.pack(">i", len(request)) + request)
+        length, correlation_id = struct.unpack(">ii", _recv_exact(sock, 8))
+        if correlation_id != 7 or length < 6:
+            raise OSError("not a Kafka answer")
+
+
 def _probe_kafka(timeout):
-    addresses = []
+    errors = []
     for server in settings.KAFKA_BOOTSTRAP_SERVERS.split(","):
         host, _, port = server.strip().rpartition(":")
-        addresses.append((host.strip("[]") or "localhost", int(port or 9092)))
-    _probe_tcp(addresses, timeout)
+        try:
+            return _kafka_api_versions(host.strip("[]") or "localhost", int(port or 9092), timeout)
+        except OSError as exc:
+            errors.append(exc)
+    raise errors[-1] if errors else OSError("no bootstrap servers")
 
 
 def _probe_llm(timeout):

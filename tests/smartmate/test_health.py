@@ -85,13 +85,33 @@ def test_healthz_is_503_naming_redis_when_the_cache_is_down(client, settings, de
 @pytest.mark.django_db
 def test_healthz_answers_within_two_seconds_when_a_part_hangs(client, settings, silent_server):
     settings.REDIS_URL = f"redis://127.0.0.1:{silent_server}/0"
-    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{silent_server}"  # TCP accepts: kafka probe passes
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{silent_server}"
     started = time.monotonic()
     response = client.get("/healthz")
     elapsed = time.monotonic() - started
     assert elapsed < 2.0
     assert response.status_code == 503
     assert "Redis cache" in response.json()["checks"]["cache"]
+
+
+@pytest.mark.django_db
+def test_healthz_names_kafka_when_the_broker_accepts_connections_but_never_answers(client, settings, silent_server):
+    # A SIGSTOPped broker (bench/failure_injection.py, broker-hang): its kernel still completes
+    # the TCP handshake, so the probe must wait for a Kafka answer, not a connect.
+    settings.KAFKA_BOOTSTRAP_SERVERS = f"127.0.0.1:{silent_server}"
+    started = time.monotonic()
+    response = client.get("/healthz")
+    assert time.monotonic() - started < 2.0
+    assert response.status_code == 503
+    assert f"Kafka at 127.0.0.1:{silent_server}" in response.json()["checks"]["kafka"]
+
+
+@pytest.mark.kafka
+def test_kafka_probe_passes_on_a_real_broker(kafka_bootstrap, settings):
+    from smartmate.health import probe_parts
+
+    settings.KAFKA_BOOTSTRAP_SERVERS = kafka_bootstrap
+    assert probe_parts(parts=("kafka",)) == {"kafka": "ok"}
 
 
 def run_python(args, env_overrides, timeout=60):
