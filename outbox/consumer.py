@@ -207,6 +207,9 @@ def make_consumer(*, service: str, topics, bootstrap_servers: str | None = None)
         session_timeout_ms=session,
         heartbeat_interval_ms=max(session // 4, 500),
         max_poll_records=settings.OUTBOX_CONSUMER_MAX_POLL_RECORDS,
+        # A topic created after the consumer started (first event of its kind, a rebuilt
+        # cluster) is picked up within seconds, not the default five minutes.
+        metadata_max_age_ms=10_000,
     )
     consumer.subscribe(sorted(topics))
     return consumer
