@@ -149,8 +149,12 @@ def relay_loop(*, stop: StopFlag, transport: Transport | None = None) -> RelayRe
     next_recovery = 0.0
     while not stop:
         if time.monotonic() >= next_recovery:
-            recover_leases()
             next_recovery = time.monotonic() + 30
+            try:
+                recover_leases()
+            except Exception:  # the database is down: the relay pass below waits for it too
+                logger.exception("outbox: lease recovery failed")
+                connection.close()
         try:
             result = relay_once(transport=transport)
         except Exception:

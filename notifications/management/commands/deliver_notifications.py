@@ -9,6 +9,7 @@ import threading
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
 
 from notifications.services import notifications_sweep
 
@@ -37,7 +38,14 @@ class Command(BaseCommand):
         self.stdout.write(f"deliver_notifications: sweeping every {interval:g} s (SIGTERM to stop)")
         try:
             while not stop.is_set():
-                results = notifications_sweep()
+                try:
+                    results = notifications_sweep()
+                except DatabaseError as exc:
+                    # A database outage must not end the process: sweep again after the interval.
+                    self.stderr.write(f"sweep failed, retrying: {type(exc).__name__}: {str(exc).strip()[:200]}")
+                    connection.close()
+                    stop.wait(interval)
+                    continue
                 self._report(results, quiet=not results)
                 # A full batch means more may be due: go again at once.
                 full = sum(v for k, v in results.items() if k != "recovered") >= settings.NOTIFICATIONS_BATCH_SIZE

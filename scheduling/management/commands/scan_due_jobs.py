@@ -2,6 +2,7 @@ import signal
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import DatabaseError, connection
 
 from scheduling.services.active import due_jobs_scan
 
@@ -24,11 +25,19 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         while True:
-            result = due_jobs_scan()
-            self.stdout.write(
-                f"triggered {result.triggered}, canceled {result.canceled}, skipped {result.skipped}, "
-                f"failed {result.failed} in {result.batches} batch(es)"
-            )
+            try:
+                result = due_jobs_scan()
+            except DatabaseError as exc:
+                if not loop:
+                    raise
+                # A database outage must not end the process: scan again after the interval.
+                self.stderr.write(f"scan failed, retrying: {type(exc).__name__}: {str(exc).strip()[:200]}")
+                connection.close()
+            else:
+                self.stdout.write(
+                    f"triggered {result.triggered}, canceled {result.canceled}, skipped {result.skipped}, "
+                    f"failed {result.failed} in {result.batches} batch(es)"
+                )
             if not loop:
                 return
             deadline = time.monotonic() + interval
