@@ -12,7 +12,7 @@ from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
 from scheduling.services.planning import effective_plan_status
 from scheduling.timetable import MAX_WEEKS, expand_weeks
-from smartmate.api import StrictSerializer
+from smartmate.api import BoundedDateTimeField, StrictSerializer
 
 
 def _week(**kwargs):
@@ -64,8 +64,8 @@ class TaskInputSerializer(StrictSerializer):
     title = serializers.CharField(min_length=1, max_length=200)
     description = serializers.CharField(max_length=5000, allow_blank=True, required=False)
     priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-    deadline_at = serializers.DateTimeField(allow_null=True, required=False)
-    urgency_threshold_at = serializers.DateTimeField(allow_null=True, required=False)
+    deadline_at = BoundedDateTimeField(allow_null=True, required=False)
+    urgency_threshold_at = BoundedDateTimeField(allow_null=True, required=False)
     estimated_sections = serializers.IntegerField(min_value=1, max_value=4, required=False)
     task_class_id = serializers.IntegerField(allow_null=True, required=False)
 

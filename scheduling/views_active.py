@@ -15,7 +15,7 @@ from scheduling.models.active import (
     TriggerType,
 )
 from scheduling.services import active
-from smartmate.api import StrictSerializer, validated
+from smartmate.api import BoundedDateTimeField, StrictSerializer, validated
 from smartmate.idempotency import idempotency_key, idempotent
 
 
@@ -130,7 +130,7 @@ class TriggerCreateSerializer(StrictSerializer):
     target_type = serializers.ChoiceField(choices=TargetType.choices)
     target_id = serializers.IntegerField(min_value=1, max_value=2**53)
     dry_run = serializers.BooleanField(default=False)
-    now = serializers.DateTimeField(required=False)
+    now = BoundedDateTimeField(required=False)
 
 
 class TriggerResultSerializer(serializers.Serializer):

@@ -1,5 +1,7 @@
 """Small pieces every app's API layer shares."""
 
+from datetime import UTC, datetime
+
 from rest_framework import serializers
 
 
@@ -21,6 +23,21 @@ class StrictSerializer(StrictFieldsMixin, serializers.Serializer):
 
 class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     pass
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time from 1970 to 2100. Older instants render in a zone's local mean time, whose
+    offset has seconds (+08:05:43 in Asia/Shanghai before 1901), which is no RFC 3339 date-time;
+    far-future ones overflow when converted to the user's zone."""
+
+    LOWEST = datetime(1970, 1, 1, tzinfo=UTC)
+    HIGHEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+    def to_internal_value(self, value):
+        result = super().to_internal_value(value)
+        if result is not None and not (self.LOWEST <= result < self.HIGHEST):
+            raise serializers.ValidationError("Must be between 1970 and 2100.")
+        return result
 
 
 def validated(serializer_class, request_or_data, **kwargs):

@@ -124,3 +124,19 @@ def test_user_email_is_not_declared_an_email_format_since_it_may_be_blank(client
 def test_memory_item_create_documents_the_200_of_an_existing_item(client):
     responses = _schema(client)["paths"]["/api/v1/agent/memory/items/"]["post"]["responses"]
     assert {"200", "201"} <= set(responses)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("when", ["0129-01-17T00:48:34.6Z", "1900-01-01T00:00:00Z", "9999-12-31T23:59:59-12:00"])
+def test_a_task_time_outside_1970_to_2100_is_refused(auth_api, when):
+    """Year 129 was stored and rendered as 0129-01-17T08:54:17.6+08:05:43 (local mean time),
+    which is no RFC 3339 date-time (found by the fuzzer)."""
+    response = auth_api.post("/api/v1/tasks/", {"title": "t", "urgency_threshold_at": when}, format="json")
+    assert response.status_code == 400, response.content
+    assert "urgency_threshold_at" in response.json()["error"]["fields"]
+
+
+@pytest.mark.django_db
+def test_a_task_time_inside_the_range_is_accepted(auth_api):
+    response = auth_api.post("/api/v1/tasks/", {"title": "t", "deadline_at": "2030-05-01T10:00:00Z"}, format="json")
+    assert response.status_code == 201, response.content
