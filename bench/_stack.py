@@ -62,9 +62,15 @@ def _children(pid: int) -> list[int]:
 
 
 def signal_tree(pid: int, sig: int) -> None:
-    for target in [pid, *_children(pid)]:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(target, sig)
+    """The parent first (a stopped postmaster forks nothing more), then its children until none is new."""
+    done: set[int] = set()
+    todo = [pid]
+    while todo:
+        for target in todo:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(target, sig)
+            done.add(target)
+        todo = [child for child in _children(pid) if child not in done]
 
 
 class Workdir:
@@ -200,6 +206,13 @@ class _Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(5)
+        self.process = None
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, nothing flushed."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
         self.process = None
 
     def pause(self) -> None:
