@@ -277,9 +277,19 @@ class ConsumerLoop:
                 self.poll_once()
                 if once and (self.caught_up() or time.monotonic() > deadline):
                     break
+            self._finish_join()
         finally:
             self.close()
         return self.counts
+
+    def _finish_join(self, max_seconds: float = 10.0) -> None:
+        """Leave the group only once joined: on Tansu, a member leaving mid-join stalls the group
+        for every later member (docs/BENCHMARKS.md). Messages read meanwhile are applied as usual."""
+        if self._consumer is None:
+            return
+        deadline = time.monotonic() + max_seconds
+        while not self._consumer.assignment() and time.monotonic() < deadline:
+            self.poll_once(timeout_ms=200)
 
     def close(self) -> None:
         if self._consumer is not None:

@@ -188,3 +188,15 @@ def test_a_lease_keeps_other_relays_off_until_it_expires(kafka_settings):
     assert OutboxEvent.objects.get(id=first[0].id).status == Status.PENDING
     assert send_and_settle(second, get_transport()).published == 1
     assert OutboxEvent.objects.get(id=first[0].id).status == Status.PUBLISHED
+
+
+def test_a_member_stopped_during_its_join_does_not_stall_its_group(kafka_settings):
+    stopped = StopFlag()
+    stopped.event.set()
+    early = ConsumerLoop(service=SERVICE, topics=[kafka_settings.topic], bootstrap_servers=kafka_settings.bootstrap)
+    early.consumer.poll(timeout_ms=100)  # the join has begun
+    early.run(stop=stopped)  # SIGTERM now: it finishes joining, then leaves
+    event = emit(kafka_settings.topic, "after-early-stop")
+    relay_until_idle()
+    assert kafka_settings.consume(max_seconds=30)["applied"] == 1
+    assert OutboxEvent.objects.get(id=event.id).status == Status.CONSUMED
