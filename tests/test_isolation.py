@@ -214,20 +214,13 @@ def test_every_object_route_has_a_factory():
     assert not missing, "add a factory to tests/test_isolation.py FACTORIES for: " + ", ".join(missing)
 
 
-@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[r for r, _ in ROUTES])
-def test_another_users_object_is_not_found_and_anonymous_is_refused(route, pattern, make_user, client_for):
+def _probe(pattern, alice, bob, client_for):
+    """A's object on this route, and what anonymous and B got for each method that should refuse."""
     key = _key(pattern)
-    if key in NOT_OBJECTS:
-        pytest.skip(NOT_OBJECTS[key])
-    if key not in FACTORIES:
-        pytest.fail(f"no factory for {key!r} ({route}): add one to FACTORIES")
-    alice, bob = make_user("alice"), make_user("bob")
     as_alice, as_bob, anonymous = client_for(alice), client_for(bob), APIClient()
     kwargs = FACTORIES[key](as_alice, alice)
     path = reverse(pattern.name, kwargs={name: kwargs[name] for name in pattern.pattern.regex.groupindex})
     methods = _methods(pattern)
-    assert methods, route
-
     wrong = {}
     for method in methods:
         answer = _code(_call(anonymous, pattern, method, path))
@@ -238,6 +231,19 @@ def test_another_users_object_is_not_found_and_anonymous_is_refused(route, patte
         answer = _code(_call(as_bob, pattern, method, path))
         if answer != (404, "not_found"):
             wrong[f"other user {method}"] = answer
+    return path, methods, as_alice, wrong
+
+
+@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[r for r, _ in ROUTES])
+def test_another_users_object_is_not_found_and_anonymous_is_refused(route, pattern, make_user, client_for):
+    key = _key(pattern)
+    if key in NOT_OBJECTS:
+        pytest.skip(NOT_OBJECTS[key])
+    if key not in FACTORIES:
+        pytest.fail(f"no factory for {key!r} ({route}): add one to FACTORIES")
+    alice, bob = make_user("alice"), make_user("bob")
+    path, methods, as_alice, wrong = _probe(pattern, alice, bob, client_for)
+    assert methods, route
     assert not wrong, f"{path}: {wrong}"
 
     # Nothing B tried reached A's object.
@@ -247,6 +253,21 @@ def test_another_users_object_is_not_found_and_anonymous_is_refused(route, patte
         from notifications.models import NotificationChannel
 
         assert NotificationChannel.objects.get(user=alice, kind="webhook").webhook_url == "http://127.0.0.1:9/a"
+
+
+def test_the_probe_catches_a_queryset_that_forgets_the_user(make_user, client_for, monkeypatch):
+    """The test bites: with tasks looked up without their owner, B reads and changes A's task."""
+    from scheduling import selectors
+    from scheduling.models import Task
+
+    monkeypatch.setattr(
+        selectors,
+        "task_queryset",
+        lambda *, user: Task.objects.annotate(effective_priority=selectors.effective_priority_expression()),
+    )
+    pattern = next(p for _, p in ROUTES if p.name == "task-detail")
+    _, _, _, wrong = _probe(pattern, make_user("alice"), make_user("bob"), client_for)
+    assert {"other user GET", "other user PATCH", "other user DELETE"} <= set(wrong), wrong
 
 
 def test_the_admin_refuses_anonymous_and_non_staff_users(make_user, client):
