@@ -50,6 +50,7 @@ from bench._stack import (
     PrivateTansu,
     Workdir,
     app_env,
+    cpu_seconds,
     free_port,
     loadavg,
     migrate,
@@ -228,7 +229,19 @@ async def register_users(base: str, names: list[str]) -> None:
         await asyncio.gather(*(one(n) for n in names))
 
 
-async def run_steps(base: str, steps: list[int], step_seconds: float, warmup: float, think: float, p99_ms: float):
+def cpu_snapshot(groups: dict[str, list[int]]) -> dict[str, float]:
+    return {name: cpu_seconds(pids) for name, pids in groups.items()}
+
+
+async def run_steps(
+    base: str,
+    steps: list[int],
+    step_seconds: float,
+    warmup: float,
+    think: float,
+    p99_ms: float,
+    groups: dict[str, list[int]],
+):
     stats = Stats()
     stop = asyncio.Event()
     # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, so a
@@ -256,11 +269,15 @@ async def run_steps(base: str, steps: list[int], step_seconds: float, warmup: fl
             stats.samples.clear()
             stats.recording = True
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
+            procs0 = cpu_snapshot(groups)
             t0 = time.monotonic()
             await asyncio.sleep(step_seconds)
             stats.recording = False
             elapsed = time.monotonic() - t0
             cpu1 = resource.getrusage(resource.RUSAGE_SELF)
+            procs1 = cpu_snapshot(groups)
+            cores = {name: (procs1[name] - procs0[name]) / elapsed for name in groups}
+            cores["load client"] = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / elapsed
             client_cpu = (cpu1.ru_utime + cpu1.ru_stime - cpu0.ru_utime - cpu0.ru_stime) / elapsed
             samples = [s for s in stats.samples if not s[1].endswith("/auth/login/")]
             lat = [s[3] * 1000 for s in samples]
@@ -279,13 +296,15 @@ async def run_steps(base: str, steps: list[int], step_seconds: float, warmup: fl
                 "conflicts": conflicts,
                 "client_cpu": client_cpu,
                 "loadavg": loadavg(),
+                "cores": cores,
                 "samples": list(stats.samples),
             }
             rows.append(row)
             print(
                 f"{users:4d} users: {row['rps']:7.1f} req/s  p50 {row['p50']:6.1f}  p95 {row['p95']:6.1f}  "
                 f"p99 {row['p99']:6.1f} ms  errors {row['errors']}  409 {conflicts}  "
-                f"client CPU {client_cpu:.0%}  load {row['loadavg']}",
+                f"client CPU {client_cpu:.0%}  load {row['loadavg']}  cores: "
+                + " ".join(f"{k} {v:.2f}" for k, v in cores.items()),
                 flush=True,
             )
             if row["p99"] > 3 * p99_ms:
@@ -318,6 +337,15 @@ def report(rows, p99_ms: float) -> int:
         f"errors: {total_errors} of {len(all_samples)} requests ({total_errors / max(len(all_samples), 1):.3%})"
         + (f": {sorted({k for r in rows for k in r['error_kinds']})}" if total_errors else "")
     )
+    names = list(rows[0]["cores"])
+    print("\nCPU by process group, in cores (of 2), per step:\n| users | " + " | ".join(names) + " | total |")
+    print("| ---: |" + " ---: |" * (len(names) + 1))
+    for r in rows:
+        print(
+            f"| {r['users']} | "
+            + " | ".join(f"{r['cores'][n]:.2f}" for n in names)
+            + f" | {sum(r['cores'].values()):.2f} |"
+        )
     endpoint_table(rows[0]["samples"], f"per endpoint at {rows[0]['users']} users (the cost of each, little queueing)")
     if best and best is not rows[0]:
         endpoint_table(best["samples"], f"per endpoint at {best['users']} users (the sustained step)")
@@ -348,6 +376,7 @@ def main() -> int:
     steps = [int(x) for x in args.steps.split(",")]
 
     workdir = Workdir("sm-load-")
+    pg = redis = None
     if args.shared_db:
         database_url = "postgres://postgres@127.0.0.1:5432/sm_load_bench"
         subprocess.run(
@@ -357,15 +386,23 @@ def main() -> int:
     else:
         pg = PrivatePostgres(workdir, max_connections=200).init()
         database_url = pg.url
-        redis_url = PrivateRedis(workdir).start().url
+        redis = PrivateRedis(workdir).start()
+        redis_url = redis.url
     kafka = PrivateTansu(workdir).start()
     env = app_env(database_url=database_url, redis_url=redis_url, kafka=kafka.bootstrap, workdir=workdir, **LOAD_ENV)
     migrate(env)
     port = free_port()
-    start_apps(workdir, env, port=port, web_workers=args.web_workers)
-    AppProcess(
+    apps = start_apps(workdir, env, port=port, web_workers=args.web_workers)
+    apps["scan"] = AppProcess(
         workdir, "scan", [str(VENV_BIN / "python"), "manage.py", "scan_due_jobs", "--loop", "--interval", "5"], env
     )
+    groups = {
+        "web": [apps["web"].pid],
+        "background": [apps[name].pid for name in ("worker", "beat", "relay", "consume", "scan")],
+        "postgres": [pg.pid()] if pg else [],
+        "redis": [redis.process.pid] if redis else [],
+        "tansu": [kafka.process.pid],
+    }
     base = f"http://127.0.0.1:{port}"
     print(
         f"web {base} (gunicorn, {args.web_workers} uvicorn workers) on {database_url}, {redis_url}; "
@@ -373,7 +410,7 @@ def main() -> int:
         f"load average before: {loadavg()}",
         flush=True,
     )
-    rows = asyncio.run(run_steps(base, steps, args.step_seconds, args.warmup, args.think, args.p99_ms))
+    rows = asyncio.run(run_steps(base, steps, args.step_seconds, args.warmup, args.think, args.p99_ms, groups))
     return report(rows, args.p99_ms)
 
 
