@@ -150,21 +150,13 @@ class ActiveScheduleTrigger(models.Model):
         return f"{self.trigger_type} {self.target_type}:{self.target_id} {self.status}"
 
 
-class ActiveSchedulePreview(models.Model):
-    """Up to three candidate changes the user may apply once, before `expires_at`, while the
-    schedule is still at `base_version`."""
+class Applicable(models.Model):
+    """What a preview and a study plan share: applicable once, before `expires_at`, while the
+    user's schedule is still at `base_version`; the outcome of the apply is kept on the row."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="active_previews")
-    trigger = models.OneToOneField(ActiveScheduleTrigger, on_delete=models.CASCADE, related_name="preview")
-    status = models.CharField(max_length=16, choices=PreviewStatus.choices, default=PreviewStatus.PENDING)
-    apply_status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
-    summary = models.CharField(max_length=500, blank=True, default="")
-    candidates = models.JSONField(default=list, blank=True)
     base_version = models.PositiveBigIntegerField(default=0)
     expires_at = models.DateTimeField()
-    is_dry_run = models.BooleanField(default=False)
-    applied_candidate_id = models.CharField(max_length=32, blank=True, default="")
+    apply_status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
     applied_event_ids = models.JSONField(default=list, blank=True)
     apply_idempotency_key = models.CharField(max_length=255, blank=True, default="")
     apply_error_code = models.CharField(max_length=64, blank=True, default="")
@@ -172,6 +164,23 @@ class ActiveSchedulePreview(models.Model):
     applied_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+
+class ActiveSchedulePreview(Applicable):
+    """Up to three candidate changes the user may apply once, before `expires_at`, while the
+    schedule is still at `base_version`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="active_previews")
+    trigger = models.OneToOneField(ActiveScheduleTrigger, on_delete=models.CASCADE, related_name="preview")
+    status = models.CharField(max_length=16, choices=PreviewStatus.choices, default=PreviewStatus.PENDING)
+    summary = models.CharField(max_length=500, blank=True, default="")
+    candidates = models.JSONField(default=list, blank=True)
+    is_dry_run = models.BooleanField(default=False)
+    applied_candidate_id = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at"]

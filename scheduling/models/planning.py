@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from scheduling.models.active import ApplyStatus
+from scheduling.models.active import Applicable, ApplyStatus
 
 
 class PlanStatus(models.TextChoices):
@@ -15,7 +15,7 @@ class PlanStatus(models.TextChoices):
     EXPIRED = "expired"
 
 
-class StudyPlan(models.Model):
+class StudyPlan(Applicable):
     """Placements of every unscheduled item of `class_ids`, applicable once, before `expires_at`,
     while the user's schedule is still at `base_version` (the same rules as a preview)."""
 
@@ -24,17 +24,7 @@ class StudyPlan(models.Model):
     class_ids = models.JSONField(default=list)
     # [{"item_id", "title", "week", "day", "start_section", "end_section"}], sorted by position.
     placements = models.JSONField(default=list, blank=True)
-    base_version = models.PositiveBigIntegerField(default=0)
-    expires_at = models.DateTimeField()
     status = models.CharField(max_length=16, choices=PlanStatus.choices, default=PlanStatus.READY)
-    apply_status = models.CharField(max_length=16, choices=ApplyStatus.choices, default=ApplyStatus.NONE)
-    applied_event_ids = models.JSONField(default=list, blank=True)
-    apply_idempotency_key = models.CharField(max_length=255, blank=True, default="")
-    apply_error_code = models.CharField(max_length=64, blank=True, default="")
-    apply_error = models.TextField(blank=True, default="")
-    applied_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
