@@ -201,6 +201,20 @@ def exit_unless_parts_reachable(component, parts=STARTUP_PARTS):
         raise SystemExit(1)
 
 
+def start_or_exit(make_application, component="web"):
+    """Build the WSGI/ASGI application, or stop with one line: a configuration mistake
+    (ImproperlyConfigured, e.g. no SECRET_KEY) or a configured part that is down."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        application = make_application()
+    except ImproperlyConfigured as exc:
+        print(f"smartmate {component}: cannot start: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+    exit_unless_parts_reachable(component)
+    return application
+
+
 def healthz(request):
     checks = probe_parts()
     ok = not failures(checks)

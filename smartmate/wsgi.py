@@ -1,17 +1,10 @@
 import os
-import sys
 
-from django.core.exceptions import ImproperlyConfigured
 from django.core.wsgi import get_wsgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "smartmate.settings")
 
-try:
-    application = get_wsgi_application()
-except ImproperlyConfigured as exc:  # a configuration mistake is one line, not a traceback
-    print(f"smartmate web: cannot start: {exc}", file=sys.stderr)
-    raise SystemExit(1) from None
+from smartmate.health import start_or_exit
 
-from smartmate.health import exit_unless_parts_reachable
-
-exit_unless_parts_reachable("web")
+# Fails fast, with one line, on a configuration mistake or a configured part that is down.
+application = start_or_exit(get_wsgi_application)
