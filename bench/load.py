@@ -310,7 +310,9 @@ async def run_steps(
             if row["p99"] > 3 * p99_ms:
                 break  # well past the target: higher steps only add queueing
         stop.set()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        ended = [r for r in await asyncio.gather(*tasks, return_exceptions=True) if isinstance(r, BaseException)]
+    if ended:
+        print(f"{len(ended)} user(s) stopped early: {ended[0]!r}")
     if stats.failures:
         print(f"no answer, by client exception (all steps, logins included): {stats.failures}")
     return rows
