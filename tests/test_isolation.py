@@ -234,11 +234,14 @@ def _probe(pattern, alice, bob, client_for):
     return path, methods, as_alice, wrong
 
 
-@pytest.mark.parametrize(("route", "pattern"), ROUTES, ids=[r for r, _ in ROUTES])
+# Routes whose path parameter is not an owned object (NOT_OBJECTS says why; each has its own
+# tests elsewhere, e.g. the calendar feed's unknown-secret 404 in tests/scheduling).
+OBJECT_ROUTES = [(route, pattern) for route, pattern in ROUTES if _key(pattern) not in NOT_OBJECTS]
+
+
+@pytest.mark.parametrize(("route", "pattern"), OBJECT_ROUTES, ids=[r for r, _ in OBJECT_ROUTES])
 def test_another_users_object_is_not_found_and_anonymous_is_refused(route, pattern, make_user, client_for):
     key = _key(pattern)
-    if key in NOT_OBJECTS:
-        pytest.skip(NOT_OBJECTS[key])
     if key not in FACTORIES:
         pytest.fail(f"no factory for {key!r} ({route}): add one to FACTORIES")
     alice, bob = make_user("alice"), make_user("bob")
