@@ -389,11 +389,12 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
 
 
 def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
-    """Active-schedule apply rules: lock the draft, compare the schedule version, write all events or none."""
+    """Active-schedule apply rules, through the same write step as previews and study plans:
+    lock the draft and the schedule version, write all events or none, stale → never again."""
     from scheduling.models.timetable import EventSource
-    from scheduling.selectors import schedule_version_get
-    from scheduling.services.events import EventSpec, events_create
+    from scheduling.services.active import ApplyRejected, candidate_event_specs, events_write_at_version
 
+    stale_message = "Your schedule changed since this preview was made."
     with transaction.atomic():
         draft = (
             PlanDraft.objects.select_for_update()
@@ -405,31 +406,31 @@ def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
             raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
         if draft.status == PlanStatus.APPLIED:
             raise Conflict("This schedule preview was already applied.", code="already_applied")
-        if draft.status == PlanStatus.STALE or draft.base_version != schedule_version_get(user):
-            stale = True
-        else:
-            stale = False
-            specs = [
-                EventSpec(
-                    title=c["title"],
-                    week=c["to"]["week"],
-                    day=c["to"]["day"],
-                    start_section=c["to"]["start_section"],
-                    end_section=c["to"]["end_section"],
-                    kind=c.get("kind", "task"),
-                    task_id=c.get("task_id"),
-                    task_item_id=c.get("task_item_id"),
-                )
-                for c in draft.candidate.get("changes", [])
-            ]
-            events = events_create(user=user, events=specs, source=EventSource.AGENT)
-            draft.status = PlanStatus.APPLIED
-            draft.applied_event_ids = [e.pk for e in events]
-            draft.save(update_fields=["status", "applied_event_ids", "updated_at"])
+        stale = draft.status == PlanStatus.STALE
+        if not stale:
+            try:
+                with transaction.atomic():
+                    events = events_write_at_version(
+                        user=user,
+                        specs=candidate_event_specs(draft.candidate),
+                        base_version=draft.base_version,
+                        source=EventSource.AGENT,
+                        stale_message=stale_message,
+                    )
+            except ApplyRejected as rejected:
+                if rejected.error.error_code != "stale_version":
+                    raise rejected.error from None  # slot_conflict: nothing written, the draft stays
+                stale = True
+            else:
+                draft.status = PlanStatus.APPLIED
+                draft.applied_event_ids = [e.pk for e in events]
+                draft.save(update_fields=["status", "applied_event_ids", "updated_at"])
+        if stale:
+            draft.status = PlanStatus.STALE
+            draft.save(update_fields=["status", "updated_at"])
+            transaction.on_commit(lambda: _clear_plan_cache(conversation.pk))
     if stale:
-        PlanDraft.objects.filter(pk=draft.pk).update(status=PlanStatus.STALE, updated_at=timezone.now())
-        transaction.on_commit(lambda: _clear_plan_cache(conversation.pk))
-        raise Conflict("Your schedule changed since this preview was made.", code="stale_version")
+        raise Conflict(stale_message, code="stale_version")
     return draft
 
 

@@ -85,6 +85,23 @@ def test_apply_after_a_schedule_change_is_stale(auth_api, user, tasks):
     assert auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").status_code == 404
 
 
+def test_apply_onto_a_slot_taken_behind_the_versions_back_is_a_slot_conflict(auth_api, user, tasks):
+    from agent.models import PlanDraft
+    from scheduling.models import ScheduleEvent, ScheduleVersion
+    from scheduling.services.events import EventSpec, events_create
+
+    cid = plan(auth_api)["conversation_id"]
+    draft = PlanDraft.objects.get(conversation_id=cid)
+    to = draft.candidate["changes"][0]["to"]
+    events_create(user=user, events=[EventSpec(title="Clash", **to)])
+    ScheduleVersion.objects.filter(user=user).update(version=draft.base_version)  # e.g. a racing apply
+    response = auth_api.post(f"{BASE}conversations/{cid}/schedule-preview/apply/", HTTP_IDEMPOTENCY_KEY="c1")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "slot_conflict"
+    assert response.json()["error"]["details"]["conflicts"][0]["title"] == "Clash"
+    assert not ScheduleEvent.objects.filter(user=user, source="agent").exists()
+
+
 def test_no_preview_is_404(auth_api):
     cid = auth_api.post(BASE + "conversations/", {}, format="json").json()["id"]
     assert auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").status_code == 404
