@@ -63,6 +63,15 @@ def error_body(code, message, *, fields=None, details=None):
     return {"error": body}
 
 
+PAYLOAD_TOO_LARGE = "payload_too_large"
+
+
+def payload_too_large(max_body):
+    """(code, message) for a body over MAX_BODY_BYTES: one wording whether it is refused on its
+    declared Content-Length (JsonErrorMiddleware) or while it streams in (smartmate.body_limit)."""
+    return PAYLOAD_TOO_LARGE, f"Request body is over {max_body} bytes."
+
+
 def error_response(status_code, code, message, *, fields=None, details=None, headers=None):
     response = JsonResponse(error_body(code, message, fields=fields, details=details), status=status_code)
     for name, value in (headers or {}).items():
@@ -142,7 +151,7 @@ def api_exception_handler(exc, context):
     if isinstance(exc, drf.NotAcceptable):
         return _drf_response(406, "not_acceptable", _plain(exc.detail))
     if isinstance(exc, RequestDataTooBig):
-        return _drf_response(413, "payload_too_large", "Request body is too large.")
+        return _drf_response(413, PAYLOAD_TOO_LARGE, "Request body is too large.")
     if isinstance(exc, IntegrityError):
         logger.warning("integrity error mapped to 409: %s", type(exc).__name__)
         return _drf_response(409, "conflict", "The request conflicts with existing data.")
@@ -193,14 +202,15 @@ _STATUS_CODES = {
     403: ("permission_denied", "You do not have permission to perform this action."),
     404: ("not_found", "Not found."),
     405: ("method_not_allowed", "Method not allowed."),
-    413: ("payload_too_large", "Request body is too large."),
+    413: (PAYLOAD_TOO_LARGE, "Request body is too large."),
     500: ("server_error", "Internal server error."),
 }
 
 
 class JsonErrorMiddleware:
     """Outermost guard: oversize bodies → 413, and any non-JSON error page or uncaught
-    exception outside /admin/ → the error JSON (also under DEBUG)."""
+    exception outside /admin/ → the error JSON (also under DEBUG). Under ASGI an oversize
+    body never gets here: smartmate.body_limit refuses it before Django reads it."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -216,7 +226,7 @@ class JsonErrorMiddleware:
             except ValueError:
                 return error_response(400, "validation_error", "Invalid Content-Length header.")
             if too_big and not request.path.startswith("/admin/"):
-                return error_response(413, "payload_too_large", f"Request body is over {self.max_body} bytes.")
+                return error_response(413, *payload_too_large(self.max_body))
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response) and not request.path.startswith("/admin/"):
             code, message = _STATUS_CODES.get(response.status_code, ("error", response.reason_phrase or "Error."))
@@ -233,7 +243,7 @@ class JsonErrorMiddleware:
         if request.path.startswith("/admin/"):
             return None
         if isinstance(exception, RequestDataTooBig):
-            return error_response(413, "payload_too_large", "Request body is too large.")
+            return error_response(413, PAYLOAD_TOO_LARGE, "Request body is too large.")
         if isinstance(exception, Http404):
             return error_response(404, "not_found", "Not found.")
         if isinstance(exception, DjangoPermissionDenied):
