@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "smartmate.observability.RequestContextMiddleware",
     "smartmate.errors.JsonErrorMiddleware",
+    "smartmate.db.deadline.QueryDeadlineMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -93,6 +94,8 @@ if env.str("DATABASE_URL", default=""):
     # unused until PostgreSQL refuses clients. Use a pooler (pgbouncer) for reuse.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "smartmate.db"  # Django's, plus the query deadline
 else:
     # Embedded default. IMMEDIATE transactions take the write lock up front, so two
     # writers queue on the busy timeout instead of failing with "database is locked".
@@ -108,6 +111,10 @@ else:
         }
     }
 
+# A statement or commit made while serving a request that gets no answer within this many
+# seconds has its connection cut (503): a frozen server never fires its own statement_timeout.
+DB_QUERY_DEADLINE_SECONDS = env.float("DB_QUERY_DEADLINE_SECONDS", default=5.0)
+
 # --- cache ------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -118,6 +125,8 @@ if REDIS_URL:
             "TIMEOUT": 600,
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # Every command through a circuit breaker: a hung Redis costs one timeout, not one per call.
+                "REDIS_CLIENT_CLASS": "smartmate.redis_breaker.BreakerRedis",
                 "SOCKET_CONNECT_TIMEOUT": 1,
                 "SOCKET_TIMEOUT": 1,
             },
@@ -133,8 +142,14 @@ else:
     }
 # The cache is a copy: a Redis outage must degrade to database reads, never fail a request.
 DJANGO_REDIS_IGNORE_EXCEPTIONS = True
-DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+# Not per call: the circuit breaker below opens on the first failure and logs each state change.
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = False
 DJANGO_REDIS_LOGGER = "smartmate.cache"
+# The circuit breaker (smartmate.redis_breaker): after this many consecutive connection errors or
+# timeouts, Redis is skipped for REDIS_BREAKER_RESET_SECONDS, then one trial call decides. 1 by
+# default: a single timeout has already cost SOCKET_TIMEOUT, 1000 times a normal round trip.
+REDIS_BREAKER_FAIL_MAX = env.int("REDIS_BREAKER_FAIL_MAX", default=1)
+REDIS_BREAKER_RESET_SECONDS = env.float("REDIS_BREAKER_RESET_SECONDS", default=5.0)
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "filesystem://"

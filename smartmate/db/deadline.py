@@ -1,0 +1,146 @@
+"""A client-side deadline for PostgreSQL statements issued while serving a request.
+
+Why not `statement_timeout`: a server that is frozen (a stopped host, a hung process, a network
+partition that drops packets silently) never fires its own timeout, and psycopg waits on the
+socket for ever; TCP keepalive does not help while the peer's kernel still acknowledges. The
+failure-injection run saw requests wait out a 15 s PostgreSQL hang and answer after it.
+
+So one watchdog thread per process keeps the armed statements' deadlines. When one passes, it
+shuts the connection's socket down: psycopg's wait returns at once with an error, the request
+answers 503 `service_unavailable`, and Django drops the connection (it is unusable). The server
+sees the connection close and rolls back its open transaction, so nothing is half-written;
+only a COMMIT that reached the server before it froze stays ambiguous, as for any client.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+from django.conf import settings
+from django.db import OperationalError, connections
+
+logger = logging.getLogger("smartmate.db")
+
+
+class QueryDeadlineExceeded(OperationalError):
+    """The statement outlived its deadline and its connection was cut."""
+
+
+class _Watchdog:
+    def __init__(self):
+        self._reset()
+
+    def _reset(self):
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._heap: list[tuple[float, int]] = []
+        self._armed: dict[int, tuple[int, str]] = {}  # token -> (socket fd, what)
+        self._fired: set[int] = set()
+        self._tokens = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, fd: int, seconds: float, what: str) -> int:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="db-deadline", daemon=True)
+                self._thread.start()
+            token = next(self._tokens)
+            self._armed[token] = (fd, what)
+            heapq.heappush(self._heap, (time.monotonic() + seconds, token))
+            if self._heap[0][1] == token:
+                self._changed.notify()
+            return token
+
+    def disarm(self, token: int) -> bool:
+        """Forget the statement; True when the watchdog had already cut its connection."""
+        with self._lock:
+            self._armed.pop(token, None)
+            if token in self._fired:
+                self._fired.discard(token)
+                return True
+            return False
+
+    @property
+    def armed_count(self) -> int:
+        with self._lock:
+            return len(self._armed)
+
+    def _run(self):
+        with self._lock:
+            while True:
+                # Entries of disarmed statements are dropped lazily when they reach the top.
+                while self._heap and self._heap[0][1] not in self._armed:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._changed.wait()
+                    continue
+                due, token = self._heap[0]
+                wait = due - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                fd, what = self._armed.pop(token)
+                self._fired.add(token)
+                # Under the lock, so the statement cannot have finished and its fd been reused.
+                _cut(fd, what)
+
+
+def _cut(fd: int, what: str) -> None:
+    logger.warning("database statement passed its deadline; cutting the connection: %s", what[:80])
+    try:
+        # shutdown() acts on the socket, not the descriptor, so a duplicate is enough and
+        # psycopg keeps owning (and later closing) its own.
+        with socket.socket(fileno=os.dup(fd)) as sock:
+            sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        logger.debug("connection already closed", exc_info=True)
+
+
+watchdog = _Watchdog()
+# gunicorn forks after import: a child starts with no watchdog thread and a fresh lock.
+os.register_at_fork(after_in_child=watchdog._reset)
+
+
+@contextmanager
+def within_deadline(wrapper, what: str):
+    seconds = wrapper.query_deadline
+    conn = wrapper.connection
+    if not seconds or conn is None or conn.closed:
+        yield
+        return
+    token = watchdog.arm(conn.fileno(), seconds, what)
+    try:
+        yield
+    except Exception as exc:
+        if watchdog.disarm(token):
+            raise QueryDeadlineExceeded(f"no answer from the database within {seconds:g} s") from exc
+        raise
+    else:
+        # Cut just after the answer arrived: the statement stands, and the next one on this
+        # connection fails and drops it.
+        watchdog.disarm(token)
+
+
+class QueryDeadlineMiddleware:
+    """Arms the deadline (settings.DB_QUERY_DEADLINE_SECONDS) for this request's statements."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        wrapper = connections["default"]
+        if not hasattr(wrapper, "query_deadline"):  # SQLite: a local file cannot hang that way
+            return self.get_response(request)
+        wrapper.query_deadline = settings.DB_QUERY_DEADLINE_SECONDS or None
+        try:
+            return self.get_response(request)
+        finally:
+            wrapper.query_deadline = None
