@@ -105,8 +105,9 @@ def _call(client: httpx.Client, rec: Recorder, kind: str, method: str, path: str
 
 class Workload:
     """One thread per user, each creating a due task and reading three views in turn, then
-    pausing 0.6 s (~15 req/s in all). The client waits up to 30 s, longer than an outage, so a
-    request held by a hung part gets its answer after the part resumes."""
+    pausing 0.6 s (~15 req/s in all). The client waits up to 30 s for an answer, and retries a
+    create that got 503 or none under the same Idempotency-Key until it sees 201 (kind
+    "retry", kept out of the per-phase API checks)."""
 
     def __init__(self, base: str, rec: Recorder, users: int = 3):
         self.base, self.rec, self.users = base, rec, users
@@ -114,6 +115,10 @@ class Workload:
         self.threads: list[threading.Thread] = []
         self.created: list[int] = []  # task ids the API answered 201 for
         self.unanswered_writes = 0  # POSTs with no answer: may or may not have committed
+        self.retries = 0  # repeats of a create under its Idempotency-Key
+        self.resolved_by_retry = 0
+        self.abandoned = 0  # creates still unconfirmed when the client gave up
+        self.lock = threading.Lock()
         self.tokens: list[str] = []
 
     def register(self, client: httpx.Client) -> None:
@@ -142,34 +147,55 @@ class Workload:
             thread.join(timeout)
 
     def run(self, token: str) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        pending: list[tuple[str, dict]] = []  # creates with no 201 yet: (Idempotency-Key, body)
         with httpx.Client(base_url=self.base, timeout=30.0) as client:
             n = 0
             while not self.stop.is_set():
-                headers = {"Authorization": f"Bearer {token}"}
+                pending = [job for job in pending if not self._create(client, headers, *job, kind="retry")]
                 now = datetime.now(UTC)
-                sample = _call(
-                    client,
-                    self.rec,
-                    "write",
-                    "POST",
-                    "/api/v1/tasks/",
-                    headers=headers,
-                    json={
-                        "title": f"due task {n}",
+                job = (
+                    f"fi-{token[-16:]}-{n}",
+                    {
+                        "title": f"due task {token[-8:]} {n}",
                         "priority": 1,
                         "urgency_threshold_at": (now - timedelta(minutes=5)).isoformat(),
                         "deadline_at": (now + timedelta(days=3)).isoformat(),
                         "estimated_sections": 1 + n % 2,
                     },
                 )
-                if sample.status == 201:
-                    self.created.append(sample.body["id"])
-                elif sample.status is None:
-                    self.unanswered_writes += 1
+                if not self._create(client, headers, *job, kind="write"):
+                    pending.append(job)
                 for path in READS:
                     _call(client, self.rec, "read", "GET", path, headers=headers)
                 n += 1
                 self.stop.wait(0.6)
+            # A client keeps retrying what it never saw created (the key's lock is 60 s).
+            give_up = time.monotonic() + 120
+            while pending and time.monotonic() < give_up:
+                time.sleep(2)
+                pending = [job for job in pending if not self._create(client, headers, *job, kind="retry")]
+            with self.lock:
+                self.abandoned += len(pending)
+
+    def _create(self, client: httpx.Client, headers: dict, key: str, body: dict, *, kind: str) -> bool:
+        """POST the task under its Idempotency-Key, as a careful client does; True once created.
+
+        A 503 or no answer may hide a commit that landed, so the retry reuses the key and gets
+        the first answer replayed instead of a second task; a 409 means the first attempt's
+        key is still locked, so try again later."""
+        sample = _call(
+            client, self.rec, kind, "POST", "/api/v1/tasks/", headers={**headers, "Idempotency-Key": key}, json=body
+        )
+        with self.lock:
+            if sample.status is None and kind == "write":
+                self.unanswered_writes += 1
+            if kind == "retry":
+                self.retries += 1
+            if sample.status == 201:
+                self.created.append(sample.body["id"])
+                self.resolved_by_retry += kind == "retry"
+        return sample.status == 201 or sample.status not in (None, 409, 503)
 
 
 class HealthWatcher(threading.Thread):
@@ -318,6 +344,15 @@ def final_accounting(pg: PrivatePostgres, workload: Workload, args) -> list[tupl
             db_tasks == created,
         )
     )
+    twice = q("SELECT count(*) FROM (SELECT title FROM scheduling_task GROUP BY title HAVING count(*) > 1) d")
+    results.append(
+        (
+            "creates retried under their Idempotency-Key: done once each",
+            f"{workload.retries} retries, {workload.resolved_by_retry} creates confirmed by a retry,"
+            f" {workload.abandoned} abandoned, {twice} titles twice",
+            workload.abandoned == 0 and twice == "0",
+        )
+    )
     per_task = q(
         "SELECT t.id, count(tr.id) FROM scheduling_task t LEFT JOIN scheduling_activescheduletrigger tr"
         " ON tr.target_id = t.id AND tr.target_type = 'task_pool' AND NOT tr.is_dry_run GROUP BY t.id"
@@ -450,7 +485,7 @@ def main() -> int:
             run_phase(phase, rec, apps, args)
     finally:
         workload.stop.set()
-        workload.join(35)
+        workload.join(160)  # a create still unconfirmed is retried for up to 120 s
         health.stop.set()
         health.join(15)
     print(f"[{time.strftime('%H:%M:%S')}] draining (up to {args.drain:.0f} s)", flush=True)

@@ -10,10 +10,11 @@ embedded file cache has no atomic add across processes.
 
 import functools
 import hashlib
+import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Q
 from django.http import HttpResponse
 from django.utils import timezone
@@ -22,6 +23,8 @@ from rest_framework.exceptions import APIException
 
 from accounts.models import IdempotencyRecord
 from smartmate.errors import ApiError
+
+logger = logging.getLogger("smartmate.idempotency")
 
 HEADERS = ("HTTP_IDEMPOTENCY_KEY", "HTTP_X_IDEMPOTENCY_KEY")
 MAX_KEY_LENGTH = 255
@@ -81,6 +84,39 @@ def _replay(record):
     return response
 
 
+def _run_and_record(view, request, handler, record, args, kwargs):
+    try:
+        response = handler(view, request, *args, **kwargs)
+    except APIException as exc:
+        response = view.handle_exception(exc)
+    response = view.finalize_response(request, response, *args, **kwargs)
+    response.render()
+    if response.status_code >= 500:
+        IdempotencyRecord.objects.filter(pk=record.pk).delete()
+    else:
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            state=IdempotencyRecord.State.DONE,
+            response_status=response.status_code,
+            response_body=response.content,
+            response_content_type=response.get("Content-Type", "application/json"),
+        )
+    return response
+
+
+def _release(record):
+    """Free the key after a failed attempt so a retry need not wait out the lock.
+
+    Only while still in progress: if the failed attempt's commit did land, the record says
+    DONE and must stay, or the retry would do the work twice.
+    """
+    if not connection.in_atomic_block and connection.errors_occurred and not connection.is_usable():
+        connection.close()  # the attempt's connection was cut; the delete needs a fresh one
+    try:
+        IdempotencyRecord.objects.filter(pk=record.pk, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+    except DatabaseError:
+        logger.warning("could not release Idempotency-Key record %s; it frees when its lock expires", record.pk)
+
+
 def idempotent(required=False):
     def decorator(handler):
         @functools.wraps(handler)
@@ -113,24 +149,14 @@ def idempotent(required=False):
                     )
                 return _replay(record)
             try:
-                response = handler(view, request, *args, **kwargs)
-            except APIException as exc:
-                response = view.handle_exception(exc)
+                # The effect and the stored answer commit together: if the commit's outcome is
+                # lost (a cut connection), a retry either replays the answer or finds the record
+                # still in progress, never the effect without its record.
+                with transaction.atomic():
+                    return _run_and_record(view, request, handler, record, args, kwargs)
             except Exception:
-                IdempotencyRecord.objects.filter(pk=record.pk).delete()
+                _release(record)
                 raise
-            response = view.finalize_response(request, response, *args, **kwargs)
-            response.render()
-            if response.status_code >= 500:
-                IdempotencyRecord.objects.filter(pk=record.pk).delete()
-            else:
-                IdempotencyRecord.objects.filter(pk=record.pk).update(
-                    state=IdempotencyRecord.State.DONE,
-                    response_status=response.status_code,
-                    response_body=response.content,
-                    response_content_type=response.get("Content-Type", "application/json"),
-                )
-            return response
 
         wrapper.idempotent = True
         return wrapper

@@ -9,7 +9,9 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -70,6 +72,38 @@ def wait_for_port(port, timeout=20.0):
         except OSError:
             time.sleep(0.1)
     return False
+
+
+@contextmanager
+def serve_asgi():
+    """Serve the production entry point (smartmate.asgi.application: start-up guard, body
+    cap, Django) with uvicorn on a free loopback port, in a thread; yields the port."""
+    import uvicorn
+    from django.db import connection
+
+    from smartmate.asgi import application
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started
+    try:
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(5)
+        if connection.vendor == "postgresql":  # the server's worker threads keep their own connections
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
 
 
 def tansu_binary():

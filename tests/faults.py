@@ -2,8 +2,11 @@
 
 Frozen, it keeps every connection open but forwards nothing either way, which is what a
 stopped process or a silent network partition looks like from the client: connects and
-writes succeed, answers never come. A client closing its side still closes the upstream side,
-so the server sees the disconnect (and rolls back what that session had open).
+writes succeed, answers never come. With only the answers frozen, requests still reach the
+server (a COMMIT lands) but the client never learns the outcome. `on_request` sees every
+chunk a client sends before it is forwarded, so a test can freeze at an exact statement.
+A client closing its side still closes the upstream side, so the server sees the
+disconnect (and rolls back what that session had open).
 """
 
 from __future__ import annotations
@@ -14,21 +17,28 @@ import threading
 
 
 class FreezableProxy:
-    def __init__(self, upstream_host: str, upstream_port: int):
+    def __init__(self, upstream_host: str, upstream_port: int, on_request=None):
         self.upstream = (upstream_host, upstream_port)
+        self.on_request = on_request
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
-        self._forwarding = threading.Event()
-        self._forwarding.set()
+        self._requests = threading.Event()
+        self._answers = threading.Event()
+        self.thaw()
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def freeze(self) -> None:
-        self._forwarding.clear()
+        self._requests.clear()
+        self._answers.clear()
+
+    def freeze_answers(self) -> None:
+        self._answers.clear()
 
     def thaw(self) -> None:
-        self._forwarding.set()
+        self._requests.set()
+        self._answers.set()
 
     def close(self) -> None:
         self._listener.close()
@@ -47,13 +57,15 @@ class FreezableProxy:
             upstream = socket.create_connection(self.upstream)
             with self._lock:
                 self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client), daemon=True).start()
+            threading.Thread(target=self._pump, args=(client, upstream, self._requests), daemon=True).start()
+            threading.Thread(target=self._pump, args=(upstream, client, self._answers), daemon=True).start()
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, forwarding: threading.Event) -> None:
         try:
             while data := source.recv(65536):
-                if self._forwarding.is_set():
+                if forwarding is self._requests and self.on_request:
+                    self.on_request(data)
+                if forwarding.is_set():
                     sink.sendall(data)
                 # frozen: the bytes vanish, as into a process that will never read them
         except OSError:

@@ -1,49 +1,25 @@
-"""SSE against a live ASGI server (uvicorn on a free port, in a thread, on the test
+"""SSE against the live production ASGI entry point (uvicorn on a free port, in a thread, on the test
 database), read by a real streaming client (httpx): framing, pings while the model is
 slow, exactly one [DONE], and a client disconnect that stops generation."""
 
 import statistics
-import threading
 import time
 
 import httpx
 import pytest
-import uvicorn
 
 from agent.models import Message
 from tests.agent import fake_llm
 from tests.agent.conftest import parse_sse, relay
+from tests.conftest import serve_asgi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def live_asgi():
-    from django.core.asgi import get_asgi_application
-
-    from tests.conftest import free_port
-
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(get_asgi_application(), host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(5)
-    from django.db import connection
-
-    if connection.vendor == "postgresql":  # the server's worker threads keep their own connections
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
+    with serve_asgi() as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 def token_for(user):

@@ -10,8 +10,9 @@ import time
 
 import httpx
 import pytest
-import uvicorn
 from django.core.signals import request_started
+
+from tests.conftest import serve_asgi
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -21,30 +22,9 @@ LOGIN = "/api/v1/auth/login/"
 
 @pytest.fixture
 def live_app(settings):
-    from smartmate.asgi import application
-    from tests.conftest import free_port
-
     assert settings.DATA_UPLOAD_MAX_MEMORY_SIZE == MAX_BODY
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(application, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert server.started
-    yield port
-    server.should_exit = True
-    thread.join(5)
-    from django.db import connection
-
-    with connection.cursor() as cursor:  # the server's worker threads keep their own connections
-        cursor.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        )
+    with serve_asgi() as port:
+        yield port
 
 
 @pytest.fixture

@@ -11,7 +11,9 @@ import time
 import pytest
 from django.db import OperationalError, connection, connections
 from django.test import override_settings
+from django.utils import timezone
 
+from accounts.models import IdempotencyRecord
 from scheduling.models import Task
 from smartmate.db.base import DatabaseWrapper
 from smartmate.db.deadline import QueryDeadlineExceeded, watchdog
@@ -149,3 +151,77 @@ def test_a_request_on_a_frozen_database_answers_503_and_writes_nothing(transacti
         default.settings_dict["HOST"], default.settings_dict["PORT"] = saved
 
     assert sorted(Task.objects.values_list("title", flat=True)) == ["after the thaw", "before the freeze"]
+
+
+def _through_default(proxy):
+    """Route the default connection through the proxy for the rest of the test."""
+    default = connections["default"]
+    saved = default.settings_dict["HOST"], default.settings_dict["PORT"]
+    default.close()
+    default.settings_dict["HOST"], default.settings_dict["PORT"] = "127.0.0.1", proxy.port
+
+    def restore():
+        default.close()
+        default.settings_dict["HOST"], default.settings_dict["PORT"] = saved
+
+    return restore
+
+
+@override_settings(DB_QUERY_DEADLINE_SECONDS=0.5)
+def test_a_create_whose_commit_landed_but_whose_answer_was_lost_replays_on_retry(transactional_db, auth_api):
+    """The task and its Idempotency-Key record commit together, so the retry finds the answer."""
+    settings_dict = connection.settings_dict
+    state = {"insert_seen": False}
+
+    def freeze_after_the_task_commit(data):
+        if b'INSERT INTO "scheduling_task"' in data:
+            state["insert_seen"] = True
+        elif state["insert_seen"] and b"COMMIT" in data:
+            proxy.freeze_answers()  # this COMMIT reaches the server; its answer never comes back
+
+    upstream = settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)
+    proxy = FreezableProxy(*upstream, on_request=freeze_after_the_task_commit)
+    restore = _through_default(proxy)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "lost-answer-1"}
+    body = {"title": "committed, answer lost"}
+    try:
+        lost = auth_api.post("/api/v1/tasks/", body, format="json", **headers)
+        assert lost.status_code == 503  # the client cannot know the task exists
+
+        connections["default"].close()
+        state["insert_seen"] = False
+        proxy.thaw()
+        retry = auth_api.post("/api/v1/tasks/", body, format="json", **headers)
+    finally:
+        restore()
+        proxy.close()
+
+    assert retry.status_code == 201
+    assert retry["Idempotent-Replayed"] == "true"
+    assert list(Task.objects.values_list("id", flat=True)) == [retry.json()["id"]]
+
+
+@override_settings(DB_QUERY_DEADLINE_SECONDS=0.5)
+def test_a_create_cut_before_its_commit_is_done_once_by_the_retry(transactional_db, auth_api, proxy, user):
+    restore = _through_default(proxy)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "cut-before-commit-1"}
+    body = {"title": "cut before commit"}
+    try:
+        auth_api.post("/api/v1/tasks/", {"title": "warm-up"}, format="json")
+        proxy.freeze()
+        cut = auth_api.post("/api/v1/tasks/", body, format="json", **headers)
+        assert cut.status_code == 503
+        connections["default"].close()
+        proxy.thaw()
+        retry = auth_api.post("/api/v1/tasks/", body, format="json", **headers)
+        if retry.status_code == 409:  # the frozen server kept the key's record in progress
+            assert retry.json()["error"]["code"] == "idempotency_in_progress"
+            IdempotencyRecord.objects.filter(user=user, key=headers["HTTP_IDEMPOTENCY_KEY"]).update(
+                locked_until=timezone.now()
+            )  # what the lock's expiry does
+            retry = auth_api.post("/api/v1/tasks/", body, format="json", **headers)
+    finally:
+        restore()
+
+    assert retry.status_code == 201
+    assert Task.objects.filter(title="cut before commit").count() == 1
