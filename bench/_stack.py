@@ -74,7 +74,7 @@ def signal_tree(pid: int, sig: int) -> None:
 
 
 class Workdir:
-    """One temp dir for the run; removed at exit (also on failure)."""
+    """One temp dir for the run; removed at exit (also on failure) unless BENCH_KEEP_LOGS=1."""
 
     def __init__(self, prefix: str):
         self.path = Path(tempfile.mkdtemp(prefix=prefix))
@@ -92,6 +92,9 @@ class Workdir:
                 fn()
             except Exception as exc:  # keep cleaning up the rest
                 print(f"cleanup: {exc}", file=sys.stderr)
+        if os.environ.get("BENCH_KEEP_LOGS") == "1":  # for a post-mortem of a failed run
+            print(f"kept {self.path}", file=sys.stderr)
+            return
         shutil.rmtree(self.path, ignore_errors=True)
 
 
