@@ -336,18 +336,11 @@ def start_apps(workdir: Workdir, env: dict[str, str], *, port: int, web_workers:
             "web",
             [
                 f"{bin_}/gunicorn",
+                "-c",
+                "python:smartmate.gunicorn_conf",  # the Procfile's settings (WEB_CONCURRENCY from env)
                 "smartmate.asgi:application",
-                "--worker-class",
-                "uvicorn_worker.UvicornWorker",
                 "--bind",
                 f"127.0.0.1:{port}",
-                "--workers",
-                str(web_workers),
-                "--preload",
-                "--timeout",
-                "120",
-                "--graceful-timeout",
-                "20",
             ],
             env,
         )

@@ -244,8 +244,8 @@ async def run_steps(
 ):
     stats = Stats()
     stop = asyncio.Event()
-    # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes them, so a
-    # request never goes out on a connection the server is closing (a client-side race).
+    # Idle connections are dropped long before the server's keep-alive (WEB_KEEPALIVE_SECONDS,
+    # 75 s) closes them: a request sent just as the server closes gets a reset.
     limits = httpx.Limits(
         max_connections=max(steps) + 10, max_keepalive_connections=max(steps) + 10, keepalive_expiry=3.0
     )

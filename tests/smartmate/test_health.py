@@ -140,10 +140,9 @@ def test_gunicorn_refuses_to_start_when_redis_is_down(dead_port):
         [
             "-m",
             "gunicorn",
+            "-c",
+            "python:smartmate.gunicorn_conf",
             "smartmate.asgi:application",
-            "--preload",
-            "--worker-class",
-            "uvicorn_worker.UvicornWorker",
             "--bind",
             f"127.0.0.1:{free_port()}",
         ],
