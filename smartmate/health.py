@@ -14,8 +14,9 @@ import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import connections
 from django.http import JsonResponse
+
+from smartmate.db.pool import unpooled_connection
 
 PARTS = ("database", "cache", "broker", "kafka")  # what /healthz reports (API.md)
 # Start-up also refuses an LLM endpoint that is configured but unreachable (DOMAIN §7).
@@ -60,7 +61,7 @@ def configured(part):
 
 
 def _probe_database(timeout):
-    connection = connections.create_connection("default")
+    connection = unpooled_connection("default")  # the server itself, not a connection the pool kept
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")

@@ -91,11 +91,23 @@ if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
     # 0: under ASGI every request runs in a fresh thread, so kept connections would pile up
-    # unused until PostgreSQL refuses clients. Use a pooler (pgbouncer) for reuse.
+    # unused until PostgreSQL refuses clients. The pool below reuses them instead.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "smartmate.db"  # Django's, plus the query deadline
+        # Per process; 0 turns it off (a connection per request, e.g. behind pgbouncer).
+        DB_POOL_MAX_SIZE = env.int("DB_POOL_MAX_SIZE", default=10)
+        if DB_POOL_MAX_SIZE:
+            from smartmate.db.pool import pool_options
+
+            if DATABASES["default"]["CONN_MAX_AGE"]:
+                raise ImproperlyConfigured("DB_CONN_MAX_AGE needs DB_POOL_MAX_SIZE=0: the pool keeps connections")
+            DATABASES["default"]["OPTIONS"]["pool"] = pool_options(
+                max_size=DB_POOL_MAX_SIZE,
+                min_size=env.int("DB_POOL_MIN_SIZE", default=2),
+                timeout=env.float("DB_POOL_TIMEOUT_SECONDS", default=3.0),
+            )
 else:
     # Embedded default. IMMEDIATE transactions take the write lock up front, so two
     # writers queue on the busy timeout instead of failing with "database is locked".

@@ -39,6 +39,9 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-production-012
 os.environ.setdefault("LOG_FORMAT", "text")
 _VAR = Path(__file__).resolve().parent.parent / "var"
 os.environ.setdefault("SQLITE_PATH", str(_VAR / f"test-{os.getpid()}.sqlite3"))
+# No pool in the test process: the concurrency tests hold 100 connections at once. The pool
+# is tested where it runs, in the web process (tests/smartmate/test_db_pool.py).
+os.environ.setdefault("DB_POOL_MAX_SIZE", "0")
 
 from smartmate.settings import *  # noqa: E402,F403
 from smartmate.settings import CACHES, VAR_DIR  # noqa: E402

@@ -5,8 +5,10 @@ Markers: `postgres`, `redis`, `kafka` — a test so marked skips with the reason
 the part is absent, and fails instead under SMARTMATE_REQUIRE_SERVICES=1.
 """
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -72,6 +74,45 @@ def wait_for_port(port, timeout=20.0):
         except OSError:
             time.sleep(0.1)
     return False
+
+
+@contextmanager
+def serve_procfile_web(log_dir, **env_overrides):
+    """Run the Procfile's `web` line (gunicorn, smartmate/gunicorn_conf.py) in a process group
+    of its own, on the embedded default unless `env_overrides` name parts; yields the port."""
+    repo = Path(__file__).resolve().parent.parent
+    line = next(line for line in (repo / "Procfile").read_text().splitlines() if line.startswith("web:"))
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))},
+        "DJANGO_SETTINGS_MODULE": "smartmate.settings",
+        "SECRET_KEY": "x" * 50,
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "PROMETHEUS_MULTIPROC_DIR": str(log_dir),
+        "PYTHONWARNINGS": "ignore",
+        **env_overrides,
+    }
+    log = Path(log_dir) / "web.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            ["bash", "-c", f"exec {line.split(':', 1)[1].strip()}"],
+            cwd=repo,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while not wait_for_port(port, timeout=0.5):
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+        yield port
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(30)
 
 
 @contextmanager

@@ -8,6 +8,7 @@ None, so migrations, seeding and long scans are never cut.
 from django.db.backends.postgresql import base
 
 from .deadline import within_deadline
+from .pool import check_connection
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -21,6 +22,15 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _execute_within_deadline(self, execute, sql, params, many, context):
         with within_deadline(self, sql):
             return execute(sql, params, many, context)
+
+    @property
+    def pool(self):
+        pool = super().pool
+        # Django hands the pool psycopg's plain check (CONN_HEALTH_CHECKS) and takes no other;
+        # ours runs the same check under the request's deadline.
+        if pool is not None and pool._check is not check_connection:
+            pool._check = check_connection
+        return pool
 
     # COMMIT and ROLLBACK go to psycopg directly, not through a cursor.
     def _commit(self):

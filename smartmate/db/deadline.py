@@ -103,8 +103,14 @@ os.register_at_fork(after_in_child=watchdog._reset)
 
 @contextmanager
 def within_deadline(wrapper, what: str):
-    seconds = wrapper.query_deadline
-    conn = wrapper.connection
+    """A statement on this Django connection, under its `query_deadline`."""
+    with guarded(wrapper.connection, wrapper.query_deadline, what):
+        yield
+
+
+@contextmanager
+def guarded(conn, seconds: float | None, what: str):
+    """Cut psycopg connection `conn` if the block has not finished within `seconds` (None: no limit)."""
     if not seconds or conn is None or conn.closed:
         yield
         return

@@ -1,13 +1,11 @@
 """The Redis circuit breaker (smartmate.redis_breaker) against a hung Redis.
 
-`HangableRedis` is a loopback TCP front for the real Redis. Hung, it behaves like a
-SIGSTOPped redis-server: the kernel accepts connections and data, nothing answers. It
-counts connections and bytes on its side, so "the call skipped Redis" is asserted as
-"no byte arrived", not as a timing. Recovered, new connections are piped to the real Redis.
+The real Redis behind a frozen `tests.faults.FreezableProxy`, which behaves like a SIGSTOPped
+redis-server: the kernel accepts connections and data, nothing answers. It counts
+connections and bytes, so "the call skipped Redis" is asserted as "no byte arrived", not as
+a timing. Thawed, it forwards to the real Redis again.
 """
 
-import contextlib
-import socket
 import threading
 import time
 from urllib.parse import urlsplit
@@ -20,86 +18,11 @@ from prometheus_client import REGISTRY
 
 from smartmate import redis_breaker
 from smartmate.health import probe_parts
+from tests.faults import FreezableProxy
 
 pytestmark = pytest.mark.redis
 
 SOCKET_TIMEOUT = 0.2
-
-
-class HangableRedis:
-    def __init__(self, upstream_url):
-        parts = urlsplit(upstream_url)
-        self.upstream = (parts.hostname or "127.0.0.1", parts.port or 6379)
-        self.db_path = parts.path or "/0"
-        self.hung = True
-        self.connections = 0
-        self.bytes_received = 0
-        self._lock = threading.Lock()
-        self._sockets = []
-        self._stop = threading.Event()
-        self._server = socket.create_server(("127.0.0.1", 0))
-        self._server.settimeout(0.1)
-        self.port = self._server.getsockname()[1]
-        self.server = f"127.0.0.1:{self.port}"  # the breaker's name for it
-        self.url = f"redis://{self.server}{self.db_path}"
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def recover(self):
-        """Connections made from now on reach the real Redis (those made while hung stay hung)."""
-        self.hung = False
-
-    def _accept(self):
-        while not self._stop.is_set():
-            try:
-                client, _ = self._server.accept()
-            except OSError:
-                continue
-            with self._lock:
-                self.connections += 1
-                self._sockets.append(client)
-            upstream = None
-            if not self.hung:
-                upstream = socket.create_connection(self.upstream)
-                self._sockets.append(upstream)
-                threading.Thread(target=self._pipe, args=(upstream, client, False), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(client, upstream, True), daemon=True).start()
-
-    def _pipe(self, source, target, count):
-        while True:
-            try:
-                data = source.recv(65536)
-            except OSError:
-                return
-            if not data:
-                return
-            if count:
-                with self._lock:
-                    self.bytes_received += len(data)
-            if target is not None:
-                try:
-                    target.sendall(data)
-                except OSError:
-                    return
-
-    def counts(self):
-        """(connections, bytes received) once nothing has arrived for a moment."""
-        last = None
-        while True:
-            with self._lock:
-                now = (self.connections, self.bytes_received)
-            if now == last:
-                return now
-            last = now
-            time.sleep(0.1)
-
-    def close(self):
-        self._stop.set()
-        with self._lock:
-            for sock in self._sockets:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes a pipe thread blocked in recv
-                sock.close()
-        self._server.close()
 
 
 @pytest.fixture(autouse=True)
@@ -115,7 +38,10 @@ def fresh_breakers(settings):
 @pytest.fixture
 def hung_redis(settings):
     """A hung Redis, and the default cache (settings.py's OPTIONS, short timeouts) pointed at it."""
-    proxy = HangableRedis(settings.REDIS_URL)
+    real = urlsplit(settings.REDIS_URL)
+    proxy = FreezableProxy(real.hostname or "127.0.0.1", real.port or 6379, frozen=True)
+    proxy.server = f"127.0.0.1:{proxy.port}"  # the breaker's name for it
+    proxy.url = f"redis://{proxy.server}{real.path or '/0'}"
     default = settings.CACHES["default"]
     options = {**default["OPTIONS"], "SOCKET_TIMEOUT": SOCKET_TIMEOUT, "SOCKET_CONNECT_TIMEOUT": SOCKET_TIMEOUT}
     settings.CACHES = {"default": {**default, "LOCATION": proxy.url, "OPTIONS": options}}
@@ -201,7 +127,7 @@ def test_a_trial_against_a_redis_that_answers_again_closes_the_circuit(hung_redi
     settings.REDIS_BREAKER_RESET_SECONDS = 0.3
     assert cache.get("k") is None
     assert state_of(hung_redis.server) == "open"
-    hung_redis.recover()
+    hung_redis.thaw()
     cache.set("k", "during the cool-down")  # skipped: the circuit is still open
     assert cache.get("k") is None
     time.sleep(0.4)
@@ -213,7 +139,7 @@ def test_a_trial_against_a_redis_that_answers_again_closes_the_circuit(hung_redi
     cache.set_many({"a": 1, "b": 2})
     assert cache.get_many(["a", "b"]) == {"a": 1, "b": 2}
     # It really is in the real Redis, behind the proxy.
-    real = redis.Redis.from_url(f"redis://{hung_redis.upstream[0]}:{hung_redis.upstream[1]}{hung_redis.db_path}")
+    real = redis.Redis.from_url(settings.REDIS_URL)
     assert real.exists(cache.make_and_validate_key("k")) == 1
     real.close()
 
@@ -266,6 +192,6 @@ def test_the_health_probe_is_outside_the_circuit(hung_redis, settings):
     connections, _ = hung_redis.counts()
     assert probe_parts(deadline=SOCKET_TIMEOUT * 2, parts=("cache",))["cache"] != "ok"
     assert hung_redis.counts()[0] > connections  # it asked the hung Redis itself
-    hung_redis.recover()
+    hung_redis.thaw()
     assert probe_parts(parts=("cache",))["cache"] == "ok"  # while the circuit is still open
     assert state_of(hung_redis.server) == "open"
