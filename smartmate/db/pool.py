@@ -25,13 +25,21 @@ _inherited = []  # parents' pools, kept referenced so their sockets are never cl
 
 
 def check_connection(conn) -> None:
-    """psycopg_pool's check on checkout, cut like a statement when the request's deadline passes."""
+    """psycopg_pool's check on checkout, cut like a statement when the request's deadline passes.
+
+    An empty query answers in a millisecond, so the check gets no more than the pool's own
+    wait: a request on a frozen server then costs about DB_POOL_TIMEOUT_SECONDS, as a new
+    connection's connect_timeout did before the pool, not the statement deadline on top.
+    """
     from django.db import connections
     from psycopg_pool import ConnectionPool
 
     from .deadline import guarded
 
-    seconds = getattr(connections["default"], "query_deadline", None)
+    wrapper = connections["default"]
+    seconds = getattr(wrapper, "query_deadline", None)
+    if seconds:
+        seconds = min(seconds, wrapper.settings_dict["OPTIONS"]["pool"]["timeout"])
     with guarded(conn, seconds, "pool health check"):
         ConnectionPool.check_connection(conn)
 

@@ -74,7 +74,7 @@ def test_a_frozen_database_answers_503_within_the_deadline_and_the_pool_recovers
     env = {
         "DATABASE_URL": database_proxy.url,
         "DB_POOL_MAX_SIZE": "2",
-        "DB_QUERY_DEADLINE_SECONDS": "1",
+        "DB_QUERY_DEADLINE_SECONDS": "5",
         "DB_POOL_TIMEOUT_SECONDS": "1",
     }
     with serve_procfile_web(tmp_path, **env, **QUIET_THROTTLES) as port:
@@ -87,7 +87,9 @@ def test_a_frozen_database_answers_503_within_the_deadline_and_the_pool_recovers
         waited = time.monotonic() - started
         assert [r.status_code for r in frozen] == [503] * 3
         assert {r.json()["error"]["code"] for r in frozen} == {"service_unavailable"}
-        assert waited < 3 * 4  # each within the deadline plus the pool's wait, not held to the thaw
+        # Each within the pool's wait (the checkout check gets no more), not the 5 s statement
+        # deadline, let alone held to the thaw.
+        assert waited < 3 * 2.5
 
         database_proxy.thaw()
         started = time.monotonic()
