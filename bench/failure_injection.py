@@ -221,7 +221,11 @@ class Phase:
 
 
 def _first_health(rec: Recorder, after: float, until: float, want) -> Sample | None:
-    for sample in sorted(rec.between(after, until, "health"), key=lambda s: s.started):
+    """The first /healthz answer given after `after` (by when it answered: a call already in
+    flight when the fault began is the one that should notice it) that `want`s."""
+    with rec.lock:
+        answered = [s for s in rec.samples if s.kind == "health" and after <= s.ended < until]
+    for sample in sorted(answered, key=lambda s: s.ended):
         if want(sample):
             return sample
     return None
@@ -248,6 +252,7 @@ def _summary(samples: list[Sample]) -> str:
 def run_phase(phase: Phase, rec: Recorder, apps, args) -> None:
     pids = {name: app.pid for name, app in apps.items()}
     print(f"[{time.strftime('%H:%M:%S')}] {phase.name}: inject", flush=True)
+    began = time.monotonic()  # detection counts from here: stopping every backend takes a moment
     phase.inject()
     t0 = time.monotonic()  # the part is unreachable from here (a stop has returned)
     time.sleep(args.outage)
@@ -257,8 +262,8 @@ def run_phase(phase: Phase, rec: Recorder, apps, args) -> None:
     time.sleep(args.recovery)
     t2 = time.monotonic()
 
-    down = _first_health(rec, t0, t1, _down(phase.part))
-    detect = down.ended - t0 if down else None
+    down = _first_health(rec, began, t1, _down(phase.part))
+    detect = down.ended - began if down else None
     named = down.body["checks"][phase.part] if down else "-"
     phase.results.append(
         (
