@@ -13,16 +13,14 @@ and `WEB_KEEPALIVE_SECONDS` = --keepalive, keeps the worker busy with six client
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import ROOT, VENV_BIN, free_port, wait_for_port
+from _stack import ROOT, VENV_BIN, AppProcess, Workdir, free_port, wait_for_port
 
 
 async def busy(base: str, stop: asyncio.Event) -> None:
@@ -72,36 +70,23 @@ def main() -> int:
     args = parser.parse_args()
     centre = args.idle if args.keepalive >= 10 else args.keepalive
 
+    workdir = Workdir("sm-keepalive-")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="smartmate.settings",
+        SECRET_KEY="x" * 50,
+        SQLITE_PATH=str(workdir.path / "db.sqlite3"),
+        WEB_CONCURRENCY="1",
+        WEB_KEEPALIVE_SECONDS=str(args.keepalive),
+    )
+    subprocess.run([str(VENV_BIN / "python"), "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     port = free_port()
-    with tempfile.TemporaryDirectory(prefix="sm-keepalive-") as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))}
-        env.update(
-            DJANGO_SETTINGS_MODULE="smartmate.settings",
-            SECRET_KEY="x" * 50,
-            SQLITE_PATH=f"{tmp}/db.sqlite3",
-            WEB_CONCURRENCY="1",
-            WEB_KEEPALIVE_SECONDS=str(args.keepalive),
-        )
-        subprocess.run([str(VENV_BIN / "python"), "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        log = open(f"{tmp}/web.log", "wb")  # noqa: SIM115 (closed with the process)
-        conf, app, bind = "python:smartmate.gunicorn_conf", "smartmate.asgi:application", f"127.0.0.1:{port}"
-        web = subprocess.Popen(
-            [str(VENV_BIN / "gunicorn"), "-c", conf, app, "--bind", bind],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        try:
-            if not wait_for_port(port):
-                print("the web process did not start:\n" + Path(f"{tmp}/web.log").read_text()[-2000:], file=sys.stderr)
-                return 1
-            tries, lost = asyncio.run(run(f"http://127.0.0.1:{port}", centre, args.rounds))
-        finally:
-            os.killpg(web.pid, signal.SIGTERM)
-            web.wait(30)
-            log.close()
+    gunicorn = [str(VENV_BIN / "gunicorn"), "-c", "python:smartmate.gunicorn_conf", "smartmate.asgi:application"]
+    web = AppProcess(workdir, "web", [*gunicorn, "--bind", f"127.0.0.1:{port}"], env)
+    if not wait_for_port(port):
+        print(f"the web process did not start:\n{web.tail()}", file=sys.stderr)
+        return 1
+    tries, lost = asyncio.run(run(f"http://127.0.0.1:{port}", centre, args.rounds))
     count = sum(len(v) for v in lost.values())
     print(
         f"keep-alive {args.keepalive:g} s, idle {centre - 0.1:.3f}-{centre + 0.1:.3f} s under load: "
