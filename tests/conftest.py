@@ -76,6 +76,13 @@ def wait_for_port(port, timeout=20.0):
     return False
 
 
+def production_env(**overrides):
+    """The environment for a process of ours on production settings: the embedded default
+    (this run's DATABASE_URL, REDIS_URL and KAFKA_* dropped) unless `overrides` name parts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))}
+    return {**env, "DJANGO_SETTINGS_MODULE": "smartmate.settings", "SECRET_KEY": "x" * 50, **overrides}
+
+
 @contextmanager
 def serve_procfile_web(log_dir, **env_overrides):
     """Run the Procfile's `web` line (gunicorn, smartmate/gunicorn_conf.py) in a process group
@@ -83,16 +90,8 @@ def serve_procfile_web(log_dir, **env_overrides):
     repo = Path(__file__).resolve().parent.parent
     line = next(line for line in (repo / "Procfile").read_text().splitlines() if line.startswith("web:"))
     port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))},
-        "DJANGO_SETTINGS_MODULE": "smartmate.settings",
-        "SECRET_KEY": "x" * 50,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "PROMETHEUS_MULTIPROC_DIR": str(log_dir),
-        "PYTHONWARNINGS": "ignore",
-        **env_overrides,
-    }
+    defaults = {"WEB_CONCURRENCY": "1", "PROMETHEUS_MULTIPROC_DIR": str(log_dir), "PYTHONWARNINGS": "ignore"}
+    env = production_env(PORT=str(port), **{**defaults, **env_overrides})
     log = Path(log_dir) / "web.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(

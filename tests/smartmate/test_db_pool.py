@@ -6,7 +6,6 @@ frozen database still answers 503 within the query deadline (the pool's checkout
 under it too), and the pool recovers when the database does, without a restart.
 """
 
-import os
 import subprocess
 import sys
 import time
@@ -17,7 +16,7 @@ import httpx
 import pytest
 from django.db import connection
 
-from tests.conftest import serve_procfile_web
+from tests.conftest import production_env, serve_procfile_web
 from tests.faults import FreezableProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(120)]
@@ -126,14 +125,7 @@ print(os.waitstatus_to_exitcode(status), query("SELECT 1") == [1])
 
 
 def test_a_forked_child_opens_its_own_pool_and_leaves_its_parents_connections_alone(database_proxy):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "KAFKA_"))}
-    env.update(
-        DJANGO_SETTINGS_MODULE="smartmate.settings",
-        SECRET_KEY="x" * 50,
-        DATABASE_URL=database_proxy.url,
-        DB_POOL_MAX_SIZE="2",
-        DB_POOL_MIN_SIZE="1",
-    )
+    env = production_env(DATABASE_URL=database_proxy.url, DB_POOL_MAX_SIZE="2", DB_POOL_MIN_SIZE="1")
     result = subprocess.run(
         [sys.executable, "-c", FORK_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

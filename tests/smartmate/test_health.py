@@ -1,6 +1,5 @@
 """/healthz, start-up fail-fast and check_services against real and dead parts."""
 
-import os
 import socket
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.db import connections
 
-from tests.conftest import free_port
+from tests.conftest import free_port, production_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -115,8 +114,7 @@ def test_kafka_probe_passes_on_a_real_broker(kafka_bootstrap, settings):
 
 
 def run_python(args, env_overrides, timeout=60):
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "KAFKA_"))}
-    env.update({"SECRET_KEY": "x" * 50, "DJANGO_SETTINGS_MODULE": "smartmate.settings", **env_overrides})
+    env = production_env(**env_overrides)
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )
