@@ -12,6 +12,9 @@ Families and how they are invalidated, never with KEYS/SCAN:
   database read, and is served only while that version is still current: a reader that
   raced a committing writer can never re-cache stale rows past the writer's invalidation.
 
+A version's scope is a user id, or a name for a family shared by everyone (the plan square's
+listing, scheduling.plansquare.cache).
+
 A cache failure never fails a read or a write: it is logged and the database answers.
 """
 
@@ -58,7 +61,7 @@ def task_classes_key(user_id: int) -> str:
     return f"sm:taskclasses:{user_id}"
 
 
-def version_key(family: str, user_id: int) -> str:
+def version_key(family: str, user_id: int | str) -> str:
     return f"sm:ver:{family}:{user_id}"
 
 
@@ -75,7 +78,7 @@ def ttl() -> int:
 VERSION_TTL = 24 * 3600
 
 
-def family_version(family: str, user_id: int) -> str | None:
+def family_version(family: str, user_id: int | str) -> str | None:
     """The family's current version, created if absent; None when the cache is down."""
     key = version_key(family, user_id)
     try:
@@ -130,7 +133,7 @@ def _store(key, value, timeout):
         logger.warning("cache unavailable writing %s", key, exc_info=True)
 
 
-def invalidate_now(user_id: int, families) -> None:
+def invalidate_now(user_id: int | str, families) -> None:
     """Give each family a fresh version and delete its exact key, in one round trip on Redis
     (a write pays for it on every commit). Never raises."""
     versions = {version_key(family, user_id): uuid.uuid4().hex for family in families}
@@ -163,7 +166,7 @@ class _Invalidation:
         invalidate_now(self.user_id, self.families)
 
 
-def invalidate_on_commit(user_id: int | None, *families: str) -> None:
+def invalidate_on_commit(user_id: int | str | None, *families: str) -> None:
     """Clear the families once the current transaction commits (at once outside one).
 
     A rolled-back write clears nothing. A transaction clears each user's families once,

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "accounts",
     "outbox",
     "scheduling",
+    "scheduling.plansquare",  # label "plansquare"; depends on scheduling, never the reverse
     "notifications",
     "agent",
 ]
@@ -370,6 +371,15 @@ CELERY_BEAT_SCHEDULE.update(
         "scheduling-expire-previews": {"task": "scheduling.expire_previews", "schedule": 300.0},
     }
 )
+# [plansquare] (docs/DOMAIN.md §10)
+# Credits paid to a post's author for the first like / import of each other user (via the outbox).
+PLAN_SQUARE_LIKE_REWARD = env.int("PLAN_SQUARE_LIKE_REWARD", default=1)
+PLAN_SQUARE_IMPORT_REWARD = env.int("PLAN_SQUARE_IMPORT_REWARD", default=5)
+# Per-user limits on what others read (DRF rate strings: N/second|minute|hour|day).
+PLAN_SQUARE_POST_RATE = env.str("PLAN_SQUARE_POST_RATE", default="10/hour")
+PLAN_SQUARE_COMMENT_RATE = env.str("PLAN_SQUARE_COMMENT_RATE", default="30/hour")
+PLAN_SQUARE_REPORT_RATE = env.str("PLAN_SQUARE_REPORT_RATE", default="10/hour")
+PLAN_SQUARE_MAX_ITEMS = env.int("PLAN_SQUARE_MAX_ITEMS", default=500)  # items a published plan may hold
 # [outbox]
 OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)

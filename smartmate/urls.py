@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("scheduling.urls")),
     path("", include("notifications.urls")),
     path("agent/", include("agent.urls")),
+    path("plan-square/", include("scheduling.plansquare.urls")),
 ]
 
 urlpatterns = [

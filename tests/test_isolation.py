@@ -1,5 +1,7 @@
 """Isolation (issue 9): every object endpoint of the URLconf, every method, as another user
-→ 404 (never 403: API.md), and anonymous → 401; the admin refuses non-staff.
+→ 404 (never 403: API.md), and anonymous → 401; the admin refuses non-staff. Routes the
+contract makes public (the plan square: anyone reads a post, anyone signed in likes, imports,
+comments on and reports it) say so in SHARED, and are probed again with the object hidden.
 
 The object endpoints are DISCOVERED: every API URL pattern with a path parameter. Each needs a
 factory in FACTORIES (keyed by the router's basename, or the URL name of a plain view) that
@@ -149,6 +151,21 @@ def memory_item(api, user):
     return {"pk": _post(api, "/api/v1/agent/memory/items/", {"kind": "fact", "content": "A likes tea"})["id"]}
 
 
+def _plan_square_post(api):
+    class_id = task_class(api, None)["pk"]
+    _post(api, f"/api/v1/task-classes/{class_id}/items/", {"title": "A's step"})
+    return _post(api, "/api/v1/plan-square/posts/", {"task_class_id": class_id, "title": "A's plan"})["id"]
+
+
+def plan_square_post(api, user):
+    return {"pk": _plan_square_post(api)}
+
+
+def plan_square_comment(api, user):
+    post_id = _plan_square_post(api)
+    return {"pk": _post(api, f"/api/v1/plan-square/posts/{post_id}/comments/", {"body": "A's comment"})["id"]}
+
+
 FACTORIES = {
     "task": task,
     "task-class": task_class,
@@ -161,7 +178,31 @@ FACTORIES = {
     "notification-channel": notification_channel,
     "agent-conversation": conversation,
     "agent-memory-item": memory_item,
+    "plan-square-post": plan_square_post,
+    "plan-square-comment": plan_square_comment,
 }
+
+# Routes public or shared by contract: the status anonymous and another user get instead of
+# 401 / 404, by (key, view action). Everything not named here refuses both.
+SHARED = {
+    ("plan-square-post", "retrieve"): {"anonymous": 200, "other": 200},
+    ("plan-square-post", "comments"): {"anonymous": 200, "other": 200},
+    ("plan-square-post", "like"): {"other": 200},
+    ("plan-square-post", "unlike"): {"other": 200},
+    ("plan-square-post", "import_post"): {"other": 201},
+    ("plan-square-post", "comment_create"): {"other": 201},
+    ("plan-square-post", "report"): {"other": 202},
+}
+
+
+def _hide_plan_square_post(kwargs):
+    from scheduling.plansquare.services import post_set_hidden
+
+    post_set_hidden(post_id=kwargs["pk"], hidden=True)
+
+
+# Objects staff can hide: once hidden, the SHARED routes refuse too (404 for anyone but the author).
+HIDERS = {"plan-square-post": _hide_plan_square_post}
 
 # Routes with a path parameter that do not address another user's object, and why.
 NOT_OBJECTS = {
@@ -174,7 +215,13 @@ OWN_SCOPE = {("notification-channel", "PUT")}
 
 # A valid body, so a route that validates before it looks the object up still has to answer
 # 404 rather than 400: by action where one needs its own, else by method.
-ACTION_BODIES = {"apply": {"candidate_id": "c1"}, "chat": {"message": "hello"}, "create": {"title": "B"}}
+ACTION_BODIES = {
+    "apply": {"candidate_id": "c1"},
+    "chat": {"message": "hello"},
+    "create": {"title": "B"},
+    "comment_create": {"body": "B's comment"},
+    "report": {"reason": "B reports"},
+}
 METHOD_BODIES = {
     "PUT": {"title": "B", "name": "B", "webhook_url": "http://127.0.0.1:9/b", "enabled": True},
     "PATCH": {"title": "B"},
@@ -214,22 +261,39 @@ def test_every_object_route_has_a_factory():
     assert not missing, "add a factory to tests/test_isolation.py FACTORIES for: " + ", ".join(missing)
 
 
-def _probe(pattern, alice, bob, client_for):
-    """A's object on this route, and what anonymous and B got for each method that should refuse."""
+def _expected(key, pattern, method, who, hidden):
+    """(status, code or None) that `who` ("anonymous" | "other") should get."""
+    refused = (401, "not_authenticated") if who == "anonymous" else (404, "not_found")
+    action = (getattr(pattern.callback, "actions", None) or {}).get(method.lower())
+    status = SHARED.get((key, action), {}).get(who)
+    if status is None:
+        return refused
+    return (404, "not_found") if hidden else (status, None)
+
+
+def _matches(answer, expected):
+    return answer[0] == expected[0] and (expected[1] is None or answer[1] == expected[1])
+
+
+def _probe(pattern, alice, bob, client_for, *, hidden=False):
+    """A's object on this route (hidden by staff if asked), and what anonymous and B got for each
+    method that answered otherwise than expected."""
     key = _key(pattern)
     as_alice, as_bob, anonymous = client_for(alice), client_for(bob), APIClient()
     kwargs = FACTORIES[key](as_alice, alice)
+    if hidden:
+        HIDERS[key](kwargs)
     path = reverse(pattern.name, kwargs={name: kwargs[name] for name in pattern.pattern.regex.groupindex})
     methods = _methods(pattern)
     wrong = {}
     for method in methods:
         answer = _code(_call(anonymous, pattern, method, path))
-        if answer != (401, "not_authenticated"):
+        if not _matches(answer, _expected(key, pattern, method, "anonymous", hidden)):
             wrong[f"anonymous {method}"] = answer
         if (key, method) in OWN_SCOPE:
             continue
         answer = _code(_call(as_bob, pattern, method, path))
-        if answer != (404, "not_found"):
+        if not _matches(answer, _expected(key, pattern, method, "other", hidden)):
             wrong[f"other user {method}"] = answer
     return path, methods, as_alice, wrong
 
@@ -256,6 +320,34 @@ def test_another_users_object_is_not_found_and_anonymous_is_refused(route, patte
         from notifications.models import NotificationChannel
 
         assert NotificationChannel.objects.get(user=alice, kind="webhook").webhook_url == "http://127.0.0.1:9/a"
+
+
+HIDEABLE_ROUTES = [(route, pattern) for route, pattern in OBJECT_ROUTES if _key(pattern) in HIDERS]
+
+
+@pytest.mark.parametrize(("route", "pattern"), HIDEABLE_ROUTES, ids=[r for r, _ in HIDEABLE_ROUTES])
+def test_a_hidden_object_is_not_found_by_anyone_but_its_owner(route, pattern, make_user, client_for):
+    alice, bob = make_user("alice"), make_user("bob")
+    path, methods, as_alice, wrong = _probe(pattern, alice, bob, client_for, hidden=True)
+    assert not wrong, f"{path}: {wrong}"
+    if "GET" in methods:
+        assert as_alice.get(path).status_code == 200, path
+
+
+def test_shared_routes_are_routes_of_the_urlconf():
+    actions = {(_key(p), action) for _, p in ROUTES for action in (getattr(p.callback, "actions", None) or {}).values()}
+    assert set(SHARED) <= actions, set(SHARED) - actions
+
+
+def test_the_probe_catches_a_post_that_reads_when_hidden(make_user, client_for, monkeypatch):
+    """The hidden probe bites: with hidden posts readable by all, B reads A's hidden post."""
+    from scheduling.plansquare import selectors
+    from scheduling.plansquare.models import Post
+
+    monkeypatch.setattr(selectors, "visible_posts", lambda *, user: Post.objects.select_related("author"))
+    pattern = next(p for _, p in ROUTES if p.name == "plan-square-post-detail")
+    _, _, _, wrong = _probe(pattern, make_user("alice"), make_user("bob"), client_for, hidden=True)
+    assert {"anonymous GET", "other user GET"} <= set(wrong), wrong
 
 
 def test_the_probe_catches_a_queryset_that_forgets_the_user(make_user, client_for, monkeypatch):

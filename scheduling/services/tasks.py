@@ -154,6 +154,20 @@ def task_class_item_create(*, user, task_class: TaskClass, title: str, **fields)
 
 
 @transaction.atomic
+def task_class_items_create(*, user, task_class: TaskClass, items: list[dict]) -> list[TaskClassItem]:
+    """Many items in one INSERT (a plan imported from the square). bulk_create sends no signals:
+    the caches the items feed are cleared here."""
+    created = TaskClassItem.objects.bulk_create(
+        [
+            TaskClassItem(task_class=task_class, user=user, **{k: v for k, v in item.items() if k in ITEM_FIELDS})
+            for item in items
+        ]
+    )
+    cache.invalidate_on_commit(user.pk, cache.SCHEDULE, cache.TASK_CLASSES)
+    return created
+
+
+@transaction.atomic
 def task_class_item_update(*, user, item: TaskClassItem, **fields) -> TaskClassItem:
     item = TaskClassItem.objects.select_for_update().get(pk=item.pk, user=user)
     for name, value in fields.items():

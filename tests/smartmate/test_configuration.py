@@ -8,7 +8,7 @@ from django.apps import apps
 from django.contrib import admin
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT_APPS = {"accounts", "scheduling", "outbox", "notifications", "agent"}
+PROJECT_APPS = {"accounts", "scheduling", "plansquare", "outbox", "notifications", "agent"}
 
 
 def test_env_example_lists_every_variable_the_settings_read():

@@ -1,0 +1,207 @@
+"""Moderation of the plan square (docs/DOMAIN.md §10): staff with `plansquare.moderate_post` hide
+and unhide posts and comments (through the services, which keep the counters and the cache
+right) and read the reports with their reasons. Everything else is read-only here: the rows are
+the users' and the services'."""
+
+from django.contrib import admin, messages
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+
+from scheduling.plansquare import services
+from scheduling.plansquare.models import (
+    Post,
+    PostComment,
+    PostImport,
+    PostLike,
+    PostReport,
+    PostReward,
+    PostTag,
+)
+
+MODERATE = "plansquare.moderate_post"
+
+
+class ReadOnlyMixin:
+    show_full_result_count = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+
+class ModerationMixin:
+    def has_moderate_permission(self, request):
+        return request.user.has_perm(MODERATE)
+
+    def _moderate(self, request, queryset, set_hidden, hidden, noun):
+        changed = 0
+        for pk in queryset.values_list("pk", flat=True):
+            row = set_hidden(pk, hidden)
+            changed += row is not None
+        verb = "hidden" if hidden else "shown again"
+        self.message_user(request, f"{changed} {noun} {verb}.", messages.SUCCESS)
+
+
+class PostReportInline(ReadOnlyMixin, admin.TabularInline):
+    model = PostReport
+    fields = ("reporter", "reason", "created_at", "resolved_at", "resolved_by")
+    extra = 0
+
+
+@admin.register(Post)
+class PostAdmin(ModerationMixin, admin.ModelAdmin):
+    list_display = ("id", "title", "author", "likes", "imports", "comments", "open_reports", "hidden", "published_at")
+    list_filter = ("hidden", "strategy")
+    search_fields = ("=id", "title", "author__username")
+    list_select_related = ("author",)
+    show_full_result_count = False
+    actions = ("hide_posts", "unhide_posts")
+    inlines = [PostReportInline]
+    exclude = ("search_vector",)
+
+    def get_queryset(self, request):
+        # A subquery per listed row: a JOIN with GROUP BY would aggregate every post for one page.
+        open_reports = (
+            PostReport.objects.filter(post=OuterRef("pk"), resolved_at__isnull=True)
+            .values("post")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        return super().get_queryset(request).annotate(open_report_count=Coalesce(Subquery(open_reports), 0))
+
+    @admin.display(description="open reports", ordering="open_report_count")
+    def open_reports(self, post):
+        return post.open_report_count
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Post._meta.fields if field.name != "search_vector"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.has_perm(MODERATE) and super().has_delete_permission(request, obj)
+
+    @admin.action(description="Hide the selected posts", permissions=["moderate"])
+    def hide_posts(self, request, queryset):
+        self._moderate(request, queryset, lambda pk, h: services.post_set_hidden(post_id=pk, hidden=h), True, "posts")
+
+    @admin.action(description="Show the selected posts again", permissions=["moderate"])
+    def unhide_posts(self, request, queryset):
+        self._moderate(request, queryset, lambda pk, h: services.post_set_hidden(post_id=pk, hidden=h), False, "posts")
+
+
+@admin.register(PostComment)
+class PostCommentAdmin(ModerationMixin, admin.ModelAdmin):
+    list_display = ("id", "post", "author", "short_body", "deleted", "hidden", "created_at")
+    list_filter = ("hidden", "deleted")
+    search_fields = ("=id", "=post__id", "body", "author__username")
+    list_select_related = ("post", "author")
+    show_full_result_count = False
+    actions = ("hide_comments", "unhide_comments")
+
+    @admin.display(description="body")
+    def short_body(self, comment):
+        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in PostComment._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Hide the selected comments", permissions=["moderate"])
+    def hide_comments(self, request, queryset):
+        self._moderate(
+            request, queryset, lambda pk, h: services.comment_set_hidden(comment_id=pk, hidden=h), True, "comments"
+        )
+
+    @admin.action(description="Show the selected comments again", permissions=["moderate"])
+    def unhide_comments(self, request, queryset):
+        self._moderate(
+            request, queryset, lambda pk, h: services.comment_set_hidden(comment_id=pk, hidden=h), False, "comments"
+        )
+
+
+class OpenReportFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("open", "open"), ("resolved", "resolved")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "open":
+            return queryset.filter(resolved_at__isnull=True)
+        if self.value() == "resolved":
+            return queryset.filter(resolved_at__isnull=False)
+        return queryset
+
+
+@admin.register(PostReport)
+class PostReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "post", "post_hidden", "reporter", "reason", "created_at", "resolved_at")
+    list_filter = (OpenReportFilter,)
+    search_fields = ("=post__id", "reason", "reporter__username", "post__title")
+    list_select_related = ("post", "reporter")
+    actions = ("resolve_reports", "hide_reported_posts")
+
+    @admin.display(description="post hidden", boolean=True)
+    def post_hidden(self, report):
+        return report.post.hidden
+
+    def has_change_permission(self, request, obj=None):
+        # Read-only form; the changelist still offers the moderation actions.
+        return obj is None and request.user.has_perm(MODERATE)
+
+    @admin.action(description="Mark the selected reports resolved", permissions=["moderate"])
+    def resolve_reports(self, request, queryset):
+        count = services.reports_resolve(report_ids=list(queryset.values_list("pk", flat=True)), staff=request.user)
+        self.message_user(request, f"{count} reports resolved.", messages.SUCCESS)
+
+    @admin.action(description="Hide the reported posts and resolve the reports", permissions=["moderate"])
+    def hide_reported_posts(self, request, queryset):
+        post_ids = set(queryset.values_list("post_id", flat=True))
+        for post_id in post_ids:
+            services.post_set_hidden(post_id=post_id, hidden=True)
+        services.reports_resolve(report_ids=list(queryset.values_list("pk", flat=True)), staff=request.user)
+        self.message_user(request, f"{len(post_ids)} posts hidden.", messages.SUCCESS)
+
+
+@admin.register(PostTag)
+class PostTagAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "tag", "post")
+    search_fields = ("=tag", "=post__id")
+    list_select_related = ("post",)
+
+
+@admin.register(PostLike)
+class PostLikeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "post", "user", "created_at")
+    search_fields = ("=post__id", "user__username")
+    list_select_related = ("post", "user")
+
+
+@admin.register(PostImport)
+class PostImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "post", "user", "task_class", "created_at")
+    search_fields = ("=post__id", "user__username")
+    list_select_related = ("post", "user", "task_class")
+
+
+@admin.register(PostReward)
+class PostRewardAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("id", "kind", "post_id", "actor_id", "author_id", "amount", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("=post_id", "=actor_id", "=author_id")
