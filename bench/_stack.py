@@ -101,7 +101,7 @@ class Workdir:
 class PrivatePostgres:
     """A throwaway cluster on a free port; stop/start/pause/resume for outages."""
 
-    def __init__(self, workdir: Workdir, *, fsync: bool = True, max_connections: int = 100):
+    def __init__(self, workdir: Workdir, *, fsync: bool = True, max_connections: int = 100, locale: str | None = None):
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin"))
         if not bins:
             raise RuntimeError("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin")
@@ -112,6 +112,7 @@ class PrivatePostgres:
         self.socket_dir = workdir.path / "pgsock"
         self.fsync = fsync
         self.max_connections = max_connections
+        self.locale = locale  # e.g. C.UTF-8: pg_trgm takes CJK characters for letters only under a UTF-8 ctype
         self.as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         workdir.on_close(self.stop)
 
@@ -127,7 +128,10 @@ class PrivatePostgres:
         if self.as_user:
             for path in (self.data, self.socket_dir, self.log):
                 shutil.chown(path, "postgres", "postgres")
-        self._run(str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        locale = [f"--locale={self.locale}"] if self.locale else []
+        self._run(
+            str(self.bin / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", *locale
+        )
         self.start()
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "smartmate")
         return self

@@ -15,6 +15,7 @@ from scheduling.plansquare.models import (
     PostLike,
     PostReport,
     PostReward,
+    PostSnapshot,
     PostTag,
 )
 
@@ -50,6 +51,11 @@ class ModerationMixin:
         self.message_user(request, f"{changed} {noun} {verb}.", messages.SUCCESS)
 
 
+class PostSnapshotInline(ReadOnlyMixin, admin.StackedInline):
+    model = PostSnapshot
+    fields = ("items",)
+
+
 class PostReportInline(ReadOnlyMixin, admin.TabularInline):
     model = PostReport
     fields = ("reporter", "reason", "created_at", "resolved_at", "resolved_by")
@@ -64,7 +70,7 @@ class PostAdmin(ModerationMixin, admin.ModelAdmin):
     list_select_related = ("author",)
     show_full_result_count = False
     actions = ("hide_posts", "unhide_posts")
-    inlines = [PostReportInline]
+    inlines = [PostSnapshotInline, PostReportInline]
     exclude = ("search_vector",)
 
     def get_queryset(self, request):
@@ -177,6 +183,13 @@ class PostReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
             services.post_set_hidden(post_id=post_id, hidden=True)
         services.reports_resolve(report_ids=list(queryset.values_list("pk", flat=True)), staff=request.user)
         self.message_user(request, f"{len(post_ids)} posts hidden.", messages.SUCCESS)
+
+
+@admin.register(PostSnapshot)
+class PostSnapshotAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = ("post",)
+    search_fields = ("=post__id",)
+    list_select_related = ("post",)
 
 
 @admin.register(PostTag)

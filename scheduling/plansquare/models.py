@@ -29,7 +29,6 @@ class Post(models.Model):
     strategy = models.CharField(max_length=8, choices=Strategy.choices, default=Strategy.STEADY)
     daily_max_sections = models.PositiveSmallIntegerField(default=4)
     weeks = models.PositiveSmallIntegerField(default=1)
-    items = models.JSONField(default=list, blank=True)  # [{order, title, estimated_sections}]
     item_count = models.PositiveIntegerField(default=0)
     total_sections = models.PositiveIntegerField(default=0)
     likes = models.PositiveIntegerField(default=0)
@@ -66,6 +65,18 @@ class Post(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class PostSnapshot(models.Model):
+    """The post's frozen items, [{order, title, estimated_sections}], beside the post rather than
+    in it: the listing never reads them, and a narrow post row is what makes its COUNTs cheap
+    (docs/BENCHMARKS.md)."""
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, primary_key=True, related_name="snapshot")
+    items = models.JSONField(default=list)
+
+    def __str__(self):
+        return f"items of {self.post_id}"
 
 
 class PostTag(models.Model):

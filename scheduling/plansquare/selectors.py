@@ -95,17 +95,25 @@ def _row(values: dict) -> dict:
 
 
 def post_list_page(*, filters: PostFilters, page: int, page_size: int) -> dict:
-    """{"count", "rows"} of one page (rows empty past the end), from the shared cache when possible."""
+    """{"count", "rows"} of one page (rows empty past the end), from the shared cache when possible.
+    The count is cached apart: likes, imports and comments renew the rows, never the count."""
+    offset = (page - 1) * page_size
+    params = asdict(filters)
+    paged = {**params, "page": page, "page_size": page_size}
 
-    def compute():
-        queryset = listed_posts(filters)
-        count = queryset.count()
-        offset = (page - 1) * page_size
-        rows = [_row(v) for v in queryset.values(*LIST_COLUMNS)[offset : offset + page_size]] if offset < count else []
-        return {"count": count, "rows": rows}
+    def rows():
+        return [_row(v) for v in listed_posts(filters).values(*LIST_COLUMNS)[offset : offset + page_size]]
 
-    params = {**asdict(filters), "page": page, "page_size": page_size}
-    return cache.read_through(cache.POSTS, lambda ver: cache.posts_key(ver, params), compute)
+    def count():
+        return listed_posts(filters).count()
+
+    found = cache.read_many(
+        {
+            cache.MATCHES: (lambda ver: cache.count_key(ver, params), count),
+            cache.POSTS: (lambda ver: cache.page_key(ver, paged), rows),
+        }
+    )
+    return {"count": found[cache.MATCHES], "rows": found[cache.POSTS]}
 
 
 def post_marks(*, user, post_ids) -> dict[int, set[str]]:
@@ -131,11 +139,11 @@ def visible_posts(*, user):
 
 
 def post_get(*, user, post_id) -> Post | None:
-    return visible_posts(user=user).filter(pk=post_id).first()
+    return visible_posts(user=user).select_related("snapshot").filter(pk=post_id).first()
 
 
 def own_post(*, user, post_id) -> Post | None:
-    return Post.objects.select_related("author").filter(pk=post_id, author=user).first()
+    return Post.objects.select_related("author", "snapshot").filter(pk=post_id, author=user).first()
 
 
 def post_comments(*, post):
@@ -154,7 +162,7 @@ def tag_counts(*, query: str = "") -> list[dict]:
         counted = rows.values("tag").annotate(posts=Count("id")).order_by("-posts", "tag")
         return list(counted[:TAGS_LIMIT])
 
-    return cache.read_through(cache.TAGS, lambda ver: cache.tags_key(ver, needle), compute)
+    return cache.read_many({cache.MATCHES: (lambda ver: cache.tags_key(ver, needle), compute)})[cache.MATCHES]
 
 
 # --- consistency -----------------------------------------------------------------------------
@@ -172,9 +180,10 @@ def counter_drift() -> list[dict]:
     )
     drift = []
     stored = Post.objects.order_by("id").values_list(
-        "id", "likes", "imports", "comments", "items", "item_count", "total_sections"
+        "id", "likes", "imports", "comments", "snapshot__items", "item_count", "total_sections"
     )
     for post_id, n_likes, n_imports, n_comments, items, item_count, total_sections in stored.iterator(chunk_size=2000):
+        items = items or []  # a post without its snapshot counts as having no items
         actual = {
             "likes": likes.get(post_id, 0),
             "imports": imports.get(post_id, 0),

@@ -57,21 +57,45 @@ def post_row(post: Post) -> dict:
     """A post as the row a list page caches, plus its items."""
     row = {name: getattr(post, name) for name in selectors.LIST_COLUMNS if "__" not in name and name != "author_id"}
     row["author"] = {"id": post.author_id, "username": post.author.username}
-    row["items"] = post.items
+    row["items"] = post.snapshot.items
     return row
 
 
+_DATETIME = serializers.DateTimeField()  # the project's rendering: ISO 8601 in the reader's zone
+
+
+def render_post(row: dict, mine, *, detail: bool = False) -> dict:
+    """A row as PostSerializer (PostDetailSerializer) documents it, built directly: the cached
+    listing's cost is mostly this, 20 times a page (tests compare it with the serializer)."""
+    post = {
+        "id": row["id"],
+        "title": row["title"],
+        "summary": row["summary"],
+        "tags": list(row["tags"]),
+        "author": {"id": row["author"]["id"], "username": row["author"]["username"]},
+        "strategy": row["strategy"],
+        "daily_max_sections": row["daily_max_sections"],
+        "weeks": row["weeks"],
+        "item_count": row["item_count"],
+        "total_sections": row["total_sections"],
+        "likes": row["likes"],
+        "imports": row["imports"],
+        "comments": row["comments"],
+        "liked_by_me": "like" in mine,
+        "imported_by_me": "import" in mine,
+        "published_at": _DATETIME.to_representation(row["published_at"]),
+        "updated_at": _DATETIME.to_representation(row["updated_at"]),
+    }
+    if detail:
+        post["items"] = [
+            {"order": i["order"], "title": i["title"], "estimated_sections": i["estimated_sections"]}
+            for i in row["items"]
+        ]
+    return post
+
+
 def render_posts(rows: list[dict], marks: dict[int, set[str]], *, detail: bool = False) -> list[dict]:
-    serializer = PostDetailSerializer if detail else PostSerializer
-    marked = [
-        {
-            **row,
-            "liked_by_me": "like" in marks.get(row["id"], ()),
-            "imported_by_me": "import" in marks.get(row["id"], ()),
-        }
-        for row in rows
-    ]
-    return serializer(marked, many=True).data
+    return [render_post(row, marks.get(row["id"], ()), detail=detail) for row in rows]
 
 
 def _tags_field():

@@ -31,6 +31,7 @@ from scheduling.plansquare.models import (
     PostLike,
     PostReport,
     PostReward,
+    PostSnapshot,
     PostTag,
     RewardKind,
 )
@@ -118,13 +119,13 @@ def post_create(*, author, task_class_id: int, title: str, summary: str = "", ta
         strategy=task_class.strategy,
         daily_max_sections=task_class.daily_max_sections,
         weeks=plan_weeks(task_class, total),
-        items=items,
         item_count=len(items),
         total_sections=total,
     )
+    PostSnapshot.objects.create(post=post, items=items)
     _set_tags(post, tags)
     _index(post)
-    cache.changed(tags=True)
+    cache.changed(matches=True)
     return post
 
 
@@ -147,7 +148,7 @@ def post_update(*, author, post_id: int, **fields) -> Post:
         if "tags" in changed:
             _set_tags(post, post.tags)
         _index(post)
-        cache.changed(tags="tags" in changed)
+        cache.changed(matches=True)
     return post
 
 
@@ -158,7 +159,7 @@ def post_delete(*, author, post_id: int) -> None:
     deleted, _ = Post.objects.filter(pk=post_id, author=author).delete()
     if not deleted:
         raise _not_found()
-    cache.changed(tags=True)
+    cache.changed(matches=True)
 
 
 # --- likes and imports ---------------------------------------------------------------------
@@ -286,7 +287,7 @@ def post_import(*, user, post_id: int, start_date: date | None = None, name: str
         task_class=task_class,
         items=[
             {"title": item["title"], "order": item["order"], "estimated_sections": item["estimated_sections"]}
-            for item in post.items
+            for item in post.snapshot.items
         ],
     )
     PostImport.objects.filter(pk=record.pk).update(task_class=task_class)
@@ -362,7 +363,7 @@ def post_set_hidden(*, post_id: int, hidden: bool) -> Post | None:
         return post
     post.hidden, post.hidden_at = hidden, timezone.now() if hidden else None
     post.save(update_fields=["hidden", "hidden_at", "updated_at"])
-    cache.changed(tags=True)
+    cache.changed(matches=True)
     return post
 
 

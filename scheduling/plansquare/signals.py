@@ -6,16 +6,26 @@ edits and cascades (a user deleted with their posts)."""
 from django.db.models.signals import post_delete, post_save
 
 from scheduling.plansquare import cache
-from scheduling.plansquare.models import Post, PostComment, PostImport, PostLike, PostReport, PostReward, PostTag
+from scheduling.plansquare.models import (
+    Post,
+    PostComment,
+    PostImport,
+    PostLike,
+    PostReport,
+    PostReward,
+    PostSnapshot,
+    PostTag,
+)
 
 # The listing and the tag counts are built from posts and their tag rows only.
 CACHED = (Post,)
-# Seen only through a post's counters or tags, which their services update and clear; or read uncached.
-IGNORED = (PostTag, PostLike, PostImport, PostComment, PostReport, PostReward)
+# Seen only through a post's counters or tags, which their services update and clear; read
+# uncached (the snapshot, the reports); or never read by a cached view.
+IGNORED = (PostSnapshot, PostTag, PostLike, PostImport, PostComment, PostReport, PostReward)
 
 
 def on_write(sender, instance, **kwargs):
-    cache.changed(tags=True)
+    cache.changed(matches=True)
 
 
 def connect():

@@ -68,11 +68,26 @@ def test_likes_imports_comments_and_edits_show_on_the_next_read(user, bob, bob_a
 def test_tag_counts_are_cached_and_cleared_by_post_changes_but_not_by_likes(user, bob):
     post = publish(user, tags=["数学"])
     assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 1}]
-    version = django_cache.get(cache.base.version_key(cache.TAGS, cache.SCOPE))
+    version = cache.version(cache.MATCHES)
     services.post_like(user=bob, post_id=post.pk)
-    assert django_cache.get(cache.base.version_key(cache.TAGS, cache.SCOPE)) == version
+    assert cache.version(cache.MATCHES) == version
     publish(bob, "another", tags=["数学", "英语"])
     assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 2}, {"tag": "英语", "posts": 1}]
+    services.post_update(author=bob, post_id=Post.objects.get(title="another").pk, tags=["英语"])
+    assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 1}, {"tag": "英语", "posts": 1}]
+
+
+def test_after_a_like_the_next_read_recomputes_the_page_but_not_the_count(user, bob):
+    post = publish(user, "考研数学")
+    APIClient().get(POSTS + "?q=考研")
+    services.post_like(user=bob, post_id=post.pk)
+    with CaptureQueriesContext(connection) as reread:
+        body = APIClient().get(POSTS + "?q=考研").json()
+    assert body["count"] == 1 and body["results"][0]["likes"] == 1
+    statements = [q["sql"].upper() for q in reread.captured_queries]
+    assert len(statements) == 1 and "COUNT(" not in statements[0]
+    services.post_set_hidden(post_id=post.pk, hidden=True)
+    assert APIClient().get(POSTS + "?q=考研").json()["count"] == 0  # hiding renews the count
 
 
 def test_a_rolled_back_write_clears_nothing(user, bob):

@@ -220,3 +220,14 @@ def test_a_start_date_out_of_range_is_refused_before_anything_is_written(bob_api
     )
     assert "start_date" in body["fields"]
     assert not TaskClass.objects.filter(user=bob).exists() and Post.objects.get().imports == 0
+
+
+def test_an_import_retried_with_its_idempotency_key_replays_the_first_answer(bob_api, user, bob):
+    post = publish(user)
+    first = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
+    again = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
+    assert TaskClass.objects.filter(user=bob).count() == 1
+    fresh = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-2")
+    error(fresh, 409, "already_imported")

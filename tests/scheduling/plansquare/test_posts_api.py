@@ -325,3 +325,14 @@ def test_a_post_past_the_last_page_of_a_filter_is_a_404_but_an_empty_first_page_
     client = APIClient()
     assert listing(client, "?q=nothing")["results"] == []
     error(client.get(POSTS + "?q=nothing&page=2"), 404, "not_found")
+
+
+def test_posts_render_exactly_as_their_serializers_document(user):
+    from scheduling.plansquare.serializers import PostDetailSerializer, PostSerializer, post_row, render_posts
+
+    post = publish(user, "<i>plan</i>", summary="s", tags=["a", "b"])
+    row = post_row(Post.objects.select_related("author").get(pk=post.pk))
+    marks = {post.pk: {"like"}}
+    documented = {**row, "liked_by_me": True, "imported_by_me": False}
+    assert render_posts([row], marks) == [PostSerializer(documented).data]
+    assert render_posts([row], marks, detail=True) == [PostDetailSerializer(documented).data]
