@@ -1,6 +1,5 @@
-"""Plan-square fixtures: a task class with items to publish, API helpers."""
-
-import pytest
+"""Plan-square helpers: a task class with items to publish, API helpers. The users and their
+clients (`user`/`api`, `other`/`other_api`) come from tests/conftest.py and tests/scheduling/conftest.py."""
 
 from scheduling.models import TaskClass, TaskClassItem
 from scheduling.plansquare import services
@@ -32,18 +31,3 @@ def error(response, status, code):
     body = response.json()["error"]
     assert body["code"] == code, body
     return body
-
-
-@pytest.fixture
-def api(auth_api):
-    return auth_api
-
-
-@pytest.fixture
-def bob(make_user):
-    return make_user("bob")
-
-
-@pytest.fixture
-def bob_api(bob, client_for):
-    return client_for(bob)

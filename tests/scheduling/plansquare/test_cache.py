@@ -33,7 +33,7 @@ def test_the_listing_is_served_from_the_shared_cache(user):
     assert titles(APIClient(), "?ordering=-likes") == ["changed behind the cache"]  # another key
 
 
-def test_a_cached_page_costs_one_query_per_reader_for_the_marks_and_none_anonymously(user, bob_api):
+def test_a_cached_page_costs_one_query_per_reader_for_the_marks_and_none_anonymously(user, other_api):
     post = publish(user)
     services.post_like(user=user, post_id=post.pk)
     APIClient().get(POSTS)  # fill the cache
@@ -41,46 +41,46 @@ def test_a_cached_page_costs_one_query_per_reader_for_the_marks_and_none_anonymo
         APIClient().get(POSTS)
     assert len(anonymous) == 0
     with CaptureQueriesContext(connection) as signed_in:
-        body = bob_api.get(POSTS).json()
+        body = other_api.get(POSTS).json()
     marks = [q["sql"] for q in signed_in.captured_queries if "plansquare_post" in q["sql"]]
     assert len(marks) == 1 and "UNION" in marks[0]
     assert body["results"][0]["liked_by_me"] is False
 
 
-def test_likes_imports_comments_and_edits_show_on_the_next_read(user, bob, bob_api):
+def test_likes_imports_comments_and_edits_show_on_the_next_read(user, other, other_api):
     post = publish(user, "first")
     read = lambda: APIClient().get(POSTS).json()["results"][0]  # noqa: E731
     assert read()["likes"] == 0
-    bob_api.put(f"{POSTS}{post.pk}/like/")
+    other_api.put(f"{POSTS}{post.pk}/like/")
     assert read()["likes"] == 1
-    bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json")
+    other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json")
     assert read()["imports"] == 1
-    bob_api.post(f"{POSTS}{post.pk}/comments/", {"body": "hi"}, format="json")
+    other_api.post(f"{POSTS}{post.pk}/comments/", {"body": "hi"}, format="json")
     assert read()["comments"] == 1
     services.post_update(author=user, post_id=post.pk, title="renamed")
     assert read()["title"] == "renamed"
-    publish(bob, "second")
+    publish(other, "second")
     assert titles(APIClient()) == ["second", "renamed"]
-    services.post_delete(author=bob, post_id=Post.objects.get(title="second").pk)
+    services.post_delete(author=other, post_id=Post.objects.get(title="second").pk)
     assert titles(APIClient()) == ["renamed"]
 
 
-def test_tag_counts_are_cached_and_cleared_by_post_changes_but_not_by_likes(user, bob):
+def test_tag_counts_are_cached_and_cleared_by_post_changes_but_not_by_likes(user, other):
     post = publish(user, tags=["数学"])
     assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 1}]
     version = cache.version(cache.MATCHES)
-    services.post_like(user=bob, post_id=post.pk)
+    services.post_like(user=other, post_id=post.pk)
     assert cache.version(cache.MATCHES) == version
-    publish(bob, "another", tags=["数学", "英语"])
+    publish(other, "another", tags=["数学", "英语"])
     assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 2}, {"tag": "英语", "posts": 1}]
-    services.post_update(author=bob, post_id=Post.objects.get(title="another").pk, tags=["英语"])
+    services.post_update(author=other, post_id=Post.objects.get(title="another").pk, tags=["英语"])
     assert APIClient().get(TAGS).json() == [{"tag": "数学", "posts": 1}, {"tag": "英语", "posts": 1}]
 
 
-def test_after_a_like_the_next_read_recomputes_the_page_but_not_the_count(user, bob):
+def test_after_a_like_the_next_read_recomputes_the_page_but_not_the_count(user, other):
     post = publish(user, "考研数学")
     APIClient().get(POSTS + "?q=考研")
-    services.post_like(user=bob, post_id=post.pk)
+    services.post_like(user=other, post_id=post.pk)
     with CaptureQueriesContext(connection) as reread:
         body = APIClient().get(POSTS + "?q=考研").json()
     assert body["count"] == 1 and body["results"][0]["likes"] == 1
@@ -90,18 +90,18 @@ def test_after_a_like_the_next_read_recomputes_the_page_but_not_the_count(user, 
     assert APIClient().get(POSTS + "?q=考研").json()["count"] == 0  # hiding renews the count
 
 
-def test_a_rolled_back_write_clears_nothing(user, bob):
+def test_a_rolled_back_write_clears_nothing(user, other):
     post = publish(user)
     titles(APIClient())
     version = cache.version(cache.POSTS)
     with pytest.raises(RuntimeError), transaction.atomic():
-        services.post_like(user=bob, post_id=post.pk)
+        services.post_like(user=other, post_id=post.pk)
         raise RuntimeError("rolled back")
     assert cache.version(cache.POSTS) == version
     assert APIClient().get(POSTS).json()["results"][0]["likes"] == 0
 
 
-def test_a_page_read_while_a_write_commits_is_never_served_after_it(user, bob, monkeypatch):
+def test_a_page_read_while_a_write_commits_is_never_served_after_it(user, other, monkeypatch):
     """The version is read before the database: a page computed while a like commits is stored
     under the version that commit replaced, so it is never served again."""
     from scheduling.plansquare import selectors
@@ -113,7 +113,7 @@ def test_a_page_read_while_a_write_commits_is_never_served_after_it(user, bob, m
     def a_like_commits_mid_read(filters):
         monkeypatch.setattr(selectors, "listed_posts", real)
         versions.append(cache.version(cache.POSTS))
-        services.post_like(user=bob, post_id=post.pk)
+        services.post_like(user=other, post_id=post.pk)
         versions.append(cache.version(cache.POSTS))
         return real(filters)
 
@@ -128,13 +128,13 @@ def test_a_page_read_while_a_write_commits_is_never_served_after_it(user, bob, m
     assert len(third) == 0
 
 
-def test_the_square_works_with_redis_down(api, user, bob_api):
+def test_the_square_works_with_redis_down(api, user, other_api):
     with override_settings(CACHES=DEAD_REDIS):
         with pytest.raises(Exception):  # noqa: B017 - the cache really is unreachable
             django_cache.get("probe")
         post = publish(user, "no cache")
         assert titles(APIClient()) == ["no cache"]
-        assert bob_api.put(f"{POSTS}{post.pk}/like/").json()["likes"] == 1
+        assert other_api.put(f"{POSTS}{post.pk}/like/").json()["likes"] == 1
         assert APIClient().get(POSTS).json()["results"][0]["likes"] == 1
         assert APIClient().get(TAGS).status_code == 200
-        assert bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json").status_code == 201
+        assert other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json").status_code == 201

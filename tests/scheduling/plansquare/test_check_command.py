@@ -27,17 +27,17 @@ def check(*args):
     return out.getvalue()
 
 
-def test_consistent_counters_pass(user, bob):
+def test_consistent_counters_pass(user, other):
     post = publish(user)
-    services.post_like(user=bob, post_id=post.pk)
-    services.post_import(user=bob, post_id=post.pk)
-    services.comment_create(user=bob, post_id=post.pk, body="hi")
+    services.post_like(user=other, post_id=post.pk)
+    services.post_import(user=other, post_id=post.pk)
+    services.comment_create(user=other, post_id=post.pk, body="hi")
     assert "ok" in check()
 
 
-def test_a_counter_that_drifted_is_listed_and_exits_1(user, bob):
+def test_a_counter_that_drifted_is_listed_and_exits_1(user, other):
     post = publish(user)
-    services.post_like(user=bob, post_id=post.pk)
+    services.post_like(user=other, post_id=post.pk)
     Post.objects.filter(pk=post.pk).update(likes=7, comments=2)  # behind the services' back
     with pytest.raises(CommandError) as failed:
         check()
@@ -45,9 +45,9 @@ def test_a_counter_that_drifted_is_listed_and_exits_1(user, bob):
     assert "2 counter differences" in str(failed.value)
 
 
-def test_fix_writes_the_recomputed_counters(user, bob):
+def test_fix_writes_the_recomputed_counters(user, other):
     post = publish(user)
-    services.post_like(user=bob, post_id=post.pk)
+    services.post_like(user=other, post_id=post.pk)
     Post.objects.filter(pk=post.pk).update(likes=7, item_count=1)
     out = check("--fix")
     assert f"post {post.pk}: likes stored 7, counted 1" in out

@@ -40,23 +40,23 @@ def rewards(kind=None):
 # --- likes ---------------------------------------------------------------------------------------
 
 
-def test_like_and_unlike_are_idempotent_and_count_exactly(api, bob_api, user, bob):
+def test_like_and_unlike_are_idempotent_and_count_exactly(api, other_api, user, other):
     post = publish(user)
-    assert like(bob_api, post) == {"likes": 1, "liked_by_me": True}
-    assert like(bob_api, post) == {"likes": 1, "liked_by_me": True}
+    assert like(other_api, post) == {"likes": 1, "liked_by_me": True}
+    assert like(other_api, post) == {"likes": 1, "liked_by_me": True}
     assert like(api, post) == {"likes": 2, "liked_by_me": True}
-    assert like(bob_api, post, "delete") == {"likes": 1, "liked_by_me": False}
-    assert like(bob_api, post, "delete") == {"likes": 1, "liked_by_me": False}
+    assert like(other_api, post, "delete") == {"likes": 1, "liked_by_me": False}
+    assert like(other_api, post, "delete") == {"likes": 1, "liked_by_me": False}
     assert Post.objects.get().likes == PostLike.objects.count() == 1
 
 
-def test_liked_by_me_is_per_reader(api, bob_api, user):
+def test_liked_by_me_is_per_reader(api, other_api, user):
     post = publish(user)
-    like(bob_api, post)
-    assert bob_api.get(f"{POSTS}{post.pk}/").json()["liked_by_me"] is True
+    like(other_api, post)
+    assert other_api.get(f"{POSTS}{post.pk}/").json()["liked_by_me"] is True
     assert api.get(f"{POSTS}{post.pk}/").json()["liked_by_me"] is False
     assert APIClient().get(f"{POSTS}{post.pk}/").json()["liked_by_me"] is False
-    assert [p["liked_by_me"] for p in bob_api.get(POSTS).json()["results"]] == [True]
+    assert [p["liked_by_me"] for p in other_api.get(POSTS).json()["results"]] == [True]
     assert [p["liked_by_me"] for p in api.get(POSTS).json()["results"]] == [False]
 
 
@@ -66,12 +66,12 @@ def test_liking_needs_a_login(user):
     error(APIClient().delete(f"{POSTS}{post.pk}/like/"), 401, "not_authenticated")
 
 
-def test_the_first_like_pays_the_author_once_ever(bob_api, user, bob, settings):
+def test_the_first_like_pays_the_author_once_ever(other_api, user, other, settings):
     settings.PLAN_SQUARE_LIKE_REWARD = 2
     post = publish(user)
-    like(bob_api, post)
-    like(bob_api, post, "delete")
-    like(bob_api, post)
+    like(other_api, post)
+    like(other_api, post, "delete")
+    like(other_api, post)
     (event,) = rewards()
     assert event.biz_type == "plan_square.liked"
     assert event.topic == "smartmate.plansquare"
@@ -80,11 +80,11 @@ def test_the_first_like_pays_the_author_once_ever(bob_api, user, bob, settings):
     assert {k: data[k] for k in ("author_id", "post_id", "actor_id", "kind", "amount")} == {
         "author_id": user.pk,
         "post_id": post.pk,
-        "actor_id": bob.pk,
+        "actor_id": other.pk,
         "kind": "like",
         "amount": 2,
     }
-    assert data["ref"] == f"plan_square:like:{post.pk}:{bob.pk}"
+    assert data["ref"] == f"plan_square:like:{post.pk}:{other.pk}"
     assert PostReward.objects.get().amount == 2
 
 
@@ -94,16 +94,16 @@ def test_liking_ones_own_post_counts_but_pays_nothing(api, user):
     assert rewards() == [] and not PostReward.objects.exists()
 
 
-def test_reward_events_are_publish_only_and_settle_on_publishing(bob_api, user):
+def test_reward_events_are_publish_only_and_settle_on_publishing(other_api, user):
     post = publish(user)
-    like(bob_api, post)
+    like(other_api, post)
     relay_until_idle()
     assert [e.status for e in rewards()] == ["consumed"]
 
 
-def test_rewards_paid_stay_when_the_post_is_deleted(api, bob_api, user):
+def test_rewards_paid_stay_when_the_post_is_deleted(api, other_api, user):
     post = publish(user)
-    like(bob_api, post)
+    like(other_api, post)
     assert api.delete(f"{POSTS}{post.pk}/").status_code == 204
     assert len(rewards()) == 1
     assert PostReward.objects.filter(post_id=post.pk).count() == 1
@@ -112,10 +112,10 @@ def test_rewards_paid_stay_when_the_post_is_deleted(api, bob_api, user):
 # --- imports -------------------------------------------------------------------------------------
 
 
-def test_import_makes_the_importers_own_class_dated_from_start_date(bob_api, user, bob):
+def test_import_makes_the_importers_own_class_dated_from_start_date(other_api, user, other):
     post = publish(user, "四周线性代数", summary="summary text")
     Post.objects.filter(pk=post.pk).update(weeks=3, strategy="rapid", daily_max_sections=2)
-    body = import_post(bob_api, post, start_date="2026-03-04")
+    body = import_post(other_api, post, start_date="2026-03-04")
     task_class = body["task_class"]
     assert task_class["name"] == "四周线性代数"
     assert (task_class["start_date"], task_class["end_date"]) == ("2026-03-04", "2026-03-24")
@@ -125,11 +125,11 @@ def test_import_makes_the_importers_own_class_dated_from_start_date(bob_api, use
         ("Matrices", 2, 1, "todo"),
         ("Eigenvalues", 3, 3, "todo"),
     ]
-    assert TaskClass.objects.get(pk=task_class["id"]).user == bob
-    assert TaskClassItem.objects.filter(task_class_id=task_class["id"], user=bob).count() == 3
+    assert TaskClass.objects.get(pk=task_class["id"]).user == other
+    assert TaskClassItem.objects.filter(task_class_id=task_class["id"], user=other).count() == 3
     assert Post.objects.get().imports == 1
     assert PostImport.objects.get().task_class_id == task_class["id"]
-    detail = bob_api.get(f"{POSTS}{post.pk}/").json()
+    detail = other_api.get(f"{POSTS}{post.pk}/").json()
     assert (detail["imports"], detail["imported_by_me"]) == (1, True)
 
 
@@ -141,59 +141,59 @@ def test_import_makes_the_importers_own_class_dated_from_start_date(bob_api, use
         (date(2026, 12, 7), date(2026, 12, 14)),  # a Monday: the next one
     ],
 )
-def test_the_default_start_is_the_next_monday(bob, today, monday):
-    assert services.next_monday(bob, today) == monday
+def test_the_default_start_is_the_next_monday(other, today, monday):
+    assert services.next_monday(other, today) == monday
 
 
-def test_the_default_start_is_the_next_monday_in_the_importers_zone(bob_api, user, bob, monkeypatch):
+def test_the_default_start_is_the_next_monday_in_the_importers_zone(other_api, user, other, monkeypatch):
     # Sunday 20:00 UTC is already Monday 04:00 in Shanghai: the next Monday there is a week later.
     sunday_evening_utc = datetime(2026, 12, 6, 20, 0, tzinfo=ZoneInfo("UTC"))
     monkeypatch.setattr(timezone, "now", lambda: sunday_evening_utc)
     post = publish(user)
-    assert import_post(bob_api, post)["task_class"]["start_date"] == "2026-12-14"
+    assert import_post(other_api, post)["task_class"]["start_date"] == "2026-12-14"
 
 
-def test_a_name_clash_gets_a_suffix(bob_api, user, bob):
-    TaskClass.objects.create(user=bob, name="Plan")
-    TaskClass.objects.create(user=bob, name="Plan (2)")
+def test_a_name_clash_gets_a_suffix(other_api, user, other):
+    TaskClass.objects.create(user=other, name="Plan")
+    TaskClass.objects.create(user=other, name="Plan (2)")
     first, second = publish(user, "Plan"), publish(user, "Other")
-    assert import_post(bob_api, first)["task_class"]["name"] == "Plan (3)"
-    assert import_post(bob_api, second, name="Plan")["task_class"]["name"] == "Plan (4)"
+    assert import_post(other_api, first)["task_class"]["name"] == "Plan (3)"
+    assert import_post(other_api, second, name="Plan")["task_class"]["name"] == "Plan (4)"
 
 
-def test_the_second_import_is_refused_and_so_is_ones_own_post(api, bob_api, user, bob):
+def test_the_second_import_is_refused_and_so_is_ones_own_post(api, other_api, user, other):
     post = publish(user)
-    import_post(bob_api, post)
-    error(bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json"), 409, "already_imported")
-    TaskClass.objects.filter(user=bob).delete()  # deleting the copy does not allow another
-    error(bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json"), 409, "already_imported")
+    import_post(other_api, post)
+    error(other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json"), 409, "already_imported")
+    TaskClass.objects.filter(user=other).delete()  # deleting the copy does not allow another
+    error(other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json"), 409, "already_imported")
     error(api.post(f"{POSTS}{post.pk}/import/", {}, format="json"), 409, "own_post")
     assert Post.objects.get().imports == 1
 
 
-def test_the_first_import_pays_the_author(bob_api, user, bob, settings):
+def test_the_first_import_pays_the_author(other_api, user, other, settings):
     settings.PLAN_SQUARE_IMPORT_REWARD = 5
     post = publish(user)
-    import_post(bob_api, post)
+    import_post(other_api, post)
     (event,) = rewards("plan_square.imported")
     assert event.payload["data"]["amount"] == 5
     assert event.payload["data"]["kind"] == "import"
-    assert (event.payload["data"]["author_id"], event.payload["data"]["actor_id"]) == (user.pk, bob.pk)
+    assert (event.payload["data"]["author_id"], event.payload["data"]["actor_id"]) == (user.pk, other.pk)
 
 
-def test_an_imported_plan_can_be_planned_into_free_time(bob_api, user, bob):
+def test_an_imported_plan_can_be_planned_into_free_time(other_api, user, other):
     post = publish(user)
-    start = date_of(bob.semester_start, 2, 1)
-    class_id = import_post(bob_api, post, start_date=start.isoformat())["task_class"]["id"]
-    response = bob_api.post("/api/v1/task-classes/plan/", {"class_ids": [class_id]}, format="json")
+    start = date_of(other.semester_start, 2, 1)
+    class_id = import_post(other_api, post, start_date=start.isoformat())["task_class"]["id"]
+    response = other_api.post("/api/v1/task-classes/plan/", {"class_ids": [class_id]}, format="json")
     assert response.status_code == 201, response.content
     placements = response.json()["placements"]
     assert len(placements) == 3
     span_end = start + timedelta(days=7 * post.weeks - 1)
-    assert all(start <= date_of(bob.semester_start, p["week"], p["day"]) <= span_end for p in placements)
+    assert all(start <= date_of(other.semester_start, p["week"], p["day"]) <= span_end for p in placements)
 
 
-def test_a_failed_import_writes_nothing(bob_api, user, bob, monkeypatch):
+def test_a_failed_import_writes_nothing(other_api, user, other, monkeypatch):
     post = publish(user)
 
     def broken(**kwargs):
@@ -201,8 +201,8 @@ def test_a_failed_import_writes_nothing(bob_api, user, bob, monkeypatch):
 
     monkeypatch.setattr(services.scheduling, "task_class_items_create", broken)
     with pytest.raises(RuntimeError):
-        services.post_import(user=bob, post_id=post.pk)
-    assert not TaskClass.objects.filter(user=bob).exists()
+        services.post_import(user=other, post_id=post.pk)
+    assert not TaskClass.objects.filter(user=other).exists()
     assert not PostImport.objects.exists() and not PostReward.objects.exists() and rewards() == []
     assert Post.objects.get().imports == 0
 
@@ -213,21 +213,21 @@ def test_import_needs_a_login(user):
 
 
 @pytest.mark.parametrize("start", ["1900-01-01", "9999-12-31", "soon"])
-def test_a_start_date_out_of_range_is_refused_before_anything_is_written(bob_api, user, bob, start):
+def test_a_start_date_out_of_range_is_refused_before_anything_is_written(other_api, user, other, start):
     post = publish(user)
     body = error(
-        bob_api.post(f"{POSTS}{post.pk}/import/", {"start_date": start}, format="json"), 400, "validation_error"
+        other_api.post(f"{POSTS}{post.pk}/import/", {"start_date": start}, format="json"), 400, "validation_error"
     )
     assert "start_date" in body["fields"]
-    assert not TaskClass.objects.filter(user=bob).exists() and Post.objects.get().imports == 0
+    assert not TaskClass.objects.filter(user=other).exists() and Post.objects.get().imports == 0
 
 
-def test_an_import_retried_with_its_idempotency_key_replays_the_first_answer(bob_api, user, bob):
+def test_an_import_retried_with_its_idempotency_key_replays_the_first_answer(other_api, user, other):
     post = publish(user)
-    first = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
-    again = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
+    first = other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
+    again = other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-1")
     assert first.status_code == again.status_code == 201
     assert again.json() == first.json() and again["Idempotent-Replayed"] == "true"
-    assert TaskClass.objects.filter(user=bob).count() == 1
-    fresh = bob_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-2")
+    assert TaskClass.objects.filter(user=other).count() == 1
+    fresh = other_api.post(f"{POSTS}{post.pk}/import/", {}, format="json", HTTP_IDEMPOTENCY_KEY="import-2")
     error(fresh, 409, "already_imported")

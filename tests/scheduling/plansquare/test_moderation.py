@@ -32,10 +32,10 @@ def admin_action(client, model, action, ids):
     return client.post(CHANGELIST.format(model), {"action": action, "_selected_action": [str(i) for i in ids]})
 
 
-def test_a_hidden_post_is_a_404_for_everyone_but_its_author_and_staff(api, bob_api, user, moderator, client_for):
+def test_a_hidden_post_is_a_404_for_everyone_but_its_author_and_staff(api, other_api, user, moderator, client_for):
     post = publish(user)
     services.post_set_hidden(post_id=post.pk, hidden=True)
-    for client in (bob_api, APIClient()):
+    for client in (other_api, APIClient()):
         error(client.get(f"{POSTS}{post.pk}/"), 404, "not_found")
         error(client.get(f"{POSTS}{post.pk}/comments/"), 404, "not_found")
     writes = (
@@ -45,13 +45,13 @@ def test_a_hidden_post_is_a_404_for_everyone_but_its_author_and_staff(api, bob_a
         ("post", "report/", {"reason": "x"}),
     )
     for method, path, body in writes:
-        error(getattr(bob_api, method)(f"{POSTS}{post.pk}/{path}", body, format="json"), 404, "not_found")
+        error(getattr(other_api, method)(f"{POSTS}{post.pk}/{path}", body, format="json"), 404, "not_found")
     assert api.get(f"{POSTS}{post.pk}/").status_code == 200
     assert client_for(moderator).get(f"{POSTS}{post.pk}/").status_code == 200
     assert api.get(POSTS).json()["count"] == 0  # gone from the listing, for its author too
 
     services.post_set_hidden(post_id=post.pk, hidden=False)
-    assert bob_api.get(f"{POSTS}{post.pk}/").status_code == 200
+    assert other_api.get(f"{POSTS}{post.pk}/").status_code == 200
     assert APIClient().get(POSTS).json()["count"] == 1
 
 
@@ -83,9 +83,9 @@ def test_staff_without_the_moderation_permission_are_not_offered_the_actions(cli
     assert Post.objects.get().hidden
 
 
-def test_a_hidden_comment_reads_like_a_deleted_one_and_leaves_the_count(api, bob_api, user, client, moderator):
+def test_a_hidden_comment_reads_like_a_deleted_one_and_leaves_the_count(api, other_api, user, client, moderator):
     post = publish(user)
-    rude = bob_api.post(f"{POSTS}{post.pk}/comments/", {"body": "rude words"}, format="json").json()
+    rude = other_api.post(f"{POSTS}{post.pk}/comments/", {"body": "rude words"}, format="json").json()
     api.post(f"{POSTS}{post.pk}/comments/", {"body": "kind words"}, format="json")
     client.force_login(moderator)
     admin_action(client, "postcomment", "hide_comments", [rude["id"]])
@@ -98,19 +98,19 @@ def test_a_hidden_comment_reads_like_a_deleted_one_and_leaves_the_count(api, bob
     assert Post.objects.get().comments == 2
 
 
-def test_hiding_a_deleted_comment_and_showing_it_again_keeps_it_deleted(bob_api, user):
+def test_hiding_a_deleted_comment_and_showing_it_again_keeps_it_deleted(other_api, user):
     post = publish(user)
-    mine = bob_api.post(f"{POSTS}{post.pk}/comments/", {"body": "oops"}, format="json").json()
-    bob_api.delete(f"/api/v1/plan-square/comments/{mine['id']}/")
+    mine = other_api.post(f"{POSTS}{post.pk}/comments/", {"body": "oops"}, format="json").json()
+    other_api.delete(f"/api/v1/plan-square/comments/{mine['id']}/")
     services.comment_set_hidden(comment_id=mine["id"], hidden=True)
     services.comment_set_hidden(comment_id=mine["id"], hidden=False)
     assert APIClient().get(f"{POSTS}{post.pk}/comments/").json()["results"][0]["deleted"] is True
     assert Post.objects.get().comments == 0
 
 
-def test_staff_read_reports_with_their_reasons_and_resolve_them(bob_api, user, client, moderator):
+def test_staff_read_reports_with_their_reasons_and_resolve_them(other_api, user, client, moderator):
     post = publish(user, "Suspicious plan")
-    bob_api.post(f"{POSTS}{post.pk}/report/", {"reason": "Spam links in the summary"}, format="json")
+    other_api.post(f"{POSTS}{post.pk}/report/", {"reason": "Spam links in the summary"}, format="json")
     client.force_login(moderator)
     page = client.get(CHANGELIST.format("postreport"))
     assert page.status_code == 200

@@ -138,8 +138,9 @@ def test_bad_post_bodies_are_refused_naming_the_field(api, user, body, field):
     assert field in error(api.post(POSTS, full, format="json"), 400, "validation_error")["fields"]
 
 
-def test_another_users_class_is_not_found(api, bob):
-    error(api.post(POSTS, {"task_class_id": make_class(bob).pk, "title": "mine now"}, format="json"), 404, "not_found")
+def test_another_users_class_is_not_found(api, other):
+    body = {"task_class_id": make_class(other).pk, "title": "mine now"}
+    error(api.post(POSTS, body, format="json"), 404, "not_found")
 
 
 def test_a_class_with_no_items_cannot_be_published(api, user):
@@ -178,21 +179,21 @@ def test_anyone_reads_a_post_and_the_listing_without_a_login(user):
     assert page["results"][0]["liked_by_me"] is False
 
 
-def test_only_the_author_edits_title_summary_and_tags(api, bob_api, user):
+def test_only_the_author_edits_title_summary_and_tags(api, other_api, user):
     post = publish(user)
     changed = api.patch(f"{POSTS}{post.pk}/", {"title": "New title", "tags": ["English"]}, format="json")
     assert changed.status_code == 200, changed.content
     assert (changed.json()["title"], changed.json()["tags"]) == ("New title", ["english"])
     assert list(PostTag.objects.filter(post=post).values_list("tag", flat=True)) == ["english"]
 
-    error(bob_api.patch(f"{POSTS}{post.pk}/", {"title": "Bob's"}, format="json"), 404, "not_found")
+    error(other_api.patch(f"{POSTS}{post.pk}/", {"title": "Bob's"}, format="json"), 404, "not_found")
     error(api.patch(f"{POSTS}{post.pk}/", {"items": []}, format="json"), 400, "validation_error")
     assert Post.objects.get().title == "New title"
 
 
-def test_a_deleted_post_is_gone_from_the_listing_and_reads_as_not_found(api, bob_api, user):
+def test_a_deleted_post_is_gone_from_the_listing_and_reads_as_not_found(api, other_api, user):
     keep, gone = publish(user, "keep"), publish(user, "gone")
-    error(bob_api.delete(f"{POSTS}{gone.pk}/"), 404, "not_found")
+    error(other_api.delete(f"{POSTS}{gone.pk}/"), 404, "not_found")
     assert api.delete(f"{POSTS}{gone.pk}/").status_code == 204
     assert ids(listing(api)) == [keep.pk]
     error(api.get(f"{POSTS}{gone.pk}/"), 404, "not_found")
@@ -201,7 +202,7 @@ def test_a_deleted_post_is_gone_from_the_listing_and_reads_as_not_found(api, bob
 # --- listing -------------------------------------------------------------------------------------
 
 
-def test_the_listing_is_newest_first_by_default_and_orders_by_likes_or_imports(user, bob, make_user):
+def test_the_listing_is_newest_first_by_default_and_orders_by_likes_or_imports(user, other, make_user):
     old, middle, new = publish(user, "old"), publish(user, "middle"), publish(user, "new")
     Post.objects.filter(pk=old.pk).update(likes=5, imports=1)
     Post.objects.filter(pk=middle.pk).update(likes=9, imports=0)
@@ -229,10 +230,10 @@ def test_the_listing_pages_with_the_project_paginator(user):
     assert listing(client, "?page_size=1000")["count"] == 5  # capped at 100, like every list
 
 
-def test_the_author_filter_shows_one_authors_posts(user, bob):
-    mine, bobs = publish(user, "mine"), publish(bob, "bob's")
+def test_the_author_filter_shows_one_authors_posts(user, other):
+    mine, theirs = publish(user, "mine"), publish(other, "theirs")
     client = APIClient()
-    assert ids(listing(client, f"?author={bob.pk}")) == [bobs.pk]
+    assert ids(listing(client, f"?author={other.pk}")) == [theirs.pk]
     assert ids(listing(client, f"?author={user.pk}")) == [mine.pk]
     error(client.get(POSTS + "?author=me"), 400, "validation_error")
 
@@ -284,10 +285,10 @@ def test_a_blank_query_is_no_filter(user):
     assert ids(listing(APIClient(), "?q=%20%20")) == [post.pk]
 
 
-def test_search_and_filters_combine_with_ordering(user, bob):
+def test_search_and_filters_combine_with_ordering(user, other):
     low = publish(user, "考研数学 A", tags=["数学"])
-    high = publish(bob, "考研数学 B", tags=["数学"])
-    publish(bob, "考研英语", tags=["英语"])
+    high = publish(other, "考研数学 B", tags=["数学"])
+    publish(other, "考研英语", tags=["英语"])
     Post.objects.filter(pk=high.pk).update(likes=3)
     found = listing(APIClient(), "?q=考研&tag=数学&ordering=-likes")
     assert ids(found) == [high.pk, low.pk]
