@@ -163,6 +163,22 @@ DJANGO_REDIS_LOGGER = "smartmate.cache"
 REDIS_BREAKER_FAIL_MAX = env.int("REDIS_BREAKER_FAIL_MAX", default=1)
 REDIS_BREAKER_RESET_SECONDS = env.float("REDIS_BREAKER_RESET_SECONDS", default=5.0)
 
+# --- email ------------------------------------------------------------------
+# EMAIL_URL (smtp://user:password@host:587, smtp+tls://…, smtp+ssl://…) → SMTP. Unset: the embedded
+# default writes each mail as a file under var/mail (nothing leaves the machine).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS, EMAIL_USE_SSL = _email.get("EMAIL_USE_TLS", False), _email.get("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SmartMate <noreply@localhost>")
+
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
@@ -237,6 +253,18 @@ THROTTLE_AUTH_RATE = env.str("THROTTLE_AUTH_RATE", default="10/min")
 THROTTLE_CHAT_RATE = env.str("THROTTLE_CHAT_RATE", default="10/min")
 THROTTLE_USER_BURST = env.int("THROTTLE_USER_BURST", default=20)
 THROTTLE_USER_REFILL_PER_SECOND = env.float("THROTTLE_USER_REFILL_PER_SECOND", default=1.0)
+# Failed password checks per account (login, password change), from any address.
+THROTTLE_LOGIN_USERNAME_RATE = env.str("THROTTLE_LOGIN_USERNAME_RATE", default="10/hour")
+# Password-reset mails asked for one address.
+THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="3/hour")
+# The public calendar feed: per client address, and per secret.
+THROTTLE_CALENDAR_RATE = env.str("THROTTLE_CALENDAR_RATE", default="60/min")
+THROTTLE_CALENDAR_SECRET_RATE = env.str("THROTTLE_CALENDAR_SECRET_RATE", default="30/min")
+# Addresses or networks of the reverse proxies in front of the web process. Only a request whose
+# peer is one of them has its X-Forwarded-For read (throttles key on the client address); the
+# default trusts none, so the address is the TCP peer's. smartmate/gunicorn_conf.py gives the
+# same list to the server (forwarded_allow_ips).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.FamilyJWTAuthentication"],
@@ -246,6 +274,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "smartmate.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["smartmate.throttling.UserTokenBucketThrottle"],
+    # DRF's own get_ident never trusts X-Forwarded-For; ours reads it from TRUSTED_PROXIES only.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smartmate.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -326,6 +356,15 @@ HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 
 # --- app settings (one block per app; each app reads only its own) -----------------
 # [accounts]
+# `POST auth/register/` answers 403 registration_closed when false; logins keep working.
+REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
+# A login (its token family) ends this many days after the password was typed, however often refreshed.
+LOGIN_MAX_AGE_DAYS = env.int("LOGIN_MAX_AGE_DAYS", default=30)
+# A password-reset token's life in seconds (Django's token generator reads it).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# The link in the reset mail: {base} is PUBLIC_BASE_URL; the page posts uid and token to
+# auth/password-reset/confirm/.
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="{base}/password-reset/?uid={uid}&token={token}")
 CELERY_BEAT_SCHEDULE.update(
     {
         "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
