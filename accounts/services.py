@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
-from accounts.models import IdempotencyRecord, TokenFamily, UsedRefreshToken, User
+from accounts.models import IdempotencyRecord, TokenFamily, UsedRefreshToken, User, calendar_secret_digest
 from accounts.tokens import decode_refresh, expires_at, family_id, issue_pair
 from smartmate import throttling
 from smartmate.errors import ApiError
@@ -250,9 +250,11 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str) -> User:
 
 
 def calendar_token_rotate(*, user: User) -> str:
-    user.calendar_secret = secrets.token_urlsafe(32)
-    user.save(update_fields=["calendar_secret"])
-    return user.calendar_secret
+    """A new feed secret; only its hash is stored, so the URL is shown this once."""
+    secret = secrets.token_urlsafe(32)
+    user.calendar_secret_hash = calendar_secret_digest(secret)
+    user.save(update_fields=["calendar_secret_hash"])
+    return secret
 
 
 def idempotency_records_purge(*, now=None) -> int:

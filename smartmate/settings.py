@@ -305,6 +305,8 @@ SPECTACULAR_SETTINGS = {
 # --- logging ------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | text
+# dictConfig, then calendar secrets masked in the servers' access logs (smartmate.observability).
+LOGGING_CONFIG = "smartmate.observability.logging_configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -542,7 +542,8 @@ def _targets_lock(*, user, specs: list[EventSpec], stale_message: str) -> None:
         (TaskClassItem, {s.task_item_id for s in specs if s.task_item_id}),
     ):
         if ids and len(model.objects.select_for_update(no_key=True).filter(pk__in=ids, user=user)) != len(ids):
-            raise ApplyRejected(Conflict(stale_message, code="stale_version"), ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
+            stale = Conflict(stale_message, code="stale_version")
+            raise ApplyRejected(stale, ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
 
 
 def rejection_record(model, *, pk, user, rejected: ApplyRejected) -> None:
