@@ -438,7 +438,13 @@ CELERY_BEAT_SCHEDULE.update(
 # Hosts that may be called over http and may resolve to private addresses (e.g. an
 # internal relay); everything else must be https to a public address.
 NOTIFICATIONS_ALLOWED_HOSTS = env.list("NOTIFICATIONS_ALLOWED_HOSTS", default=[])
+# Ports other than 443 that channel URLs may use on public hosts (the allowed hosts above take any).
+NOTIFICATIONS_ALLOWED_PORTS = env.list("NOTIFICATIONS_ALLOWED_PORTS", cast=int, default=[])
+# The hosts a Feishu channel may call (its custom-bot webhooks live there).
+NOTIFICATIONS_FEISHU_HOSTS = env.list("NOTIFICATIONS_FEISHU_HOSTS", default=["open.feishu.cn", "open.larksuite.com"])
 NOTIFICATIONS_HTTP_TIMEOUT = env.float("NOTIFICATIONS_HTTP_TIMEOUT", default=5.0)
+# A channel URL's host lookup (done while saving the channel, in the request, and before each send).
+NOTIFICATIONS_DNS_TIMEOUT = env.float("NOTIFICATIONS_DNS_TIMEOUT", default=2.0)
 NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=600)
 NOTIFICATIONS_RETRY_DELAYS_MINUTES = env.list("NOTIFICATIONS_RETRY_DELAYS_MINUTES", cast=int, default=[5, 10, 20, 30])
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
