@@ -6,6 +6,7 @@ outbox backlog are read from the database when Prometheus asks, not kept in memo
 """
 
 import contextvars
+import hmac
 import logging
 import logging.config
 import os
@@ -13,6 +14,7 @@ import re
 import time
 import uuid
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -108,6 +110,18 @@ class RequestContextMiddleware:
 
 
 def metrics_view(request):
+    """Prometheus scrape. With METRICS_TOKEN set it takes `Authorization: Bearer <token>` only
+    (Prometheus: `authorization: {credentials: ...}`); unset, it is open, for a loopback or
+    firewalled scrape."""
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        sent = request.META.get("HTTP_AUTHORIZATION", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            from smartmate.errors import error_response
+
+            response = error_response(401, "not_authenticated", "This endpoint needs the metrics token.")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

@@ -352,6 +352,9 @@ if env.bool("HTTPS", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Fail-fast probing of configured parts (smartmate.preflight), seconds per part.
 PREFLIGHT_TIMEOUT = env.float("PREFLIGHT_TIMEOUT", default=3.0)
 HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
