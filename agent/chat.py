@@ -21,7 +21,7 @@ from accounts.quota import QuotaExceeded, quota_charge, quota_check
 from agent import selectors, services
 from agent.context import estimate_tokens
 from agent.models import Conversation, TimelineKind
-from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall
+from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall, validated_arguments
 
 logger = logging.getLogger("smartmate.agent")
 
@@ -41,6 +41,7 @@ class Turn:
     usage: dict | None = None
     error: dict | None = None
     finished: bool = False
+    writes: int = 0  # writing tool calls run so far (MAX_WRITES_PER_TURN)
 
     @property
     def zh(self) -> bool:
@@ -161,8 +162,31 @@ def _reply_for(turn: Turn, action: dict) -> str:
     return ""
 
 
+# Tools that write (a task, a draft). A model may call them in a loop: one turn writes at most
+# this many times (fixed by the contract), the rest of its calls are recorded and skipped.
+WRITE_TOOLS = frozenset({"quick_note", "schedule_plan", "schedule_refine"})
+MAX_WRITES_PER_TURN = 5
+
+
 def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
     """Run one tool call; returns SSE/JSON events (action or preview), records timeline entries."""
+    call = ToolCall(call.id, call.name, validated_arguments(call.name, call.arguments))
+    if call.name in WRITE_TOOLS and turn.writes >= MAX_WRITES_PER_TURN:
+        turn.timeline.append(
+            {"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments, "skipped": True}}
+        )
+        if turn.writes == MAX_WRITES_PER_TURN:
+            turn.writes += 1  # said once per turn
+            text = (
+                f"一次最多做{MAX_WRITES_PER_TURN}项修改，其余的请再说一次。"
+                if turn.zh
+                else f"I make at most {MAX_WRITES_PER_TURN} changes per message; ask again for the rest."
+            )
+            turn.reply.append(text)
+            return [{"kind": "text", "text": text}]
+        return []
+    if call.name in WRITE_TOOLS:
+        turn.writes += 1
     turn.timeline.append({"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments}})
     events = []
     if call.name == "quick_note":
