@@ -244,6 +244,8 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=0)
 
 LLM_TOKEN_QUOTA = env.int("LLM_TOKEN_QUOTA", default=100_000)
 LLM_QUOTA_WINDOW_DAYS = env.int("LLM_QUOTA_WINDOW_DAYS", default=7)
+# The most one LLM answer may cost (its max_tokens), and so what a turn holds of the quota beyond its prompt.
+LLM_MAX_COMPLETION_TOKENS = env.int("LLM_MAX_COMPLETION_TOKENS", default=1024)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # An in-flight record older than this is taken as abandoned (its process died).
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)

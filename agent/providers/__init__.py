@@ -93,6 +93,7 @@ def validated_arguments(name: str, arguments) -> dict:
 class Hints:
     now: datetime
     tz: ZoneInfo
+    max_tokens: int | None = None  # the most the answer may cost: what the quota has left for it
 
 
 @dataclass

@@ -75,6 +75,7 @@ class OpenAIProvider:
             tools=tools or openai.omit,
             stream=True,
             stream_options={"include_usage": True},
+            max_tokens=hints.max_tokens or openai.omit,
         )
         calls: dict[int, dict] = {}
         usage = None
