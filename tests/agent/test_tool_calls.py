@@ -15,16 +15,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 CHAT = "/api/v1/agent/chat/"
 
 
-@pytest.fixture
-def llm(httpserver, settings):
-    settings.AGENT_PROVIDER = "openai"
-    settings.LLM_BASE_URL = httpserver.url_for("/v1")
-    settings.LLM_API_KEY = "test-key"
-    settings.LLM_MODEL = "fake-model"
-    settings.LLM_MAX_RETRIES = 0
-    return httpserver
-
-
 def raw_tool_calls(*calls):
     """Chunks carrying each (name, raw arguments text) as its own tool call."""
     deltas = [
