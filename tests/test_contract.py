@@ -18,10 +18,6 @@ NOT_YET_SERVED: set[str] = {
     "GET /api/v1/credits/ledger/",
     "GET /api/v1/credits/prices/",
     "GET /api/v1/credits/usage/",
-    # accounts (password change and reset)
-    "POST /api/v1/auth/password-reset/",
-    "POST /api/v1/auth/password-reset/confirm/",
-    "POST /api/v1/me/password/",
     # upstream parity (actions, models, edited drafts, photo import, batch status)
     "POST /api/v1/agent/actions/{id}/confirm/",
     "POST /api/v1/agent/actions/{id}/reject/",
