@@ -55,7 +55,7 @@ class PostDetailSerializer(PostSerializer):
 
 def post_row(post: Post) -> dict:
     """A post as the row a list page caches, plus its items."""
-    row = {name: getattr(post, name) for name in selectors.LIST_COLUMNS if "__" not in name and name != "author_id"}
+    row = {name: getattr(post, name) for name in selectors.LIST_COLUMNS}
     row["author"] = {"id": post.author_id, "username": post.author.username}
     row["items"] = post.snapshot.items
     return row
