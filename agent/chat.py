@@ -11,7 +11,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
@@ -22,6 +22,7 @@ from agent import selectors, services
 from agent.context import estimate_tokens
 from agent.models import Conversation, TimelineKind
 from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall
+from agent.timeparse.window import window
 
 logger = logging.getLogger("smartmate.agent")
 
@@ -79,30 +80,11 @@ def turn_start(*, user, conversation: Conversation, text: str, now: datetime | N
 # --- actions ---------------------------------------------------------------------------------
 
 
-def _period(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime, str]:
-    today = now.astimezone(tz).date()
-    start_of = lambda d: datetime.combine(d, time.min, tzinfo=tz)  # noqa: E731
-    monday = today - timedelta(days=today.weekday())
-    lowered = text.lower()
-    if re.search(r"明天|tomorrow", lowered):
-        d = today + timedelta(days=1)
-        return start_of(d), start_of(d + timedelta(days=1)), "tomorrow"
-    if re.search(r"今天|today|tonight", lowered):
-        return now, start_of(today + timedelta(days=1)), "today"
-    if re.search(r"下周|下星期|next week", lowered):
-        return start_of(monday + timedelta(days=7)), start_of(monday + timedelta(days=14)), "next week"
-    if re.search(r"这周|本周|这星期|this week|周末|weekend", lowered):
-        return now, start_of(monday + timedelta(days=7)), "this week"
-    if re.search(r"这个月|本月|this month", lowered):
-        first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-        return now, start_of(first_next), "this month"
-    return now, now + timedelta(days=7), "the next 7 days"
-
-
 def _task_query(turn: Turn, call: ToolCall) -> dict:
     from scheduling.models import Task
 
-    start, end, label = _period(call.arguments.get("period") or turn.text, turn.hints.now, turn.hints.tz)
+    span = window(call.arguments.get("period") or turn.text, turn.hints.now, turn.hints.tz)
+    start, end, label = span.start, span.end, span.label
     rows = list(
         Task.objects.filter(user=turn.user, status="todo", deadline_at__gte=start, deadline_at__lt=end)
         .order_by("deadline_at", "priority", "id")
