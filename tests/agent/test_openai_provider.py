@@ -209,4 +209,3 @@ def test_a_deadline_the_model_proposes_goes_through_the_same_checks_and_asks_ins
     action = body["actions"][0]
     assert action["type"] == "ask" and question in body["reply"]
     assert Task.objects.filter(user=user).count() == 0
-
