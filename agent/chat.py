@@ -20,8 +20,10 @@ from django.utils import timezone
 from accounts.quota import QuotaExceeded, quota_charge, quota_check
 from agent import selectors, services
 from agent.context import estimate_tokens
+from agent.intents import query
 from agent.models import Conversation, TimelineKind
 from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall
+from agent.timeparse.normalise import normalise
 from agent.timeparse.window import window
 
 logger = logging.getLogger("smartmate.agent")
@@ -83,15 +85,30 @@ def turn_start(*, user, conversation: Conversation, text: str, now: datetime | N
 def _task_query(turn: Turn, call: ToolCall) -> dict:
     from scheduling.models import Task
 
-    span = window(call.arguments.get("period") or turn.text, turn.hints.now, turn.hints.tz)
+    tz = turn.hints.tz
+    rank = query.rank_of(normalise(turn.text).text)
+    if rank:  # "which of my tasks is most urgent?": the open tasks in that order, the first is the answer
+        tasks = selectors.tasks_ranked(user=turn.user, text=turn.text, rank=rank, now=turn.hints.now, limit=3)
+        for t in tasks:
+            t["deadline_at"] = t["deadline_at"] and t["deadline_at"].astimezone(tz).isoformat()
+        return {"type": "task_ranked", "rank": rank, "tasks": tasks}
+    span = window(call.arguments.get("period") or turn.text, turn.hints.now, tz)
     start, end, label = span.start, span.end, span.label
     rows = list(
         Task.objects.filter(user=turn.user, status="todo", deadline_at__gte=start, deadline_at__lt=end)
         .order_by("deadline_at", "priority", "id")
         .values("id", "title", "deadline_at", "priority")[:50]
     )
-    tasks = [{**r, "deadline_at": r["deadline_at"].astimezone(turn.hints.tz).isoformat()} for r in rows]
+    tasks = [{**r, "deadline_at": r["deadline_at"].astimezone(tz).isoformat()} for r in rows]
     return {"type": "task_list", "period": label, "start": start.isoformat(), "end": end.isoformat(), "tasks": tasks}
+
+
+_RANK_WORDS = {
+    "urgent": ("最急的是", "The most urgent is"),
+    "important": ("最重要的是", "The most important is"),
+    "soonest": ("最先截止的是", "Due first is"),
+    "latest": ("最晚截止的是", "Due last is"),
+}
 
 
 def _format_deadline(iso: str | None, zh: bool) -> str:
@@ -113,6 +130,14 @@ def _reply_for(turn: Turn, action: dict) -> str:
         )
     if kind == "ask":
         return action["question"].split(" / ")[0 if zh else -1]
+    if kind == "task_ranked":
+        if not action["tasks"]:
+            return "没有待完成的任务。" if zh else "You have no open tasks."
+        first = action["tasks"][0]
+        zh_head, en_head = _RANK_WORDS[action["rank"]]
+        if zh:
+            return f"{zh_head}「{first['title']}」（{_format_deadline(first['deadline_at'], True)}）。"
+        return f'{en_head} "{first["title"]}" ({_format_deadline(first["deadline_at"], False)}).'
     if kind == "task_list":
         if not action["tasks"]:
             return f"{action['period']}没有待完成的截止任务。" if zh else f"Nothing is due {action['period']}."

@@ -143,14 +143,14 @@ def _offset(s: Scan, amount: float, unit: str, m, base: date | None = None, sign
 
 
 _OFFSET_IN = re.compile(
-    rf"\b(?:in|within|after)\s(?:the\s(?:next|coming)\s)?{AMT}\s(?P<unit>{UNIT})(?:'s|s')?"
+    rf"\b(?:in|within|after|over)\s(?:the\s(?:next|coming)\s)?{AMT}\s(?P<unit>{UNIT})(?:'s|s')?"
     r"(?:\sand\sa\s(?P<tail>half|quarter))?(?:\stime)?\b(?!\sor\s)"
 )
 _OFFSET_REL = re.compile(
     rf"\b{AMT}\s(?P<unit>{UNIT})(?:'s|s')?\s(?P<rel>from\s(?:now|today|tomorrow|(?P<wd>{WD}))|later|ago|hence|before\snow)\b"
 )
 _WITHIN_THE = re.compile(r"\bwithin\sthe\s(hour|day|week|month)\b")
-_WEEK_TODAY = re.compile(rf"\ba\sweek\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\sweek\b")
+_WEEK_TODAY = re.compile(rf"\ba\s(week|fortnight)\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\sweek\b")
 _SAME_TIME = re.compile(r"\b(?:by\s)?(?:this|the\ssame|same)\stime\s(tomorrow|next\sweek)\b")
 
 
@@ -178,17 +178,21 @@ def _scan_offsets(s: Scan) -> None:
         elif m["wd"]:
             base = cv.weekday_coming(s.today, _weekday(m["wd"]))
         _offset(s, amount, m["unit"], m, base=base, sign=-1 if rel in ("ago", "before now") else 1)
+    for m in s.each(_COMPACT_OFFSET):
+        hours = m[2].startswith("h")
+        amount = float(m[1]) * (60 if hours else 1) + (int(m[3]) if m[3] and hours else 0)
+        s.set_exact(s.now + timedelta(minutes=amount), m)
     for m in s.each(_WITHIN_THE):
         _offset(s, 1, m[1], m)
     for m in s.each(_WEEK_TODAY):
-        word = m[1] or m[2]
+        word = m[2] or m[3]
         if word == "today":
             base = s.today
         elif word == "tomorrow":
             base = s.today + timedelta(days=1)
         else:
             base = cv.weekday_coming(s.today, _weekday(word))
-        s.add_day(base + timedelta(days=7), m)
+        s.add_day(base + timedelta(days=14 if m[1] == "fortnight" else 7), m)
         s.far_named = True
 
 
@@ -199,9 +203,10 @@ def _now_clock(s: Scan, m):
 
 
 # --- dates ---
-_ISO = re.compile(r"(?<![\d/.-])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d/.-])")
-_NUMERIC_Y = re.compile(r"(?<![\d/.:-])(\d{1,2})([/.-])(\d{1,2})\2(\d{4}|\d{2})(?![\d/.:-])")
-_NUMERIC = re.compile(r"(?<![\d/.:-])(\d{1,2})([/.-])(\d{1,2})(?![\d/.:-])(?!\s?(?:am|pm|a\.m|p\.m|h\b|hours?|hrs?|%))")
+_END = r"(?![\d/:-]|\.\d)"  # a date's last number: no digit, separator or decimal follows (a full stop may)
+_ISO = re.compile(rf"(?<![\d/.-])(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_END}")
+_NUMERIC_Y = re.compile(rf"(?<![\d/.:-])(\d{{1,2}})([/.-])(\d{{1,2}})\2(\d{{4}}|\d{{2}}){_END}")
+_NUMERIC = re.compile(rf"(?<![\d/.:-])(\d{{1,2}})([/.-])(\d{{1,2}}){_END}(?!\s?(?:am|pm|a\.m|p\.m|h\b|hours?|hrs?|%))")
 _NTH = re.compile(rf"\b(?:the\s)?({ORD})\s({WD})\s(?:of|in)\s(?:(the|this|next)\s)?(month|{MONTH})(?:,?\s(\d{{4}}))?")
 _MONTH_DAY = re.compile(
     rf"\b({MONTH})(?:\s|-|/)(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\b(?!:|\s?(?:am|pm|hours?|%))(?:,?\s(\d{{4}}))?"
@@ -209,7 +214,9 @@ _MONTH_DAY = re.compile(
 _DAY_MONTH = re.compile(
     rf"\b(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\s(?:of\s)?({MONTH})(?![a-z])(?:,?\s(\d{{4}}))?"
 )
-_DAY_OF_REL_MONTH = re.compile(r"\b(?:the\s)?(\d{1,2})(?:st|nd|rd|th)?\sof\s(?:the\s)?(next|this)\smonth\b")
+_DAY_OF_REL_MONTH = re.compile(
+    rf"\b(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\sof\s(?:the\s)?(next|this)\smonth\b"
+)
 _ORDINAL_DAY = re.compile(
     r"\b(?:(?:on|by|before|until|till|due|from|after)\s)?the\s(\d{1,2})(?:st|nd|rd|th)\b"
     r"|\b(?:on|by|before|until|till|due)\s(\d{1,2})(?:st|nd|rd|th)\b"
@@ -293,7 +300,7 @@ def _scan_dates(s: Scan) -> None:
     for m in s.each(_DAY_OF_REL_MONTH):
         base = cv.add_months(today.replace(day=1), 1 if m[2] == "next" else 0)
         try:
-            s.add_day(base.replace(day=int(m[1])), m, explicit=True)
+            s.add_day(base.replace(day=_day_token(m[1])), m, explicit=True)
         except ValueError:
             s.add_day(None, m)
     for m in s.each(_MONTH_DAY):
@@ -313,6 +320,8 @@ def _scan_dates(s: Scan) -> None:
             continue
         if m[2] != "/" and s.text[m.end() : m.end() + 1].isalpha():
             continue
+        if m[2] == "." and re.search(r"\b(?:at|around)\s?$", s.text[max(0, m.start() - 8) : m.start()]):
+            continue  # "at 9.15": a clock time, read below
         s.add_day(_ymd(s, int(m[1]), int(m[3]), None), m, explicit=True)
     for m in s.each(_REL_DAYS):
         word = m[1]
@@ -331,11 +340,11 @@ def _scan_dates(s: Scan) -> None:
         else:
             s.add_day(today + timedelta(days=1), m)
     for m in s.each(_WD_AFTER_NEXT):
-        s.add_day(cv.weekday_in_week(today, _weekday(m[1]), 2), m)
+        s.add_day(cv.weekday_in_week(today, _weekday(m[1]), 2), m, weekday=_weekday(m[1]))
     for m in s.each(_WD_WEEK):
         name, which = (m[1], m[2]) if m[1] else (m[4], m[3])
         weeks = {"next": 1, "this": 0, "last": -1}[which]
-        s.add_day(cv.weekday_in_week(today, _weekday(name), weeks), m)
+        s.add_day(cv.weekday_in_week(today, _weekday(name), weeks), m, weekday=_weekday(name))
     for m in s.each(_WEEK_AFTER_NEXT):
         s.add_day(cv.week_end(today, 2), m, grain="week")
     for m in s.each(_END_OF_WEEK):
@@ -348,7 +357,7 @@ def _scan_dates(s: Scan) -> None:
     for m in s.each(_WD):
         which, name = m[1], m[2]
         bare_abbr = name in _AMBIGUOUS_ABBR and not which and not _cue_before(s, m.start())
-        if bare_abbr and not _WD_CONTEXT.match(s.text[m.end() :]):
+        if bare_abbr and not m[0].endswith(".") and not _WD_CONTEXT.match(s.text[m.end() :]):
             continue  # "I sat down", "sun cream": not a weekday
         weekday = _weekday(name)
         if which in ("next", "the following", "following"):
@@ -442,8 +451,10 @@ _MILITARY = re.compile(
 )
 _MIN_PAST = re.compile(
     rf"\b(half|a\squarter|quarter|\d{{1,2}}|{EN_NUMWORD})\s(?:minutes?\s)?(past|after|to|till|til|of|before)\s"
-    rf"(\d{{1,2}}|{EN_HOURWORD}|noon|midnight)\b(?!\s?(?:/|:|\d))"
+    rf"(\d{{1,2}}|{EN_HOURWORD}|noon|midnight)\b(?!\s?(?:/|:|\d))(?:\s?(a\.m\.?|p\.m\.?|am|pm)(?![a-z]))?"
 )
+_DOT_CLOCK = re.compile(r"\b(?:at|by|before|until|till|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d)")
+_COMPACT_OFFSET = re.compile(r"\b(?:in|within)\s(\d{1,3}(?:\.\d{1,2})?)\s?(h|hr|m|min)(?:\s?(\d{1,2})\s?m?)?\b")
 _HALF_H = re.compile(rf"\bhalf\s(\d{{1,2}}|{EN_HOURWORD})\b(?!\s?(?:hours?|an?\b|of\b|/|past))")
 _WORD_CLOCK = re.compile(
     rf"\b(?:(?:at|by|before|until|till|around)\s)({EN_HOURWORD})[- ]({EN_MINUTEWORD})\b(?!\s?(?:minutes?|hours?|days?))"
@@ -471,6 +482,10 @@ def _hour_token(token: str) -> int:
 
 
 def _scan_times(s: Scan) -> None:
+    for m in s.each(_MIN_PAST):
+        _minutes_past(s, m)
+    for m in s.each(_DOT_CLOCK):
+        s.add_clock(int(m[1]), int(m[2]), int(m[1]) > 12, m, start=m.start(1))  # British "at 9.15"
     for m in s.each(_RANGE_AMPM):
         hour, minute, ampm = int(m[4]), int(m[5] or 0), m[6]
         _add_ampm(s, hour, minute, ampm, m)
@@ -493,22 +508,6 @@ def _scan_times(s: Scan) -> None:
         s.add_clock(hour, int(m[2]), hour > 12 or hour == 0 or m[1].startswith("0"), m)
     for m in s.each(_H_MM):
         s.add_clock(int(m[1]), int(m[2] or 0), True, m)
-    for m in s.each(_MIN_PAST):
-        token, relation, target = m[1], m[2], m[3]
-        minutes = 30 if token == "half" else 15 if "quarter" in token else _hour_token(token)
-        if minutes >= 60:
-            continue
-        if target in ("noon", "midnight"):
-            hour, absolute = (12 if target == "noon" else 0), True
-        else:
-            hour, absolute = _hour_token(target), False
-        if relation in ("to", "till", "til", "of", "before"):
-            hour, minutes = hour - 1, 60 - minutes
-            if target == "midnight":
-                hour = 23
-        if hour < 0 or hour > 24:
-            continue
-        s.add_clock(hour, minutes, absolute, m)
     for m in s.each(_HALF_H):
         s.add_clock(_hour_token(m[1]), 30, False, m)
     for m in s.each(_WORD_CLOCK):
@@ -546,6 +545,31 @@ def _scan_times(s: Scan) -> None:
             s.set_period({"morning": "morning", "afternoon": "afternoon"}.get(word, "evening"), m)
 
 
+def _minutes_past(s: Scan, m) -> None:
+    """ "half past four", "a quarter to six", "ten to midnight", "twenty past 3 pm"."""
+    token, relation, target, ampm = m[1], m[2], m[3], m[4]
+    minutes = 30 if token == "half" else 15 if "quarter" in token else _hour_token(token)
+    if minutes >= 60:
+        return
+    if target in ("noon", "midnight"):
+        hour, absolute = (12 if target == "noon" else 0), True
+    else:
+        hour, absolute = _hour_token(target), False
+    if relation in ("to", "till", "til", "of", "before"):
+        hour, minutes = hour - 1, 60 - minutes
+        if target == "midnight":
+            hour = 23
+    if not 0 <= hour <= 24:
+        return
+    if ampm and not absolute:
+        if ampm.startswith("p") and hour < 12:
+            hour += 12
+        elif ampm.startswith("a") and hour == 12:
+            hour = 0
+        absolute = True
+    s.add_clock(hour, minutes, absolute, m)
+
+
 def _add_ampm(s: Scan, hour: int, minute: int, ampm: str, m) -> None:
     if hour > 12 or hour == 0:
         s.add_clock(99, 0, True, m)  # "13pm": not a time; ask
@@ -561,7 +585,7 @@ VAGUE = re.compile(
     r"\b(?:sometime|some\stime|someday|some\sday|later|soon|at\ssome\spoint|when\si\s(?:have|get|find)\s(?:the\s)?time"
     r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof|one\sof\sthese\sdays"
     r"|eventually|in\sa\sbit|in\sa\swhile|whenever|next\stime|asap|as\ssoon\sas\spossible|in\sdue\scourse"
-    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays)\b"
+    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso)\b"
 )
 _UNIT_AFTER = re.compile(
     rf"^\s?(?:of\s)?(?:an?\s)?(?:minutes?|hours?|hrs?|days?|weeks?|months?|years?)\b"

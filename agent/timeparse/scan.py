@@ -56,7 +56,7 @@ class ClockRead:
     end: int
 
 
-_RANGE_BETWEEN = re.compile(r"^\s?(?:-|~|to|until|till|through|thru|and|到|至|或者|或)\s?$")
+_RANGE_BETWEEN = re.compile(r"^\s?(?:-|~|to|until|till|through|thru|and|到|至)\s?$")
 
 
 class Scan:
@@ -143,7 +143,11 @@ class Scan:
             if all(d.weekday is not None and d.weekday == chosen.day.weekday() for d in others):
                 return chosen  # "Monday, December 7": the date, when its weekday agrees
         if len(self.days) == 2 and _RANGE_BETWEEN.match(self._between(*self.days)):
-            return max(self.days, key=lambda d: d.day)  # a range is due at its end
+            first, last = sorted(self.days, key=lambda d: d.start)
+            if last.roll and first.weekday is not None and not first.roll and last.weekday >= first.weekday:
+                # 下周一至周五: the end is in the week the start names
+                last = DayRead(first.day + timedelta(days=last.weekday - first.weekday), last.start, last.end)
+            return max((first, last), key=lambda d: d.day)  # a range is due at its end
         self.partial = True
         return None
 

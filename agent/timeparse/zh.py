@@ -96,7 +96,7 @@ def _scan_offsets(s: Scan) -> None:
 _YEAR_WORD = {"今年": 0, "明年": 1, "后年": 2, "去年": -1, "前年": -2}
 _YMD = re.compile(
     rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|后年|去年))?"
-    rf"\s?(?<![个\d])({NUM})\s?月份?\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
+    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
     rf"(?:({NUM})\s?[日号]?(?![\d点时:个分天周月年])|(底|末|尾|初|中旬|上旬|下旬|中))?(?!\s?(?:后|之后|以后|内|以内|之内))"
 )
 _NTH = re.compile(
@@ -107,17 +107,18 @@ _REL_MONTH = re.compile(
     rf"(下下个?月|下个?月|上个?月|这个?月|本月|今个月|呢个月)\s?的?\s?"
     rf"(?:({NUM})\s?[号日]|月?(底|末|尾|初|中旬|上旬|下旬|中|内|之内|以内))?"
 )
-_MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬)")
+_MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬|中(?![心间]))")
 _YEAR_EDGE = re.compile(r"(今|明|后|去)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|后年|去年)\s?(之内|以内|内)?")
 _YEAR4 = re.compile(r"(?<!\d)(\d{4})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)")
 _HALF_YEAR = re.compile(r"[上下]半年")
-_ISO = re.compile(r"(?<![\d/.-])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d/.-])")
+_ISO = re.compile(r"(?<![\d/.-])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d/:-]|\.\d)")
 _MD = re.compile(
     r"(?<![\d./:-])(1[0-2]|0?[1-9])/(\d{1,2})(?![\d./:])(?=\s?[\u4e00-\u9fff])"
     r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
 )
 _DAY = re.compile(rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内])")
 _REL_DAYS = {
+    "今明两天": 1,
     "大后天": 3,
     "大后日": 3,
     "后天": 2,
@@ -213,8 +214,8 @@ def _scan_dates(s: Scan) -> None:
         if m[1] == "初":
             day = today.replace(day=1)
             day = day if day >= today else cv.add_months(day, 1)
-        elif m[1] == "中旬":
-            day = today.replace(day=15)
+        elif m[1] in ("中旬", "中"):
+            day = cv.day_of_month(today, 15)
         else:
             day = cv.month_end(today.year, today.month)
         s.add_day(day, m)
@@ -263,7 +264,7 @@ def _scan_dates(s: Scan) -> None:
         if prefix is None:
             s.add_day(cv.weekday_coming(today, weekday), m, weekday=weekday, roll=True)
         else:
-            s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[prefix]), m)
+            s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[prefix]), m, weekday=weekday)
     for m in s.each(_WHOLE_WEEK):
         s.add_day(cv.week_end(today, _WEEK_PREFIX[m[1]]), m, grain="week")
 
@@ -393,6 +394,7 @@ VAGUE = (
     "最近",
     "近期",
     "这几天",
+    "这两天",
     "过阵子",
     "过段时间",
     "抽空",
