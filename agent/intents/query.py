@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Chinese patterns)
 """task_query questions that rank instead of list (pure: no Django).
 
 "which of my tasks is most urgent?" / 哪个任务最急 → rank "urgent"; "what is due first?" /
@@ -31,8 +32,14 @@ _LATEST = re.compile(
 )
 
 
+_QUESTION = re.compile(r"[?？]|哪|什么|啥|吗|\b(?:which|what|whats|should\si|where)\b")
+
+
 def rank_of(text: str) -> str | None:
-    """The ranking a question asks for, or None for a plain "what is due?" list."""
+    """The ranking a question asks for, or None for a plain "what is due?" list (or a statement:
+    "明天交最重要的那份报告" is a note)."""
+    if not _QUESTION.search(text):
+        return None
     for rank, pattern in (("latest", _LATEST), ("important", _IMPORTANT), ("urgent", _URGENT), ("soonest", _SOONEST)):
         if pattern.search(text):
             return rank
