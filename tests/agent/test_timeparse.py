@@ -273,10 +273,10 @@ def test_a_4000_character_adversarial_input_costs_about_what_plain_text_costs(sh
     def run(text):
         return lambda: (classify(text, NOW, SH), draft(text, NOW, SH))
 
-    floor = _best_of(3, run("买" * 4000))  # the linear baseline: the same length of plain text
-    half = _best_of(3, run(ADVERSARIAL[shape](2000)))
-    full = _best_of(3, run(ADVERSARIAL[shape](4000)))
+    floor = _best_of(5, run("买" * 4000))  # the linear baseline: the same length of plain text
+    half = _best_of(5, run(ADVERSARIAL[shape](2000)))
+    full = _best_of(5, run(ADVERSARIAL[shape](4000)))
     # generous bounds: linear means doubling the input about doubles the time (quadratic: 4x), and no
     # shape costs more than a small multiple of plain text (the old whitespace case was ~300x)
     assert full < 20 * floor + 0.05, (shape, full, floor)
-    assert full < 3.5 * half + 0.005, (shape, full, half)
+    assert full < 3.5 * half + 0.02, (shape, full, half)
