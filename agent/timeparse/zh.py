@@ -111,7 +111,6 @@ _MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬|中(?![心间]))")
 _YEAR_EDGE = re.compile(r"(今|明|后|去)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|后年|去年)\s?(之内|以内|内)?")
 _YEAR4 = re.compile(r"(?<!\d)(\d{4})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)")
 _HALF_YEAR = re.compile(r"[上下]半年")
-_ISO = re.compile(r"(?<![\d/.-])(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?![\d/:-]|\.\d)")
 _MD = re.compile(
     r"(?<![\d./:-])(1[0-2]|0?[1-9])/(\d{1,2})(?![\d./:])(?=\s?[\u4e00-\u9fff])"
     r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
@@ -149,9 +148,6 @@ _WHOLE_WEEK = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}(?!\s?的?\s?{WEEK}?\s?[一�
 
 def _scan_dates(s: Scan) -> None:
     today = s.today
-    for m in s.each(_ISO):
-        s.add_day(cv.month_day(today, int(m[2]), int(m[3]), int(m[1])), m, explicit=True)
-        s.far_named = True
     for m in s.each(_NTH):
         year_word, month_token, rel, _this_month, nth, last, weekday = m.groups()
         weekday = _WEEKDAY[weekday]
