@@ -16,6 +16,7 @@ from agent import timeparse
 from agent.intents import quick_note
 from agent.models import Conversation, Message, PlanDraft, PlanStatus, Role, TimelineEntry, TimelineKind
 from outbox.services import enqueue
+from smartmate.api import datetime_in_range
 from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("smartmate.agent")
@@ -162,7 +163,10 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
     from scheduling.services.tasks import task_create
 
     lead = settings.AGENT_URGENCY_LEAD_HOURS
-    draft = quick_note.draft(text, now, tz, urgency_lead_hours=lead)
+    try:
+        draft = quick_note.draft(text, now, tz, urgency_lead_hours=lead)
+    except OverflowError:  # a date at the edge of what datetime holds (0001-01-01, 9999-12-31)
+        return _out_of_range(text)
     overrides = overrides or {}
     if overrides.get("title"):
         draft.title = str(overrides["title"])[:200]
@@ -177,7 +181,12 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
             draft.ask, draft.question = True, quick_note.QUESTIONS[verdict.reason]
     if draft.ask:
         return {"type": "ask", "question": draft.question, "title": draft.title}
-    draft.urgency_threshold_at = quick_note.urgency_threshold(draft.priority, draft.deadline, now, lead)
+    try:
+        draft.urgency_threshold_at = quick_note.urgency_threshold(draft.priority, draft.deadline, now, lead)
+    except OverflowError:
+        return _out_of_range(draft.title)
+    if not (datetime_in_range(draft.deadline) and datetime_in_range(draft.urgency_threshold_at)):
+        return _out_of_range(draft.title)
     task = task_create(
         user=user,
         title=draft.title,
@@ -195,6 +204,12 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
             "urgency_threshold_at": _iso(task.urgency_threshold_at, tz),
         },
     }
+
+
+def _out_of_range(title: str) -> dict:
+    """Ask again rather than store a deadline outside 1970-2100 (the task service would refuse it)."""
+    question = "截止日期要在1970年到2100年之间, 是哪一天? / The deadline must be between 1970 and 2100: when is it due?"
+    return {"type": "ask", "question": question, "title": title[:200]}
 
 
 def plan_cache_key(conversation_id: int) -> str:
