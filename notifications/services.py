@@ -89,6 +89,13 @@ def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: 
     return channel
 
 
+def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> NotificationChannel:
+    """Switch a channel on or off (staff in the admin); its URL and secret stay as they are."""
+    NotificationChannel.objects.filter(pk=channel.pk).update(enabled=enabled, updated_at=timezone.now())
+    channel.refresh_from_db()
+    return channel
+
+
 def channel_delete(*, user, kind: str) -> bool:
     deleted, _ = NotificationChannel.objects.filter(user=user, kind=kind).delete()
     return bool(deleted)
@@ -406,6 +413,7 @@ def notifications_retry_now(*, record_ids, now: datetime | None = None) -> int:
 __all__ = [
     "InvalidEvent",
     "channel_delete",
+    "channel_set_enabled",
     "channel_test",
     "channel_upsert",
     "notifications_claim",

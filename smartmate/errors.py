@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework import status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -225,10 +226,10 @@ class JsonErrorMiddleware:
                 too_big = int(length) > self.max_body
             except ValueError:
                 return error_response(400, "validation_error", "Invalid Content-Length header.")
-            if too_big and not request.path.startswith("/admin/"):
+            if too_big and not _is_admin(request):
                 return error_response(413, *payload_too_large(self.max_body))
         response = self.get_response(request)
-        if response.status_code >= 400 and not _is_json(response) and not request.path.startswith("/admin/"):
+        if response.status_code >= 400 and not _is_json(response) and not _is_admin(request):
             code, message = _STATUS_CODES.get(response.status_code, ("error", response.reason_phrase or "Error."))
             if response.status_code == 404:
                 message = _not_found_message(request)
@@ -240,8 +241,8 @@ class JsonErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if request.path.startswith("/admin/"):
-            return None
+        if _is_admin(request):
+            return None  # Django's handlers: the admin's own HTML pages (handler500 etc. below)
         if isinstance(exception, RequestDataTooBig):
             return error_response(413, PAYLOAD_TOO_LARGE, "Request body is too large.")
         if isinstance(exception, Http404):
@@ -259,15 +260,31 @@ def _is_json(response):
     return response.get("Content-Type", "").startswith(("application/json", "application/problem+json"))
 
 
+ADMIN_PREFIX = "/admin/"
+
+
+def _is_admin(request) -> bool:
+    """Staff in the admin get Django's HTML pages; the JSON error shape is the API's."""
+    return request.path.startswith(ADMIN_PREFIX)
+
+
 def csrf_failure(request, reason=""):
+    if _is_admin(request):
+        from django.views.csrf import csrf_failure as html_csrf_failure
+
+        return html_csrf_failure(request, reason)
     return error_response(403, "permission_denied", "CSRF verification failed.")
 
 
 def handler400(request, exception=None):
+    if _is_admin(request):
+        return defaults.bad_request(request, exception)
     return error_response(400, "validation_error", "Bad request.")
 
 
 def handler403(request, exception=None):
+    if _is_admin(request):
+        return defaults.permission_denied(request, exception)
     return error_response(403, "permission_denied", "You do not have permission to perform this action.")
 
 
@@ -278,8 +295,12 @@ def _not_found_message(request):
 
 
 def handler404(request, exception=None):
+    if _is_admin(request):
+        return defaults.page_not_found(request, exception)
     return error_response(404, "not_found", _not_found_message(request))
 
 
 def handler500(request):
+    if _is_admin(request):
+        return defaults.server_error(request)
     return error_response(500, "server_error", "Internal server error.")

@@ -34,7 +34,7 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhos
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "smartmate.apps.SmartMateAdminConfig",  # django.contrib.admin with the SmartMate site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
