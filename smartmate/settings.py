@@ -404,6 +404,13 @@ NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=100)
 NOTIFICATIONS_SEND_CONCURRENCY = env.int("NOTIFICATIONS_SEND_CONCURRENCY", default=8)
 NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60.0)
+# A rate-limited (Feishu 9499/11232, HTTP 429) or 5xx answer is retried this many times inside
+# the send, after Retry-After or base × 2^n seconds (capped); then the row's retry schedule.
+NOTIFICATIONS_QUICK_RETRIES = env.int("NOTIFICATIONS_QUICK_RETRIES", default=2)
+NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS", default=0.5)
+NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS", default=5.0)
+# A webhook secret replaced by a PUT keeps signing beside the new one this long (key rotation).
+NOTIFICATIONS_SECRET_ROTATION_HOURS = env.int("NOTIFICATIONS_SECRET_ROTATION_HOURS", default=24)
 CELERY_BEAT_SCHEDULE.update(
     {
         "notifications-sweep": {
