@@ -35,7 +35,8 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	@$(BIN)/python manage.py welcome --port $(PORT)
 	rm -rf var/prometheus && mkdir -p var/prometheus
-	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
+		PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
 
 ## test: set up, then run every test on the real parts (PostgreSQL, Redis, a Tansu broker it starts)
 test: $(VENV)/.dev var

@@ -122,7 +122,8 @@ def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -
     now = now or timezone.now()
     message = connection_test_message(kind=channel.kind, base_url=settings.PUBLIC_BASE_URL)
     context = {"event": "test", "notification_id": None, "user_id": channel.user_id}
-    error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now, channel.rotating_secret(now))
+    previous = channel.rotating_secret(now)
+    error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now, previous)
     NotificationChannel.objects.filter(pk=channel.pk).update(
         last_test_status=(NotificationChannel.TestStatus.FAILED if error else NotificationChannel.TestStatus.DELIVERED),
         last_test_error=str(error)[:MAX_ERROR] if error else "",

@@ -1,5 +1,8 @@
 """Thin DRF views: validate input, call a service or selector, render."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -452,10 +455,12 @@ def calendar_ics(user) -> bytes:
     calendar.add("x-wr-calname", f"SmartMate — {user.username}")
     calendar.add("x-wr-timezone", str(clock.tz))
     stamp = timezone.now()
+    # UIDs must be unique across every calendar a client subscribes to: name this deployment.
+    domain = urlsplit(settings.PUBLIC_BASE_URL).netloc or "smartmate"
     for event in selectors.calendar_events(user=user):
         start, end = clock.span(event.week, event.day, event.start_section, event.end_section)
         vevent = VEvent()
-        vevent.add("uid", f"event-{event.pk}@smartmate")
+        vevent.add("uid", f"event-{event.pk}@{domain}")
         vevent.add("dtstamp", stamp)
         vevent.add("last-modified", event.updated_at)
         vevent.add("dtstart", start)

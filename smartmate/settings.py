@@ -31,7 +31,11 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-debug-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where clients reach this deployment (links in notifications, the calendar URL, calendar UIDs).
+# By default the port this process serves on, so `make run PORT=8123` hands out working URLs.
+PUBLIC_BASE_URL = (
+    env.str("PUBLIC_BASE_URL", default="") or f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+).rstrip("/")
 
 INSTALLED_APPS = [
     "smartmate.apps.SmartMateAdminConfig",  # django.contrib.admin with the SmartMate site
@@ -405,7 +409,7 @@ NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=100)
 NOTIFICATIONS_SEND_CONCURRENCY = env.int("NOTIFICATIONS_SEND_CONCURRENCY", default=8)
 NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60.0)
 # A rate-limited (Feishu 9499/11232, HTTP 429) or 5xx answer is retried this many times inside
-# the send, after Retry-After or base × 2^n seconds (capped); then the row's retry schedule.
+# the send, after Retry-After or base * 2^n seconds (capped); then the row's retry schedule.
 NOTIFICATIONS_QUICK_RETRIES = env.int("NOTIFICATIONS_QUICK_RETRIES", default=2)
 NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS", default=0.5)
 NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS", default=5.0)

@@ -159,7 +159,7 @@ def classify(reply: Reply) -> Reply:
 
 
 def backoff_sleep(attempt: int, retry_after: float | None) -> None:
-    """Wait before the `attempt`-th quick retry: what the endpoint asked for, else 2^attempt × the
+    """Wait before the `attempt`-th quick retry: what the endpoint asked for, else 2^attempt times the
     base with jitter, never more than the cap (the row's own retry schedule takes over after)."""
     base = float(getattr(settings, "NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS", 0.5))
     cap = float(getattr(settings, "NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS", 5.0))
