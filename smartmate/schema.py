@@ -7,6 +7,17 @@ body, 401 without a token and 429 when throttled, all in the one error shape
 schema lying; this hook adds the `Error` component and the statuses below.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="Repeat-safe retries: the first answer (below 500) is replayed for 24 h to a repeat "
+    "with the same key and body; 409 while the first is in flight, 422 for another body.",
+)
+
 ERROR_SCHEMA = {
     "type": "object",
     "properties": {

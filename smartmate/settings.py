@@ -434,6 +434,7 @@ LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff
 LLM_BACKOFF_SECONDS = env.float("LLM_BACKOFF_SECONDS", default=0.5)
 AGENT_SSE_PING_SECONDS = env.float("AGENT_SSE_PING_SECONDS", default=5.0)
+AGENT_SSE_RETRY_MS = env.int("AGENT_SSE_RETRY_MS", default=3000)  # the stream's `retry:` for reconnecting clients
 AGENT_MESSAGE_MAX_CHARS = 4000  # fixed by the contract
 AGENT_CONTEXT_TOKEN_BUDGET = env.int("AGENT_CONTEXT_TOKEN_BUDGET", default=6000)
 AGENT_MEMORY_PROMPT_ITEMS = min(env.int("AGENT_MEMORY_PROMPT_ITEMS", default=5), 20)
