@@ -26,6 +26,8 @@ from smartmate.errors import ApiError
 
 DONE = "data: [DONE]\n\n"
 PING = ": ping\n\n"
+
+
 def retry_line() -> str:
     """How long a disconnected EventSource waits before it reconnects (and POSTs again)."""
     return f"retry: {settings.AGENT_SSE_RETRY_MS}\n\n"

@@ -29,7 +29,6 @@ from agent.serializers import (
 from agent.sse import event_stream, replay_stream
 from smartmate.api import validated
 from smartmate.errors import ApiError
-from smartmate.schema import IDEMPOTENCY_KEY
 from smartmate.idempotency import (
     idempotency_claim,
     idempotency_complete,
@@ -37,6 +36,7 @@ from smartmate.idempotency import (
     idempotent,
     replay_response,
 )
+from smartmate.schema import IDEMPOTENCY_KEY
 from smartmate.throttling import ChatRateThrottle
 
 
