@@ -2,7 +2,8 @@ from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, TimelineEntry
+from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, PlanStatus, TimelineEntry
+from scheduling.views_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
 
 
@@ -30,6 +31,19 @@ class ChatOutputSerializer(serializers.Serializer):
     intent = serializers.ChoiceField(choices=["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"])
     actions = serializers.ListField(child=serializers.DictField())
     usage = serializers.DictField(child=serializers.IntegerField())
+
+
+class AgentPlanSerializer(CandidateSerializer):
+    """The conversation's draft plan: a Preview candidate, with its state."""
+
+    status = serializers.ChoiceField(choices=PlanStatus.choices)
+    base_version = serializers.IntegerField()
+    applied_event_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class AgentPlanAppliedSerializer(CandidateSerializer):
+    status = serializers.ChoiceField(choices=PlanStatus.choices)
+    applied_event_ids = serializers.ListField(child=serializers.IntegerField())
 
 
 class MessageSerializer(serializers.ModelSerializer):

@@ -16,6 +16,8 @@ from agent import chat, memory, selectors, services
 from agent.models import Conversation, MemoryItem
 from agent.providers import get_provider
 from agent.serializers import (
+    AgentPlanAppliedSerializer,
+    AgentPlanSerializer,
     ChatChunkSerializer,
     ChatInputSerializer,
     ChatOutputSerializer,
@@ -185,6 +187,7 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     @extend_schema(request=ChatInputSerializer, responses=CHAT_RESPONSES, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"], **CHAT)
     def chat(self, request, pk=None):
+        """A chat turn in this conversation: JSON, or a stream with Accept: text/event-stream"""
         conversation = self.get_object()
         record, replay = self._claimed(request)
         return replay or self._chat(request, lambda: conversation, record)
@@ -192,31 +195,36 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     @extend_schema(responses={200: MessageSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def messages(self, request, pk=None):
+        """The conversation's messages in order"""
         return self._page(selectors.message_list(conversation=self.get_object()), MessageSerializer)
 
     @extend_schema(responses={200: TimelineSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def timeline(self, request, pk=None):
+        """What happened in the conversation: messages, tool calls, tasks, previews, errors"""
         return self._page(selectors.timeline_list(conversation=self.get_object()), TimelineSerializer)
 
     @extend_schema(responses={200: ContextStatsSerializer})
     @action(detail=True, methods=["get"], url_path="context-stats")
     def context_stats(self, request, pk=None):
+        """How the model's context is spent: tokens by part, against the budget"""
         ctx = selectors.prompt_context(user=request.user, conversation=self.get_object())
         return Response(ctx["stats"])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: AgentPlanSerializer})
     @action(detail=True, methods=["get"], url_path="schedule-preview")
     def schedule_preview(self, request, pk=None):
+        """The conversation's latest draft plan (404 if there is none)"""
         preview = selectors.plan_preview(conversation=self.get_object())
         if preview is None:
             raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
         return Response(preview)
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: AgentPlanAppliedSerializer})
     @action(detail=True, methods=["post"], url_path="schedule-preview/apply")
     @idempotent(required=True)
     def schedule_preview_apply(self, request, pk=None):
+        """Apply the draft plan: its events are written like an active-schedule apply"""
         draft = services.plan_apply(user=request.user, conversation=self.get_object())
         return Response({**draft.candidate, "status": draft.status, "applied_event_ids": draft.applied_event_ids})
 
@@ -230,6 +238,7 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
 
     @extend_schema(request=ChatInputSerializer, responses=CHAT_RESPONSES, parameters=[IDEMPOTENCY_KEY])
     def create(self, request):
+        """A chat turn in a new conversation (its id in X-Conversation-ID)"""
         validated(ChatInputSerializer, request)  # refuse before creating anything
         from accounts.quota import quota_check
 
@@ -292,6 +301,7 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: MemoryItemSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
+        """Bring a deleted memory item back"""
         item = memory.memory_item_restore(user=request.user, item=self.get_object())
         return Response(MemoryItemSerializer(item).data)
 
@@ -299,10 +309,12 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
 class MemorySettingsView(APIView):
     @extend_schema(responses={200: MemorySettingsSerializer})
     def get(self, request):
+        """The user's memory settings"""
         return Response(MemorySettingsSerializer(memory.memory_settings_get(user=request.user)).data)
 
     @extend_schema(request=MemorySettingsSerializer, responses={200: MemorySettingsSerializer})
     def put(self, request):
+        """Change the user's memory settings"""
         data = validated(MemorySettingsSerializer, request, partial=True)
         row = memory.memory_settings_update(user=request.user, **data)
         return Response(MemorySettingsSerializer(row).data)

@@ -154,12 +154,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
     @action(detail=True, methods=["post"])
     @idempotent()
     def complete(self, request, pk=None):
+        """Mark a task done (idempotent: it keeps its first completed_at)"""
         task = services.task_complete(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
+        """Mark a done task to do again"""
         task = services.task_reopen(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
 
@@ -206,6 +208,7 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     @action(detail=False, methods=["post"])
     @idempotent()
     def plan(self, request):
+        """Place every unscheduled item of some task classes into free time (nothing written yet)"""
         data = validated(StudyPlanCreateSerializer, request)
         plan = planning.study_plan_create(user=request.user, class_ids=data["class_ids"])
         return Response(StudyPlanSerializer(plan).data, status=status.HTTP_201_CREATED)
@@ -222,14 +225,11 @@ class StudyPlanViewSet(viewsets.GenericViewSet):
             return StudyPlan.objects.none()
         return StudyPlan.objects.filter(user=self.request.user)
 
-    @extend_schema(
-        request=None,
-        responses=StudyPlanSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
-    )
+    @extend_schema(request=None, responses=StudyPlanSerializer)
     @action(detail=True, methods=["post"])
     @idempotent(required=True)
     def apply(self, request, pk=None):
+        """Apply a study plan: its events are written, or nothing on any refusal"""
         plan = planning.study_plan_apply(user=request.user, plan_id=pk, idempotency_key=idempotency_key(request) or "")
         return Response(StudyPlanSerializer(plan).data)
 
@@ -272,6 +272,7 @@ class TaskClassItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Own
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def unschedule(self, request, class_pk=None, pk=None):
+        """Take an item off the schedule (its event is removed)"""
         item = services.task_class_item_unschedule(user=request.user, item=self.get_object())
         return self.render(item)
 
@@ -311,6 +312,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModel
     @action(detail=False, methods=["post"], url_path="import")
     @idempotent()
     def import_courses(self, request):
+        """Create a whole timetable at once: all courses or none"""
         body = {"courses": request.data} if isinstance(request.data, list) else request.data
         data = validated(CourseImportSerializer, body)
         courses = services.courses_create(user=request.user, courses=data["courses"])
@@ -393,22 +395,26 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
     @action(detail=False, methods=["get"])
     def week(self, request):
+        """A week of the timetable, day by day"""
         view = selectors.week_view(user=request.user, week=self._week(request))
         return Response(render_week(view, selectors.clock_for(request.user)))
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
     def today(self, request):
+        """Today's events"""
         return Response(render_today(selectors.today_view(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])
     def ongoing(self, request):
+        """The event going on now and the next one"""
         return Response(render_ongoing(selectors.ongoing(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(parameters=[RecentQuerySerializer], responses=RecentSerializer)
     @action(detail=False, methods=["get"], url_path="recent-completed")
     def recent_completed(self, request):
+        """Tasks done and task blocks past, newest first"""
         limit = validated(RecentQuerySerializer, request.query_params)["limit"]
         results = selectors.recent_completed(user=request.user, limit=limit)
         return Response(RecentSerializer({"results": results}).data)
@@ -416,6 +422,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[WeekQuerySerializer], responses=FreeSlotsSerializer)
     @action(detail=False, methods=["get"], url_path="free-slots")
     def free_slots(self, request):
+        """Free sections of a week, day by day"""
         week = self._week(request)
         return Response({"week": week, "free": selectors.free_slots(user=request.user, week=week)})
 
@@ -439,7 +446,11 @@ class CalendarFeedView(APIView):
     throttle_classes = []
     content_negotiation_class = _FirstRenderer
 
-    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+    @extend_schema(
+        responses={(200, "text/calendar"): OpenApiTypes.STR},
+        operation_id="calendar_feed_retrieve",
+        summary="The user's events as an iCalendar feed (the secret in the URL is the credential)",
+    )
     def get(self, request, secret):
         user = user_by_calendar_secret(secret=secret)
         if user is None:

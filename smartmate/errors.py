@@ -55,6 +55,47 @@ class UpstreamError(ApiError):
     default_detail = "An upstream service answered with an error."
 
 
+# Every code an error answer may carry, with when. The OpenAPI `ErrorCode` enum is this list
+# (smartmate/schema.py), and tests/smartmate/test_schema.py fails for a code used in the
+# source but missing here: add a new code here, with its sentence.
+ERROR_CODES = {
+    "validation_error": "bad body or query (types, ranges, unknown enum value, malformed JSON)",
+    "bad_request": "the request could not be processed",
+    "not_authenticated": "no or malformed credentials, or wrong username or password",
+    "token_invalid": "expired, tampered, blacklisted or wrong-type token",
+    "token_reused": "a refresh token presented a second time (the whole login is revoked)",
+    "permission_denied": "authenticated but not allowed",
+    "registration_closed": "registration is closed on this deployment",
+    "not_found": "no such object, or it belongs to another user",
+    "method_not_allowed": "the path does not take this method",
+    "not_acceptable": "no answer in a media type the Accept header allows",
+    "unsupported_media_type": "the body is not JSON",
+    "conflict": "the request conflicts with the current state",
+    "slot_conflict": "a schedule slot (week, day, section) is already taken; details.conflicts",
+    "stale_version": "the schedule changed since the preview or plan was made",
+    "preview_expired": "the preview or plan is past expires_at",
+    "preview_not_ready": "the preview cannot be applied (not ready, or a dry run)",
+    "already_applied": "applied before, under another Idempotency-Key",
+    "already_ignored": "the preview was ignored",
+    "not_enough_time": "the study plan does not fit; details.needed_sections, details.free_sections",
+    "already_imported": "this user imported this post before",
+    "own_post": "importing (or being rewarded for) one's own post",
+    "action_closed": "the agent action was already confirmed, rejected or expired",
+    "idempotency_in_progress": "a request with this Idempotency-Key is still being processed",
+    "idempotency_key_reused": "this Idempotency-Key was used with another body",
+    "invalid_changes": "edited changes break a placement rule; details.changes",
+    "payload_too_large": "the body is over MAX_BODY_BYTES",
+    "throttled": "rate limit; Retry-After says when to try again",
+    "quota_exceeded": "the LLM token quota is used up; details.resets_at",
+    "insufficient_credits": "an LLM call needs credits and the balance is 0 or less",
+    "upstream_error": "a webhook or LLM endpoint answered with an error; details.status",
+    "not_configured": "the feature needs a part that is not configured",
+    "service_unavailable": "a configured database, cache or broker is down",
+    "server_error": "a bug: the request failed on our side",
+    "error": "any other HTTP error",
+}
+
+
 def error_body(code, message, *, fields=None, details=None):
     body = {"code": code, "message": message}
     if fields:

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc files (static)
     "smartmate",  # project-wide ops commands (check_services, welcome, seed_demo)
     "accounts",
     "outbox",
@@ -250,7 +251,7 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "smartmate.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["smartmate.throttling.UserTokenBucketThrottle"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "smartmate.schema.AutoSchema",  # tags, summaries, security, headers by default
     "EXCEPTION_HANDLER": "smartmate.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 20,
@@ -264,15 +265,26 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",  # operation ids without v1_
+    "SERVERS": [{"url": "/", "description": "this deployment"}],
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's pinned copies, served by us: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # A nullable choice is "X or null" (smartmate.schema), not a separate NullEnum component.
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     # Named enums where two choice sets share a field name (else drf_spectacular.W001 warns and
     # invents names such as Status4a0Enum; `check --deploy` must be clean).
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "scheduling.models.tasks.Status",
         "TriggerSourceEnum": "scheduling.models.active.TriggerSource",
+        "ChunkObjectEnum": ["chat.completion.chunk"],
+        "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
+        "DraftPlanStatusEnum": "agent.models.PlanStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "smartmate.schema.add_error_responses",  # the error JSON of every operation (errors.py)
+        "smartmate.schema.postprocess",  # shared errors, x-enum-varnames, nullables, /healthz
     ],
 }
 
