@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.conftest import terminate_other_backends
 from tests.smartmate.admin_world import build_admin_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -36,6 +37,7 @@ def browser(monkeypatch):
         )
         yield browser
         browser.close()
+    terminate_other_backends()  # the live server's request threads may keep a connection
 
 
 def offline_page(browser, base_url, **context):

@@ -1,6 +1,7 @@
 """The URLs handed out point at the deployment that serves them: PUBLIC_BASE_URL follows the
 serving PORT under `make run`, and calendar UIDs carry the deployment's host."""
 
+import os
 import re
 import subprocess
 import sys
@@ -33,11 +34,19 @@ def test_public_base_url_defaults_to_the_serving_port():
 def test_make_run_hands_every_process_the_url_of_its_port():
     """honcho gives each Procfile process a PORT of its own (5000, 5100, ...): the worker, which
     writes notification links, must still get the web port's URL."""
+    outer = {k: v for k, v in os.environ.items() if not k.startswith(("MAKE", "MFLAGS"))}  # under `make test`
     dry = subprocess.run(
-        ["make", "-n", "run", "PORT=8123"], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True
+        ["make", "--no-print-directory", "-n", "run", "PORT=8123"],
+        cwd=ROOT,
+        env=outer,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
-    line = " ".join(dry.replace("\\\n", " ").splitlines()[-1:])
-    assert "honcho start" in line, dry
+    lines = [line for line in dry.replace("\\\n", " ").splitlines() if "honcho start" in line]
+    assert len(lines) == 1, dry
+    line = lines[0]
     command = re.sub(r"\S*honcho start -f Procfile", f"{sys.executable} -c '{PRINT_URL}'", line)
     env = {k: v for k, v in production_env().items() if k != "PUBLIC_BASE_URL"}
     env["PORT"] = "5100"  # what honcho would give the second process
