@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.db import connections
 
-from tests.conftest import terminate_other_backends
 from tests.smartmate.admin_world import build_admin_world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -36,8 +36,9 @@ def browser(monkeypatch):
             args=["--no-sandbox", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"],
         )
         yield browser
+        # ORM calls made while Playwright's loop runs get connections of that context: close them here.
+        connections.close_all()
         browser.close()
-    terminate_other_backends()  # the live server's request threads may keep a connection
 
 
 def offline_page(browser, base_url, **context):
