@@ -50,6 +50,7 @@ from scheduling.services import EventSpec, planning
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import idempotency_key, idempotent
+from smartmate.throttling import CalendarFeedThrottle, window_hit
 
 
 def _is_default_first_page(request) -> bool:
@@ -443,7 +444,7 @@ class CalendarFeedView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = []
+    throttle_classes = [CalendarFeedThrottle]  # per client address
     content_negotiation_class = _FirstRenderer
 
     @extend_schema(
@@ -452,6 +453,8 @@ class CalendarFeedView(APIView):
         summary="The user's events as an iCalendar feed (the secret in the URL is the credential)",
     )
     def get(self, request, secret):
+        # per secret too: a leaked URL polled from many addresses is still bounded
+        window_hit(scope="calendar_secret", ident=secret, rate=settings.THROTTLE_CALENDAR_SECRET_RATE)
         user = user_by_calendar_secret(secret=secret)
         if user is None:
             raise Http404
