@@ -3,6 +3,7 @@ done gets its completed_at from task_complete, a course change rewrites its even
 is refused on the form), audit rows view-only."""
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils import timezone
 
 from scheduling import services
@@ -21,7 +22,15 @@ from scheduling.models import (
 )
 from scheduling.models.tasks import Status
 from scheduling.services.tasks import CLASS_FIELDS, ITEM_FIELDS
-from smartmate.admin import AuditAdmin, OwnerCheckedInline, ServiceAdmin, changed, short_id, truncated
+from smartmate.admin import (
+    AuditAdmin,
+    OwnerCheckedInline,
+    ServiceAdmin,
+    changed,
+    one_choice_filter,
+    short_id,
+    truncated,
+)
 
 AUDIT = ("created_at", "updated_at")
 
@@ -203,19 +212,20 @@ class ScheduleVersionAdmin(AuditAdmin):
     list_select_related = ("user",)
 
 
-class DueJobFilter(admin.SimpleListFilter):
-    """Pending jobs whose trigger time has come (the overview's "jobs due" link)."""
+def jobs_due():
+    """Pending jobs whose trigger time has come (served by the active_job_due partial index)."""
+    return Q(status="pending", trigger_at__lte=timezone.now())
 
-    title = "due"
-    parameter_name = "due"
 
-    def lookups(self, request, model_admin):
-        return [("now", "due now")]
+def previews_ready():
+    """Ready and not past expiry: what a client reads as `ready` (active_preview_ready_expiry)."""
+    return Q(status="ready", expires_at__gt=timezone.now())
 
-    def queryset(self, request, queryset):
-        if self.value() == "now":
-            return queryset.filter(status="pending", trigger_at__lte=timezone.now())
-        return queryset
+
+DueJobFilter = one_choice_filter(title="due", parameter="due", value="now", label="due now", condition=jobs_due)
+ActionablePreviewFilter = one_choice_filter(
+    title="actionable", parameter="actionable", value="ready", label="ready, not expired", condition=previews_ready
+)
 
 
 @admin.register(ActiveScheduleJob)
@@ -245,21 +255,6 @@ class ActiveScheduleTriggerAdmin(AuditAdmin):
     search_fields = ("=id", "user__username", "dedupe_key")
     list_select_related = ("user",)
     short_id = short_id()
-
-
-class ActionablePreviewFilter(admin.SimpleListFilter):
-    """Ready and not past expiry: what a client reads as `ready` (the overview's link)."""
-
-    title = "actionable"
-    parameter_name = "actionable"
-
-    def lookups(self, request, model_admin):
-        return [("ready", "ready, not expired")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "ready":
-            return queryset.filter(status="ready", expires_at__gt=timezone.now())
-        return queryset
 
 
 @admin.register(ActiveSchedulePreview)

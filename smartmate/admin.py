@@ -17,7 +17,6 @@ from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import ForeignKey, OneToOneField
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -56,6 +55,23 @@ def truncated(field: str, length: int = 40, description: str | None = None):
         return format_html('<span title="{}">{}</span>', value, Truncator(value).chars(length))
 
     return column
+
+
+def one_choice_filter(*, title: str, parameter: str, value: str, label: str, condition):
+    """A list filter with one choice, `?{parameter}={value}`, applying `condition()` (a Q made at
+    request time, e.g. "due by now"); the overview links to it."""
+
+    class OneChoiceFilter(admin.SimpleListFilter):
+        parameter_name = parameter
+
+        def lookups(self, request, model_admin):
+            return [(value, label)]
+
+        def queryset(self, request, queryset):
+            return queryset.filter(condition()) if self.value() == value else queryset
+
+    OneChoiceFilter.title = title
+    return OneChoiceFilter
 
 
 # --- owner checks ----------------------------------------------------------------------------------
@@ -242,9 +258,9 @@ def attention_rows(request) -> list[dict]:
     (the outbox table is large: never a COUNT(*) over it unfiltered), linked to its list."""
     from notifications.models import NotificationRecord
     from outbox.models import OutboxEvent
+    from scheduling.admin import jobs_due, previews_ready
     from scheduling.models import ActiveScheduleJob, ActiveSchedulePreview
 
-    now = timezone.now()
     rows = [
         ("Outbox rows dead", OutboxEvent, OutboxEvent.objects.filter(status="dead"), "status__exact=dead"),
         ("Outbox rows pending", OutboxEvent, OutboxEvent.objects.filter(status="pending"), "status__exact=pending"),
@@ -263,13 +279,13 @@ def attention_rows(request) -> list[dict]:
         (
             "Previews ready",
             ActiveSchedulePreview,
-            ActiveSchedulePreview.objects.filter(status="ready", expires_at__gt=now),
+            ActiveSchedulePreview.objects.filter(previews_ready()),
             "actionable=ready",
         ),
         (
             "Active-schedule jobs due",
             ActiveScheduleJob,
-            ActiveScheduleJob.objects.filter(status="pending", trigger_at__lte=now),
+            ActiveScheduleJob.objects.filter(jobs_due()),
             "due=now",
         ),
     ]
