@@ -101,6 +101,7 @@ class PostViewSet(viewsets.GenericViewSet):
         responses=PostSerializer(many=True),
     )
     def list(self, request):
+        """List posts (no login needed): search, tags, author, ordering."""
         query = validated(PostListQuerySerializer, request.query_params)
         filters = selectors.PostFilters(
             q=query["q"].strip(),
@@ -126,30 +127,36 @@ class PostViewSet(viewsets.GenericViewSet):
     @extend_schema(request=PostCreateSerializer, responses={201: PostDetailSerializer})
     @idempotent()
     def create(self, request):
+        """Publish one of your task classes as a post (a frozen copy of its items)."""
         post = services.post_create(author=request.user, **validated(PostCreateSerializer, request))
         return self._detail(post, status.HTTP_201_CREATED)
 
     def retrieve(self, request, pk=None):
+        """Get a post with its items (no login needed)."""
         return self._detail(self._visible(pk))
 
     @extend_schema(request=PostUpdateSerializer)
     def partial_update(self, request, pk=None):
+        """Edit your post's title, summary or tags."""
         services.post_update(author=request.user, post_id=_id(pk), **validated(PostUpdateSerializer, request))
         return self._detail(selectors.own_post(user=request.user, post_id=_id(pk)))
 
     def destroy(self, request, pk=None):
+        """Delete your post."""
         services.post_delete(author=request.user, post_id=_id(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(request=None, responses=LikeSerializer)
+    @extend_schema(request=None, responses={200: LikeSerializer})
     @action(detail=True, methods=["put"])
     def like(self, request, pk=None):
+        """Like a post (idempotent)."""
         likes = services.post_like(user=request.user, post_id=_id(pk))
         return Response({"likes": likes, "liked_by_me": True})
 
-    @extend_schema(request=None, responses=LikeSerializer)
+    @extend_schema(request=None, responses={200: LikeSerializer})
     @like.mapping.delete
     def unlike(self, request, pk=None):
+        """Take back your like (idempotent)."""
         likes = services.post_unlike(user=request.user, post_id=_id(pk))
         return Response({"likes": likes, "liked_by_me": False})
 
@@ -157,6 +164,7 @@ class PostViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="import")
     @idempotent()
     def import_post(self, request, pk=None):
+        """Import a post as a task class of your own, dated from start_date."""
         task_class = services.post_import(user=request.user, post_id=_id(pk), **validated(ImportSerializer, request))
         task_class = task_class_queryset(user=request.user).prefetch_related("items").get(pk=task_class.pk)
         return Response({"task_class": TaskClassSerializer(task_class).data}, status=status.HTTP_201_CREATED)
@@ -167,6 +175,7 @@ class PostViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def comments(self, request, pk=None):
+        """List a post's comments, oldest first (no login needed)."""
         comments = selectors.post_comments(post=self._visible(pk))
         page = self.paginate_queryset(comments)
         return self.get_paginated_response(CommentSerializer(page, many=True).data)
@@ -175,6 +184,7 @@ class PostViewSet(viewsets.GenericViewSet):
     @comments.mapping.post
     @idempotent()
     def comment_create(self, request, pk=None):
+        """Comment on a post, or reply to one of its comments."""
         data = validated(CommentCreateSerializer, request)
         comment = services.comment_create(
             user=request.user, post_id=_id(pk), body=data["body"], parent_id=data.get("parent")
@@ -185,6 +195,7 @@ class PostViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     @idempotent()
     def report(self, request, pk=None):
+        """Report a post to the moderators."""
         report = services.post_report(user=request.user, post_id=_id(pk), **validated(ReportCreateSerializer, request))
         return Response(ReportReceiptSerializer(report).data, status=status.HTTP_202_ACCEPTED)
 
@@ -198,6 +209,7 @@ class CommentViewSet(viewsets.GenericViewSet):
 
     @extend_schema(responses={204: OpenApiResponse(description="Deleted (soft).")})
     def destroy(self, request, pk=None):
+        """Delete your comment (it keeps its place, with an empty body)."""
         services.comment_delete(user=request.user, comment_id=_id(pk))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -209,5 +221,6 @@ class TagViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[TagsQuerySerializer], responses=TagCountSerializer(many=True))
     def list(self, request):
+        """List the most used tags (no login needed)."""
         query = validated(TagsQuerySerializer, request.query_params)
         return Response(TagCountSerializer(selectors.tag_counts(query=query["q"]), many=True).data)
