@@ -260,6 +260,7 @@ def attention_rows(request) -> list[dict]:
     from outbox.models import OutboxEvent
     from scheduling.admin import jobs_due, previews_ready
     from scheduling.models import ActiveScheduleJob, ActiveSchedulePreview
+    from scheduling.plansquare.models import PostReport
 
     rows = [
         ("Outbox rows dead", OutboxEvent, OutboxEvent.objects.filter(status="dead"), "status__exact=dead"),
@@ -287,6 +288,12 @@ def attention_rows(request) -> list[dict]:
             ActiveScheduleJob,
             ActiveScheduleJob.objects.filter(jobs_due()),
             "due=now",
+        ),
+        (
+            "Plan-square reports open",
+            PostReport,
+            PostReport.objects.filter(resolved_at__isnull=True),
+            "state=open",
         ),
     ]
     out = []

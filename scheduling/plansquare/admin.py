@@ -18,12 +18,13 @@ from scheduling.plansquare.models import (
     PostSnapshot,
     PostTag,
 )
+from smartmate.admin import AuditAdmin, truncated
 
 MODERATE = "plansquare.moderate_post"
 
 
-class ReadOnlyMixin:
-    show_full_result_count = False
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -33,9 +34,6 @@ class ReadOnlyMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
 
 
 class ModerationMixin:
@@ -51,24 +49,34 @@ class ModerationMixin:
         self.message_user(request, f"{changed} {noun} {verb}.", messages.SUCCESS)
 
 
-class PostSnapshotInline(ReadOnlyMixin, admin.StackedInline):
+class PostSnapshotInline(ReadOnlyInline):
     model = PostSnapshot
     fields = ("items",)
+    readonly_fields = ("items",)
 
 
-class PostReportInline(ReadOnlyMixin, admin.TabularInline):
+class PostReportInline(ReadOnlyInline):
     model = PostReport
     fields = ("reporter", "reason", "created_at", "resolved_at", "resolved_by")
-    extra = 0
+    readonly_fields = fields
 
 
 @admin.register(Post)
-class PostAdmin(ModerationMixin, admin.ModelAdmin):
-    list_display = ("id", "title", "author", "likes", "imports", "comments", "open_reports", "hidden", "published_at")
+class PostAdmin(ModerationMixin, AuditAdmin):
+    list_display = (
+        "id",
+        truncated("title"),
+        "author",
+        "likes",
+        "imports",
+        "comments",
+        "open_reports",
+        "hidden",
+        "published_at",
+    )
     list_filter = ("hidden", "strategy")
     search_fields = ("=id", "title", "author__username")
     list_select_related = ("author",)
-    show_full_result_count = False
     actions = ("hide_posts", "unhide_posts")
     inlines = [PostSnapshotInline, PostReportInline]
     exclude = ("search_vector",)
@@ -87,15 +95,6 @@ class PostAdmin(ModerationMixin, admin.ModelAdmin):
     def open_reports(self, post):
         return post.open_report_count
 
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in Post._meta.fields if field.name != "search_vector"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return request.user.has_perm(MODERATE) and super().has_delete_permission(request, obj)
-
     @admin.action(description="Hide the selected posts", permissions=["moderate"])
     def hide_posts(self, request, queryset):
         self._moderate(request, queryset, lambda pk, h: services.post_set_hidden(post_id=pk, hidden=h), True, "posts")
@@ -106,26 +105,12 @@ class PostAdmin(ModerationMixin, admin.ModelAdmin):
 
 
 @admin.register(PostComment)
-class PostCommentAdmin(ModerationMixin, admin.ModelAdmin):
-    list_display = ("id", "post", "author", "short_body", "deleted", "hidden", "created_at")
+class PostCommentAdmin(ModerationMixin, AuditAdmin):
+    list_display = ("id", "post", "author", truncated("body", 60), "deleted", "hidden", "created_at")
     list_filter = ("hidden", "deleted")
     search_fields = ("=id", "=post__id", "body", "author__username")
     list_select_related = ("post", "author")
-    show_full_result_count = False
     actions = ("hide_comments", "unhide_comments")
-
-    @admin.display(description="body")
-    def short_body(self, comment):
-        return comment.body if len(comment.body) <= 80 else comment.body[:79] + "…"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in PostComment._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Hide the selected comments", permissions=["moderate"])
     def hide_comments(self, request, queryset):
@@ -156,8 +141,8 @@ class OpenReportFilter(admin.SimpleListFilter):
 
 
 @admin.register(PostReport)
-class PostReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "post", "post_hidden", "reporter", "reason", "created_at", "resolved_at")
+class PostReportAdmin(ModerationMixin, AuditAdmin):
+    list_display = ("id", "post", "post_hidden", "reporter", truncated("reason", 60), "created_at", "resolved_at")
     list_filter = (OpenReportFilter,)
     search_fields = ("=post__id", "reason", "reporter__username", "post__title")
     list_select_related = ("post", "reporter")
@@ -166,10 +151,6 @@ class PostReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
     @admin.display(description="post hidden", boolean=True)
     def post_hidden(self, report):
         return report.post.hidden
-
-    def has_change_permission(self, request, obj=None):
-        # Read-only form; the changelist still offers the moderation actions.
-        return obj is None and request.user.has_perm(MODERATE)
 
     @admin.action(description="Mark the selected reports resolved", permissions=["moderate"])
     def resolve_reports(self, request, queryset):
@@ -186,35 +167,35 @@ class PostReportAdmin(ModerationMixin, ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(PostSnapshot)
-class PostSnapshotAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PostSnapshotAdmin(AuditAdmin):
     list_display = ("post",)
     search_fields = ("=post__id",)
     list_select_related = ("post",)
 
 
 @admin.register(PostTag)
-class PostTagAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PostTagAdmin(AuditAdmin):
     list_display = ("id", "tag", "post")
     search_fields = ("=tag", "=post__id")
     list_select_related = ("post",)
 
 
 @admin.register(PostLike)
-class PostLikeAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PostLikeAdmin(AuditAdmin):
     list_display = ("id", "post", "user", "created_at")
     search_fields = ("=post__id", "user__username")
     list_select_related = ("post", "user")
 
 
 @admin.register(PostImport)
-class PostImportAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PostImportAdmin(AuditAdmin):
     list_display = ("id", "post", "user", "task_class", "created_at")
     search_fields = ("=post__id", "user__username")
     list_select_related = ("post", "user", "task_class")
 
 
 @admin.register(PostReward)
-class PostRewardAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PostRewardAdmin(AuditAdmin):
     list_display = ("id", "kind", "post_id", "actor_id", "author_id", "amount", "created_at")
     list_filter = ("kind",)
     search_fields = ("=post_id", "=actor_id", "=author_id")

@@ -21,6 +21,7 @@ def build_admin_world(settings):
     from outbox.models import InboxRecord, OutboxEvent, OutboxLock
     from outbox.services import enqueue
     from scheduling import services
+    from scheduling.plansquare import services as square
     from scheduling.services import EventSpec, active, planning
     from tests.conftest import auth_client
     from tests.notifications.conftest import event_data
@@ -64,6 +65,13 @@ def build_admin_world(settings):
         dry_run=True,
     )
     planning.study_plan_create(user=user, class_ids=[task_class.pk])
+    post = square.post_create(
+        author=user, task_class_id=task_class.pk, title="Linear algebra in two weeks", tags=["math"]
+    )
+    square.post_like(user=other, post_id=post.pk)  # and its reward
+    square.post_import(user=other, post_id=post.pk)
+    square.comment_create(user=other, post_id=post.pk, body="Thanks!")
+    square.post_report(user=other, post_id=post.pk, reason="Looks copied")
 
     conversation = agent_services.conversation_create(user=user, title="Planning")
     Message.objects.create(conversation=conversation, seq=1, role="user", content="plan my week")

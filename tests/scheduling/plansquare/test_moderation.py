@@ -117,8 +117,13 @@ def test_staff_read_reports_with_their_reasons_and_resolve_them(other_api, user,
     assert "Spam links in the summary" in page.content.decode()
     detail = client.get(f"/admin/plansquare/post/{post.pk}/change/").content.decode()
     assert "Spam links in the summary" in detail
+    rows = {row["label"]: row for row in client.get("/admin/").context["attention"]}
+    assert rows["Plan-square reports open"]["count"] == "1"
+    assert "Spam links" in client.get(rows["Plan-square reports open"]["url"]).content.decode()
     report = PostReport.objects.get()
     admin_action(client, "postreport", "hide_reported_posts", [report.pk])
+    rows = {row["label"]: row for row in client.get("/admin/").context["attention"]}
+    assert rows["Plan-square reports open"]["count"] == "0"
     report.refresh_from_db()
     assert report.resolved_at is not None and report.resolved_by == moderator
     assert Post.objects.get().hidden
