@@ -75,3 +75,6 @@ class IdempotencyRecordAdmin(admin.ModelAdmin):
         "expires_at",
     )
     show_full_result_count = False
+
+
+from accounts.credits import admin as credits_admin  # noqa: E402, F401  (registers the credits models)

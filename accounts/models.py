@@ -112,3 +112,7 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.user_id}:{self.key}"
+
+
+# Credits live in their own sub-package; imported here so they keep the accounts app label.
+from accounts.credits.models import CreditAccount, CreditEntry, EntryKind, LlmCall  # noqa: E402, F401

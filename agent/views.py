@@ -10,9 +10,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.credits.pricing import price_of
+from accounts.credits.services import llm_call_check
 from agent import chat, memory, selectors, services
 from agent.models import Conversation, MemoryItem
 from agent.providers import get_provider
+from agent.providers.choices import model_choices, model_default
 from agent.serializers import (
     ChatInputSerializer,
     ChatOutputSerializer,
@@ -21,6 +24,7 @@ from agent.serializers import (
     MemoryItemSerializer,
     MemorySettingsSerializer,
     MessageSerializer,
+    ModelChoiceSerializer,
     TimelineSerializer,
 )
 from agent.sse import event_stream
@@ -69,8 +73,10 @@ class ChatMixin:
 
     def _chat(self, request, conversation):
         data = validated(ChatInputSerializer, request)
-        turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
-        provider = get_provider()
+        turn = chat.turn_start(
+            user=request.user, conversation=conversation, text=data["message"], model=data.get("model")
+        )
+        provider = get_provider(turn.model)
         if _wants_stream(request):
             response = StreamingHttpResponse(
                 event_stream(turn, provider, ping_seconds=settings.AGENT_SSE_PING_SECONDS),
@@ -160,10 +166,8 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
 
     @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer})
     def create(self, request):
-        validated(ChatInputSerializer, request)  # refuse before creating anything
-        from accounts.quota import quota_check
-
-        quota_check(user=request.user)
+        data = validated(ChatInputSerializer, request)  # refuse before creating anything
+        llm_call_check(user=request.user, model=data.get("model") or model_default())
         conversation = services.conversation_create(user=request.user)
         return self._chat(request, conversation)
 
@@ -229,3 +233,22 @@ class MemorySettingsView(APIView):
         data = validated(MemorySettingsSerializer, request, partial=True)
         row = memory.memory_settings_update(user=request.user, **data)
         return Response(MemorySettingsSerializer(row).data)
+
+
+class ModelListView(APIView):
+    """The models a chat may choose (`model` on chat), each with its price in credits per 1,000
+    tokens; `default` marks the one used when chat names none."""
+
+    @extend_schema(responses={200: ModelChoiceSerializer(many=True)})
+    def get(self, request):
+        rows = [
+            {
+                "id": choice.id,
+                "label": choice.label,
+                "prompt_per_1k": price_of(choice.id).prompt_per_1k,
+                "completion_per_1k": price_of(choice.id).completion_per_1k,
+                "default": choice.default,
+            }
+            for choice in model_choices()
+        ]
+        return Response(ModelChoiceSerializer(rows, many=True).data)

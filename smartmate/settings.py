@@ -372,10 +372,23 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600
 # The link in the reset mail: {base} is PUBLIC_BASE_URL; the page posts uid and token to
 # auth/password-reset/confirm/.
 PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="{base}/password-reset/?uid={uid}&token={token}")
+# Credits (docs/DOMAIN.md §9): credits per 1,000 tokens by model, JSON
+# {"<model>": {"prompt_per_1k": n, "completion_per_1k": n}, "default": {...}}; "default" prices every
+# model not named (1 and 2 unless given). The offline provider is always free.
+try:
+    from accounts.credits.pricing import parse_prices
+
+    CREDIT_PRICES = parse_prices(env.json("CREDIT_PRICES", default={}))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CREDIT_PRICES: {exc}")
+# How long a call in flight holds credits: a hold its process never settled (it died) stops
+# counting against the balance after this.
+CREDITS_HOLD_SECONDS = env.int("CREDITS_HOLD_SECONDS", default=900)
 CELERY_BEAT_SCHEDULE.update(
     {
         "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
         "accounts-purge-idempotency-records": {"task": "accounts.purge_idempotency_records", "schedule": 3600},
+        "accounts-credits-check": {"task": "accounts.credits_check", "schedule": 24 * 3600},
     }
 )
 # [scheduling]
@@ -470,6 +483,15 @@ CELERY_BEAT_SCHEDULE.update(
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="") or "gpt-4o-mini"  # an empty value (.env.example) means the default
+# The models a chat may choose (GET agent/models/, `model` on chat): a JSON list of
+# {"id", "label"?, "default"?}, or a comma list of `id` or `id=label`. Empty: LLM_MODEL alone.
+# The offline provider is always offered too, as "offline".
+try:
+    from agent.providers.choices import parse_models
+
+    LLM_MODELS = parse_models(env.str("LLM_MODELS", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"LLM_MODELS: {exc}")
 AGENT_PROVIDER = env.str("AGENT_PROVIDER", default="openai" if LLM_BASE_URL else "offline")  # offline | openai
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff
