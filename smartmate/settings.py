@@ -378,7 +378,7 @@ PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="{base}/password-rese
 try:
     from accounts.credits.pricing import parse_prices
 
-    CREDIT_PRICES = parse_prices(env.json("CREDIT_PRICES", default={}))
+    CREDIT_PRICES = parse_prices(env.str("CREDIT_PRICES", default=""))
 except ValueError as exc:
     raise ImproperlyConfigured(f"CREDIT_PRICES: {exc}")
 # How long a call in flight holds credits: a hold its process never settled (it died) stops

@@ -3,6 +3,7 @@ no models, no database."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
@@ -46,9 +47,13 @@ def _default() -> tuple[Decimal, Decimal]:
     return Decimal(row["prompt_per_1k"]), Decimal(row["completion_per_1k"])
 
 
-def parse_prices(raw: dict) -> dict:
-    """CREDIT_PRICES as settings.py reads it: {model: {prompt_per_1k, completion_per_1k}} with
-    non-negative numbers; a `default` row is added when missing. Raises ValueError."""
+def parse_prices(text: str) -> dict:
+    """CREDIT_PRICES as settings.py reads it: a JSON {model: {prompt_per_1k, completion_per_1k}}
+    with non-negative numbers (empty: none); a `default` row is added when missing. Raises ValueError."""
+    try:
+        raw = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON: {exc}")
     if not isinstance(raw, dict):
         raise ValueError("CREDIT_PRICES must be a JSON object of model -> {prompt_per_1k, completion_per_1k}")
     prices = {DEFAULT: {"prompt_per_1k": "1", "completion_per_1k": "2"}}

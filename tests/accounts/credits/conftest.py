@@ -2,6 +2,9 @@ import uuid
 
 import pytest
 
+from tests.agent.conftest import llm  # noqa: F401  (the loopback OpenAI-compatible endpoint)
+from tests.outbox.conftest import effect_table, pipeline  # noqa: F401  (the outbox's relay + consumer fixtures)
+
 
 @pytest.fixture
 def grant(db):
