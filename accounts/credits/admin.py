@@ -22,6 +22,19 @@ INLINE_ENTRIES = 50
 ENTRY_FIELDS = ("created_at", "kind", "amount", "balance_after", "reason", "ref", "created_by")
 
 
+class ReadOnly:
+    """Rows written only by the services: staff read them, never add, change or delete them."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class GrantForm(forms.Form):
     amount = forms.IntegerField(
         min_value=-GRANT_MAX, max_value=GRANT_MAX, help_text="Credits to give; negative takes them back."
@@ -47,7 +60,7 @@ class NewestEntriesFormSet(BaseInlineFormSet):
         return super().get_queryset().order_by("-created_at", "-id")[:INLINE_ENTRIES]
 
 
-class CreditEntryInline(admin.TabularInline):
+class CreditEntryInline(ReadOnly, admin.TabularInline):
     model = CreditEntry
     formset = NewestEntriesFormSet
     fields = ENTRY_FIELDS
@@ -55,15 +68,6 @@ class CreditEntryInline(admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = f"ledger (newest {INLINE_ENTRIES})"
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class NewAccountForm(forms.ModelForm):
@@ -169,7 +173,7 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(admin.ModelAdmin):
+class CreditEntryAdmin(ReadOnly, admin.ModelAdmin):
     list_display = ("account", "kind", "amount", "balance_after", "reason", "ref", "created_at")
     list_filter = ("kind",)
     search_fields = ("account__user__username", "ref")
@@ -177,15 +181,6 @@ class CreditEntryAdmin(admin.ModelAdmin):
     readonly_fields = ("account", *ENTRY_FIELDS)
     actions = ["refund"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def has_grant_permission(self, request):
         return request.user.has_perm(GRANT_PERMISSION)
@@ -200,7 +195,7 @@ class CreditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(LlmCall)
-class LlmCallAdmin(admin.ModelAdmin):
+class LlmCallAdmin(ReadOnly, admin.ModelAdmin):
     list_display = (
         "user",
         "model",
@@ -216,12 +211,3 @@ class LlmCallAdmin(admin.ModelAdmin):
     search_fields = ("user__username", "request_id")
     list_select_related = ("user",)
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
