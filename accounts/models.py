@@ -77,7 +77,7 @@ class TokenCharge(models.Model):
     request_id = models.CharField(max_length=100)
     tokens = models.PositiveIntegerField()
     window_started_at = models.DateTimeField()
-    # False while the row is a hold taken before an LLM call (accounts.quota.quota_reserve).
+    # False while the row is a hold taken before an LLM call (accounts.quota.quota_hold).
     settled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
