@@ -1,7 +1,7 @@
 """Credits in the admin: accounts with their newest entries inline, a grant action with an
 intermediate form (amount and reason, written as a `grant` entry, never by editing a balance),
-read-only entries with a refund action, read-only model calls. Granting and refunding need the
-`accounts.grant_credits` permission."""
+entries and model calls read-only (AuditAdmin) with a refund action on spends. Granting and
+refunding need the `accounts.grant_credits` permission."""
 
 import uuid
 
@@ -15,24 +15,12 @@ from django.utils.html import format_html
 
 from accounts.credits.models import CreditAccount, CreditEntry, EntryKind, LlmCall
 from accounts.credits.services import REASON_MAX, credit_grant, credit_refund
+from smartmate.admin import AuditAdmin
 
 GRANT_PERMISSION = "accounts.grant_credits"
 GRANT_MAX = 1_000_000
 INLINE_ENTRIES = 50
 ENTRY_FIELDS = ("created_at", "kind", "amount", "balance_after", "reason", "ref", "created_by")
-
-
-class ReadOnly:
-    """Rows written only by the services: staff read them, never add, change or delete them."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class GrantForm(forms.Form):
@@ -60,7 +48,7 @@ class NewestEntriesFormSet(BaseInlineFormSet):
         return super().get_queryset().order_by("-created_at", "-id")[:INLINE_ENTRIES]
 
 
-class CreditEntryInline(ReadOnly, admin.TabularInline):
+class CreditEntryInline(admin.TabularInline):
     model = CreditEntry
     formset = NewestEntriesFormSet
     fields = ENTRY_FIELDS
@@ -68,6 +56,12 @@ class CreditEntryInline(ReadOnly, admin.TabularInline):
     extra = 0
     can_delete = False
     verbose_name_plural = f"ledger (newest {INLINE_ENTRIES})"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 class NewAccountForm(forms.ModelForm):
@@ -173,14 +167,12 @@ class CreditAccountAdmin(admin.ModelAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(ReadOnly, admin.ModelAdmin):
+class CreditEntryAdmin(AuditAdmin):
     list_display = ("account", "kind", "amount", "balance_after", "reason", "ref", "created_at")
     list_filter = ("kind",)
     search_fields = ("account__user__username", "ref")
     list_select_related = ("account__user",)
-    readonly_fields = ("account", *ENTRY_FIELDS)
     actions = ["refund"]
-    show_full_result_count = False
 
     def has_grant_permission(self, request):
         return request.user.has_perm(GRANT_PERMISSION)
@@ -195,7 +187,7 @@ class CreditEntryAdmin(ReadOnly, admin.ModelAdmin):
 
 
 @admin.register(LlmCall)
-class LlmCallAdmin(ReadOnly, admin.ModelAdmin):
+class LlmCallAdmin(AuditAdmin):
     list_display = (
         "user",
         "model",
@@ -210,4 +202,3 @@ class LlmCallAdmin(ReadOnly, admin.ModelAdmin):
     list_filter = ("model", "estimated")
     search_fields = ("user__username", "request_id")
     list_select_related = ("user",)
-    show_full_result_count = False
