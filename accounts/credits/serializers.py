@@ -27,7 +27,7 @@ class UsageQuerySerializer(StrictSerializer):
     range = serializers.ChoiceField(choices=list(USAGE_RANGES), default="7d")
 
 
-class ModelUsageSerializer(serializers.Serializer):
+class CreditModelUsageSerializer(serializers.Serializer):
     model = serializers.CharField()
     calls = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
@@ -35,13 +35,13 @@ class ModelUsageSerializer(serializers.Serializer):
     credits_spent = serializers.IntegerField()
 
 
-class UsageSerializer(serializers.Serializer):
+class CreditUsageSerializer(serializers.Serializer):
     range = serializers.ChoiceField(choices=list(USAGE_RANGES))
     calls = serializers.IntegerField()
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     credits_spent = serializers.IntegerField()
-    by_model = ModelUsageSerializer(many=True)
+    by_model = CreditModelUsageSerializer(many=True)
 
 
 class PriceSerializer(serializers.Serializer):

@@ -12,9 +12,9 @@ from accounts.credits.pricing import price_list
 from accounts.credits.serializers import (
     BalanceSerializer,
     CreditEntrySerializer,
+    CreditUsageSerializer,
     PriceSerializer,
     UsageQuerySerializer,
-    UsageSerializer,
 )
 from smartmate.api import validated
 
@@ -47,11 +47,11 @@ class LedgerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class UsageView(APIView):
-    @extend_schema(parameters=[UsageQuerySerializer], responses={200: UsageSerializer})
+    @extend_schema(parameters=[UsageQuerySerializer], responses={200: CreditUsageSerializer})
     def get(self, request):
         """Model calls, tokens and credits spent over a range, in total and by model"""
         range_name = validated(UsageQuerySerializer, request.query_params)["range"]
-        return Response(UsageSerializer(selectors.credit_usage(user=request.user, range_name=range_name)).data)
+        return Response(CreditUsageSerializer(selectors.credit_usage(user=request.user, range_name=range_name)).data)
 
 
 class PriceView(APIView):
