@@ -2,7 +2,6 @@
 asynchronously, flushed once, then each send's result read (DOMAIN §9: waiting on each
 send in turn costs a linger period per event)."""
 
-import json
 import logging
 import threading
 
@@ -21,8 +20,7 @@ def encode_message(row: Claimed) -> tuple[bytes, bytes, list[tuple[str, bytes]]]
         ("biz_type", row.biz_type.encode()),
         ("service", row.service_name.encode()),
     ]
-    value = json.dumps(row.payload, separators=(",", ":"), ensure_ascii=False).encode()
-    return row.message_key.encode(), value, headers
+    return row.message_key.encode(), row.payload_json.encode(), headers
 
 
 class KafkaTransport:
