@@ -181,13 +181,6 @@ class _SavepointOnFirstQuery:
         return execute(sql, params, many, context)
 
 
-def _joins(run: list[_Entry], entry: _Entry) -> bool:
-    """A batch-form call takes consecutive events of one handler, one per key (so that a
-    failure, retried event by event, still holds each key's later events back in order)."""
-    key = entry.row.message_key
-    return entry.many and entry.handler is run[0].handler and all(e.row.message_key != key for e in run)
-
-
 @dataclass
 class _Batch:
     service: str
@@ -248,20 +241,24 @@ class _Batch:
 
     def _apply(self, ready: list[_Entry]) -> None:
         blocked: dict[str, tuple] = {}  # key -> (id, status) of an older event that did not apply
-        run: list[_Entry] = []  # consecutive batch-form events of one type, distinct keys
+        # Consecutive batch-form events of one handler, one per key (so that a failed call, run
+        # again event by event, still holds each key's later events back in order).
+        run: list[_Entry] = []
+        run_keys: set[str] = set()
         self.guard = _SavepointOnFirstQuery()
         with connection.execute_wrapper(self.guard):
             for entry in ready:
                 key = entry.row.message_key
-                if run and not _joins(run, entry):
+                if run and not (entry.many and entry.handler is run[0].handler and key not in run_keys):
                     self._run_batch_form(run, blocked)
-                    run = []
+                    run, run_keys = [], set()
                 if entry.waits_for or key in blocked:
                     older_id, older_status = entry.waits_for or blocked[key]
                     self._defer(entry, older_id, older_status)
                     blocked.setdefault(key, (entry.row.id, Status.PENDING))
                 elif entry.many:
                     run.append(entry)
+                    run_keys.add(key)
                 else:
                     self._run_one(entry, entry.handler, entry.envelope, blocked)
             if run:

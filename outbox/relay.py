@@ -53,8 +53,12 @@ class RelayResult:
             setattr(self, field, getattr(self, field) + getattr(other, field))
 
 
+# synchronous_commit off for this statement's transaction (set_config(…, true)): a claim or a
+# relay's settle lost in a server crash only means the rows are claimed and sent again, which
+# the at-least-once rule already covers; waiting for the WAL flush cost more than the claim.
 _CLAIM_SQL = """
-WITH due AS (
+WITH lazy_flush AS (SELECT set_config('synchronous_commit', 'off', true)),
+due AS (
     SELECT o.id FROM {table} o
     WHERE o.status = 'pending' AND o.next_retry_at <= %(now)s
       AND (o.locked_until IS NULL OR o.locked_until <= %(now)s)
@@ -67,7 +71,7 @@ WITH due AS (
     FOR UPDATE SKIP LOCKED
 )
 UPDATE {table} e SET locked_until = %(until)s, lease_id = %(lease)s, updated_at = %(now)s
-FROM due WHERE e.id = due.id
+FROM due, lazy_flush WHERE e.id = due.id
 RETURNING e.id, e.biz_type, e.service_name, e.topic, e.message_key, e.payload::text, e.retry_count,
     e.max_retry, e.created_at,
     EXISTS (SELECT 1 FROM {table} n
@@ -144,10 +148,14 @@ def _compact_json(payload) -> str:
 
 
 def send_and_settle(rows: list[Claimed], transport: Transport) -> RelayResult:
+    """Send a claimed batch and settle it (one pass of `relay_once`)."""
+    return _settle_sent(rows, transport.send(rows), transport)
+
+
+def _settle_sent(rows: list[Claimed], errors: dict, transport: Transport) -> RelayResult:
     result = RelayResult(claimed=len(rows), followed=any(row.followed for row in rows))
     if not rows:
         return result
-    errors = transport.send(rows)
     now = timezone.now()
     settlements = [
         after_failure(row.id, retry_count=row.retry_count, max_retry=row.max_retry, error=errors[row.id], now=now)
@@ -155,7 +163,7 @@ def send_and_settle(rows: list[Claimed], transport: Transport) -> RelayResult:
         else after_publish(row)
         for row in rows
     ]
-    written = settle(settlements, expect=[Status.PENDING], lease_id=rows[0].lease_id, now=now)
+    written = settle(settlements, expect=[Status.PENDING], lease_id=rows[0].lease_id, now=now, durable=False)
     if written != len(rows):
         logger.info("outbox: %d of %d claimed rows were settled by someone else first", len(rows) - written, len(rows))
     sent = [row for row in rows if row.id not in errors]
@@ -190,16 +198,58 @@ def relay_once(*, transport: Transport | None = None, batch_size: int | None = N
     return result
 
 
-def relay_until_idle(*, transport: Transport | None = None, max_seconds: float | None = None) -> RelayResult:
-    """Passes until no due row is left (or `max_seconds`): what `--once` and the beat task do."""
+def drain(
+    *,
+    transport: Transport | None = None,
+    batch_size: int | None = None,
+    go_on=lambda: True,
+) -> RelayResult:
+    """Passes back to back while claims come back full (or a claimed key has more rows behind),
+    and while `go_on()`; returns after the first short claim.
+
+    While a full batch's messages travel to the broker, the next batch is claimed: the
+    database and the broker work at the same time instead of in turn. The next batch never
+    holds a row of a key in flight (those are still pending, so their successors wait), and
+    once a batch fails as a whole (broker down) nothing more is claimed.
+    """
+    transport = transport or get_transport()
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     total = RelayResult()
-    deadline = time.monotonic() + max_seconds if max_seconds else None
-    while True:
-        result = relay_once(transport=transport)
+    rows = claim_batch(batch_size=batch_size)
+    broker_ok = True
+    while rows:
+        started = time.perf_counter()
+        full = len(rows) >= batch_size
+        in_flight = transport.start(rows)
+        try:
+            ahead = claim_batch(batch_size=batch_size) if full and broker_ok and go_on() else []
+        finally:
+            errors = transport.finish(in_flight)
+        result = _settle_sent(rows, errors, transport)
+        result.seconds = time.perf_counter() - started
+        metrics.RELAY_BATCH_SECONDS.observe(result.seconds)
         total.add(result)
-        if result.claimed == 0 or (deadline and time.monotonic() > deadline):
-            return total
-        if result.published == 0:  # everything failed (broker down): leave the rest to the backoff
+        broker_ok = result.published > 0
+        if ahead:
+            rows = ahead
+        elif broker_ok and (full or result.followed) and go_on():
+            rows = claim_batch(batch_size=batch_size)
+        else:
+            rows = []
+    return total
+
+
+def relay_until_idle(*, transport: Transport | None = None, max_seconds: float | None = None) -> RelayResult:
+    """Passes until no due row is left (or `max_seconds`): what `--once` and the beat task do.
+
+    A pass that fails as a whole (broker down) ends the run: the backoff decides when to try again.
+    """
+    deadline = time.monotonic() + max_seconds if max_seconds else None
+    total = RelayResult()
+    while True:
+        result = drain(transport=transport, go_on=lambda: deadline is None or time.monotonic() < deadline)
+        total.add(result)
+        if result.claimed == 0 or result.published == 0 or (deadline and time.monotonic() > deadline):
             return total
 
 
@@ -236,9 +286,9 @@ def seconds_until_next_retry(*, limit: float) -> float:
 
 
 def relay_loop(*, stop: StopFlag, transport: Transport | None = None) -> RelayResult:
-    """A dedicated relay process. Batches back to back while claims come back full (or a
-    claimed key has more rows waiting behind); then one wait for whichever comes first: a
-    commit of new rows, the next retry falling due, the fallback poll."""
+    """A dedicated relay process: `drain` (batches back to back while claims come back full),
+    then one wait for whichever comes first: a commit of new rows, the next retry falling
+    due, the fallback poll."""
     total = RelayResult()
     listener = PendingListener.for_default_database() if settings.OUTBOX_RELAY_LISTEN else None
     next_recovery = 0.0
@@ -252,16 +302,15 @@ def relay_loop(*, stop: StopFlag, transport: Transport | None = None) -> RelayRe
                     logger.exception("outbox: lease recovery failed")
                     connection.close()
             try:
-                result = relay_once(transport=transport)
+                result = drain(transport=transport, go_on=lambda: not stop)
             except Exception:
                 logger.exception("outbox: relay pass failed")
                 connection.close()  # a dropped database connection must not poison the next pass
                 stop.event.wait(2)
                 continue
             total.add(result)
-            full = result.claimed >= (settings.OUTBOX_BATCH_SIZE or 1)
-            if result.published and (full or result.followed):
-                continue
+            if result.claimed:
+                logger.debug("outbox: relayed %d (%d published)", result.claimed, result.published)
             _wait_for_work(listener, stop)
     finally:
         if listener is not None:

@@ -196,18 +196,26 @@ UPDATE {table} AS o SET
     updated_at = %(now)s
 FROM unnest(%(ids)s::uuid[], %(statuses)s::varchar[], %(retries)s::int[], %(next)s::timestamptz[],
             %(errors)s::text[], %(published)s::bool[], %(consumed)s::bool[])
-     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed)
+     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed){lazy_flush}
 WHERE o.id = s.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
 """
 
 
-def settle(settlements: list[Settlement], *, expect: Iterable[str], lease_id: uuid.UUID | None = None, now=None) -> int:
+def settle(
+    settlements: list[Settlement],
+    *,
+    expect: Iterable[str],
+    lease_id: uuid.UUID | None = None,
+    now=None,
+    durable: bool = True,
+) -> int:
     """Write each row's next state; returns the rows written.
 
     Compare-and-set: a row is written only while its status is one of `expect` (and, for a
     relay, while `lease_id` is still its lease), so whoever settled it first wins. On
     PostgreSQL one statement writes the whole batch (arrays joined with `unnest`); other
-    databases get one UPDATE per distinct next state.
+    databases get one UPDATE per distinct next state. `durable=False` (the relay's settle,
+    whose loss in a crash means the rows are sent again) lets the commit skip the WAL flush.
     """
     if not settlements:
         return 0
@@ -215,7 +223,9 @@ def settle(settlements: list[Settlement], *, expect: Iterable[str], lease_id: uu
     expect = [str(s) for s in expect]
     if connection.vendor == "postgresql":
         sql = _SETTLE_SQL.format(
-            table=OutboxEvent._meta.db_table, lease_guard="AND o.lease_id = %(lease)s" if lease_id else ""
+            table=OutboxEvent._meta.db_table,
+            lease_guard="AND o.lease_id = %(lease)s" if lease_id else "",
+            lazy_flush="" if durable else ", (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_flush",
         )
         params = {
             "now": now,

@@ -13,6 +13,12 @@ class LocalTransport:
     def send(self, rows: list[Claimed]) -> dict:
         return {}
 
+    def start(self, rows: list[Claimed]) -> None:
+        return None
+
+    def finish(self, in_flight: None) -> dict:
+        return {}
+
     def after_settle(self, rows: list[Claimed]) -> None:
         from outbox.consumer import Incoming, apply_batch
 
