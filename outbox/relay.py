@@ -285,12 +285,16 @@ def seconds_until_next_retry(*, limit: float) -> float:
     return limit if next_at is None else min(limit, max((next_at - now).total_seconds(), 0.0))
 
 
-def relay_loop(*, stop: StopFlag, transport: Transport | None = None) -> RelayResult:
+def relay_loop(
+    *, stop: StopFlag, transport: Transport | None = None, listener: PendingListener | None = None
+) -> RelayResult:
     """A dedicated relay process: `drain` (batches back to back while claims come back full),
     then one wait for whichever comes first: a commit of new rows, the next retry falling
-    due, the fallback poll."""
+    due, the fallback poll. `listener` defaults to one on the default database (PostgreSQL,
+    OUTBOX_RELAY_LISTEN); it is opened before the first claim, so no commit goes unheard."""
     total = RelayResult()
-    listener = PendingListener.for_default_database() if settings.OUTBOX_RELAY_LISTEN else None
+    if listener is None and settings.OUTBOX_RELAY_LISTEN:
+        listener = PendingListener.for_default_database()
     next_recovery = 0.0
     try:
         while not stop:
