@@ -8,13 +8,14 @@ and consumer groups) after registering the handlers below, which live in no app:
 - `bench.noop` (service `bench`): does nothing, the per-event form;
 - `bench.noop_batch` (service `bench`): does nothing, the batch form (`many=True`);
 - `chaos.effect` (service `chaos`): appends a row to `bench_chaos_effect`, a table without a
-  unique key, so an event applied twice shows as two rows.
+  unique key, so an event applied twice shows as two rows; then sleeps CHAOS_HANDLER_MS.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,10 +34,13 @@ def register() -> None:
     def noop_batch(events):
         pass
 
+    pause = float(os.environ.get("CHAOS_HANDLER_MS", "0")) / 1000
+
     @handles("chaos.effect", service="chaos")
     def chaos_effect(event):
         with connection.cursor() as cursor:
             cursor.execute("INSERT INTO bench_chaos_effect (event_id) VALUES (%s)", [event.event_id])
+        time.sleep(pause)  # long enough batches for the chaos run to cut one
 
 
 def main() -> None:
