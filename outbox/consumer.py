@@ -204,7 +204,7 @@ class _Batch:
                 else:  # the inbox had it: applied before, its row left unsettled
                     self._consumed(entry, Outcome.DUPLICATE)
             self._apply(ready)
-            settle(self.settlements, expect=LIVE, now=self.now)
+            settle(self.settlements, expect=LIVE)  # consumed_at: now, after the handlers
             inbox_remove(service_name=self.service, event_ids=self.not_applied)
         self._count()
         return self.outcomes

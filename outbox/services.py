@@ -183,7 +183,10 @@ def as_dead(row_id, *, reason: str) -> Settlement:
     return Settlement(row_id, Status.DEAD, truncate_error(reason))
 
 
+# The rows are locked in id order first, the order the consumer locks its batch in: a relay
+# settling a batch that a fast consumer is already applying waits for it instead of deadlocking.
 _SETTLE_SQL = """
+WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE)
 UPDATE {table} AS o SET
     status = s.status,
     retry_count = COALESCE(s.retry_count, o.retry_count),
@@ -196,8 +199,8 @@ UPDATE {table} AS o SET
     updated_at = %(now)s
 FROM unnest(%(ids)s::uuid[], %(statuses)s::varchar[], %(retries)s::int[], %(next)s::timestamptz[],
             %(errors)s::text[], %(published)s::bool[], %(consumed)s::bool[])
-     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed){lazy_flush}
-WHERE o.id = s.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
+     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed), locked{lazy_flush}
+WHERE o.id = s.id AND o.id = locked.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
 """
 
 

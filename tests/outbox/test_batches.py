@@ -320,3 +320,28 @@ def test_the_embedded_default_relays_and_consumes_on_sqlite_by_polling(tmp_path)
         assert done.returncode == 0, done.stderr[-2000:]
     # published both; the publish-only one is done, the malformed one is back in backoff
     assert done.stdout.splitlines()[-1].split() == ["2", "consumed", "pending", "1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_relay_settling_a_batch_that_a_fast_consumer_is_applying_waits_instead_of_deadlocking(effect_table):
+    from outbox.relay import _settle_sent, claim_batch
+    from tests.concurrency import errors_of, run_concurrently
+
+    size = 400
+    try:
+        for round_ in range(8):
+            rows = [emit("t", f"r{round_}-{i}", biz_type="test.noop") for i in range(size)]
+            # The relay's rows against the consumer's id order: the two meet in the middle.
+            claimed = sorted(claim_batch(batch_size=size), key=lambda row: row.id, reverse=True)
+            incoming = [Incoming.from_payload(r.payload) for r in rows]
+
+            def work(i, claimed=claimed, incoming=incoming):
+                if i == 0:  # the relay: the broker acknowledged, settle the batch
+                    return _settle_sent(claimed, {}, get_transport()).published
+                return apply_batch(service=SERVICE, incoming=incoming)  # the consumer got them first
+
+            outcomes = run_concurrently(2, work)
+            assert not errors_of(outcomes), errors_of(outcomes)
+            assert OutboxEvent.objects.filter(status=Status.CONSUMED).count() == size * (round_ + 1)
+    finally:
+        OutboxEvent.objects.all().delete()
