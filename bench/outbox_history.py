@@ -13,7 +13,8 @@ same work:
   the per-key check), the inbox check-and-record (`inbox_add`), the settle statement.
 
 It prints p50/p95 per size, the ratio between the largest and smallest size, and
-`EXPLAIN (ANALYZE, BUFFERS)` of both at the largest size.
+`EXPLAIN (ANALYZE, BUFFERS)` of the claim at the largest size. `--ids v4` fills with random
+event ids instead of the product's time-ordered ones (UUIDv7), to show the difference.
 """
 
 from __future__ import annotations
@@ -36,7 +37,17 @@ os.environ.setdefault("LOG_LEVEL", "WARNING")
 SERVICE = "bench"
 
 
-def fill(size: int, *, due: int, batch: int) -> None:
+# Event ids as the product makes them (UUIDv7: a millisecond timestamp, then random bits), or
+# random (v4) as it did before, to show what time-ordered ids are for.
+_V7 = (
+    "(lpad(to_hex(floor(extract(epoch FROM {t}) * 1000)::bigint), 12, '0') || '7' || substr(md5(random()::text), 1, 3)"
+    " || '8' || substr(md5(random()::text), 1, 15))::uuid"
+)
+HISTORY_ID = {"v7": _V7.format(t="t"), "v4": "gen_random_uuid()"}
+TODAY_ID = {"v7": _V7.format(t="clock_timestamp()"), "v4": "gen_random_uuid()"}
+
+
+def fill(size: int, *, due: int, batch: int, ids: str) -> None:
     from django.db import connection
 
     started = time.perf_counter()
@@ -47,14 +58,14 @@ def fill(size: int, *, due: int, batch: int) -> None:
             """
             INSERT INTO outbox_outboxevent (id, biz_type, service_name, topic, message_key, payload, status,
                 retry_count, max_retry, next_retry_at, last_error, published_at, consumed_at, created_at, updated_at)
-            SELECT gen_random_uuid(), 'bench.noop', %(service)s, 'bench.history', 'bench:' || (g %% 10000),
+            SELECT {history_id}, 'bench.noop', %(service)s, 'bench.history', 'bench:' || (g %% 10000),
                    jsonb_build_object('event_id', 'x', 'biz_type', 'bench.noop', 'occurred_at', now()::text,
                                       'data', jsonb_build_object('i', g, 'text',
                                       'a chat message of a typical length, some sixty characters')),
                    'consumed', 0, 20, NULL, '', t, t, t, t
             FROM generate_series(1, %(size)s) AS g,
                  LATERAL (SELECT now() - interval '7 days' * (1 - g::float / %(size)s) AS t) AS at
-            """,
+            """.replace("{history_id}", HISTORY_ID[ids]),
             {"service": SERVICE, "size": size},
         )
         cursor.execute(
@@ -68,12 +79,12 @@ def fill(size: int, *, due: int, batch: int) -> None:
                 INSERT INTO outbox_outboxevent (id, biz_type, service_name, topic, message_key, payload, status,
                     retry_count, max_retry, next_retry_at, last_error, published_at, consumed_at, created_at,
                     updated_at)
-                SELECT gen_random_uuid(), 'bench.noop', %(service)s, 'bench.today', %(status)s || ':' || g,
+                SELECT {today_id}, 'bench.noop', %(service)s, 'bench.today', %(status)s || ':' || g,
                        '{"data": {}}'::jsonb, %(status)s, 0, 20,
                        CASE WHEN %(status)s = 'pending' THEN now() END, '',
                        CASE WHEN %(status)s = 'published' THEN now() END, NULL, now(), now()
                 FROM generate_series(1, %(count)s) AS g
-                """,
+                """.replace("{today_id}", TODAY_ID[ids]),
                 {"service": SERVICE, "status": status, "count": count},
             )
         cursor.execute("VACUUM ANALYZE outbox_outboxevent")
@@ -148,6 +159,7 @@ def main() -> None:
     parser.add_argument("--due", type=int, default=1000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--runs", type=int, default=40)
+    parser.add_argument("--ids", choices=["v7", "v4"], default="v7", help="time-ordered (the product's) or random ids")
     args = parser.parse_args()
 
     from bench.outbox_relay import ensure_database, loadavg
@@ -164,7 +176,7 @@ def main() -> None:
     results = {}
     for size in (int(s) for s in args.sizes.split(",")):
         print(f"{size:,} rows of history (load {loadavg()})", flush=True)
-        fill(size, due=args.due, batch=args.batch)
+        fill(size, due=args.due, batch=args.batch, ids=args.ids)
         ids = list(OutboxEvent.objects.filter(status="published").values_list("id", flat=True)[: args.batch])
         time_claims(3, args.batch), time_inbox(3, ids)  # warm the caches
         claims, inbox = time_claims(args.runs, args.batch), time_inbox(args.runs, ids)

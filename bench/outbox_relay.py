@@ -69,7 +69,9 @@ def envelope(i: int, biz_type: str = "bench.noop") -> tuple[uuid.UUID, dict]:
     """An event id and the ≈200-byte payload every outbox bench sends."""
     from django.utils import timezone
 
-    event_id = uuid.uuid4()
+    from outbox.models import new_event_id
+
+    event_id = new_event_id()
     return event_id, {
         "event_id": str(event_id),
         "biz_type": biz_type,

@@ -12,6 +12,7 @@ transaction commits, and never if it rolls back; waiting relays wake on it.
 
 import uuid
 
+import uuid6
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -19,6 +20,13 @@ from django.utils import timezone
 
 LAST_ERROR_MAX = 2000
 PENDING_CHANNEL = "outbox_pending"
+
+
+def new_event_id() -> uuid.UUID:
+    """A time-ordered id (UUIDv7): new rows' keys, in the outbox and in the inbox, land at the
+    right edge of their indexes, so writing one costs the same with ten million rows behind it
+    as with none (random ids would land on a random, likely uncached, leaf page each)."""
+    return uuid.UUID(int=uuid6.uuid7().int)
 
 
 def default_max_retry() -> int:
@@ -33,7 +41,7 @@ class OutboxEvent(models.Model):
         CONSUMED = "consumed"
         DEAD = "dead"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, help_text="Also the event id.")
+    id = models.UUIDField(primary_key=True, default=new_event_id, editable=False, help_text="Also the event id.")
     biz_type = models.CharField(max_length=64)
     service_name = models.CharField(max_length=64, help_text="The service whose consumer settles the row.")
     topic = models.CharField(max_length=128)

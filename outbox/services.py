@@ -21,7 +21,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock
+from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock, new_event_id
 from outbox.registry import is_publish_only, owner_of
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def enqueue(*, biz_type: str, topic: str, message_key: str, data: dict, service_
     ):
         if not value or len(value) > limit:
             raise ValueError(f"{name} is required and at most {limit} characters, got {value!r}")
-    event_id = uuid.uuid4()
+    event_id = new_event_id()
     now = timezone.now()
     payload = {"event_id": str(event_id), "biz_type": biz_type, "occurred_at": now.isoformat(), "data": data}
     json.dumps(payload, allow_nan=False)  # belt and braces: the check above should have caught everything
