@@ -6,4 +6,5 @@ class AccountsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from accounts import schema  # noqa: F401  (registers the OpenAPI auth extension)
+        # The OpenAPI auth extension; password change / deactivation end every login.
+        from accounts import schema, signals  # noqa: F401

@@ -1,3 +1,4 @@
+import hashlib
 import uuid
 
 from django.contrib.auth.models import AbstractUser
@@ -10,11 +11,17 @@ class User(AbstractUser):
 
     timezone = models.CharField(max_length=64, default="Asia/Shanghai")
     semester_start = models.DateField(null=True, blank=True)
-    # Secret path segment of the iCalendar feed; a new token replaces the old one.
-    calendar_secret = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # SHA-256 (hex) of the secret path segment of the iCalendar feed; a new token replaces the old
+    # one. Only the hash is kept, so a leaked database or backup does not hand out the feeds.
+    calendar_secret_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
 
     class Meta:
         db_table = "accounts_user"
+
+
+def calendar_secret_digest(secret: str) -> str:
+    """The stored form of a calendar secret: it has 256 random bits, so a fast hash suffices."""
+    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 class TokenFamily(models.Model):
@@ -70,6 +77,8 @@ class TokenCharge(models.Model):
     request_id = models.CharField(max_length=100)
     tokens = models.PositiveIntegerField()
     window_started_at = models.DateTimeField()
+    # False while the row is a hold taken before an LLM call (accounts.quota.quota_reserve).
+    settled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -13,3 +13,8 @@ def flush_expired_tokens():
 @shared_task(name="accounts.purge_idempotency_records", ignore_result=True)
 def purge_idempotency_records():
     return services.idempotency_records_purge()
+
+
+@shared_task(name="accounts.send_password_reset_mail", ignore_result=True)
+def send_password_reset_mail(user_id):
+    return services.password_reset_mail_send(user_id=user_id)

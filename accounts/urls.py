@@ -11,6 +11,7 @@ me = MeViewSet.as_view({"get": "retrieve", "patch": "partial_update"})
 
 urlpatterns = [
     path("me/", me, name="me"),
+    path("me/password/", MeViewSet.as_view({"post": "password"}), name="me-password"),
     path("me/quota/", MeViewSet.as_view({"get": "quota"}), name="me-quota"),
     path("me/calendar-token/", MeViewSet.as_view({"post": "calendar_token"}), name="me-calendar-token"),
     *router.urls,

@@ -8,6 +8,9 @@ from accounts import quota, services
 from accounts.serializers import (
     CalendarTokenSerializer,
     LoginSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
     QuotaSerializer,
     RefreshSerializer,
     RegisterSerializer,
@@ -19,9 +22,9 @@ from accounts.serializers import (
 )
 from smartmate.api import validated
 from smartmate.idempotency import idempotent
-from smartmate.throttling import AuthRateThrottle
+from smartmate.throttling import AuthRateThrottle, UserTokenBucketThrottle
 
-# Register, login and refresh take no access token and are limited per client IP.
+# Register, login, refresh and password reset take no access token and are limited per client IP.
 ANONYMOUS = {"authentication_classes": [], "permission_classes": [AllowAny], "throttle_classes": [AuthRateThrottle]}
 
 
@@ -57,6 +60,20 @@ class AuthViewSet(viewsets.ViewSet):
         data = validated(RefreshSerializer, request)
         return Response(services.token_refresh(refresh=data["refresh"]))
 
+    @extend_schema(request=PasswordResetSerializer, responses={202: None})
+    @action(detail=False, methods=["post"], url_path="password-reset", **ANONYMOUS)
+    def password_reset(self, request):
+        data = validated(PasswordResetSerializer, request)
+        services.password_reset_request(email=data["email"])
+        return Response(status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None})
+    @action(detail=False, methods=["post"], url_path="password-reset/confirm", **ANONYMOUS)
+    def password_reset_confirm(self, request):
+        data = validated(PasswordResetConfirmSerializer, request)
+        services.password_reset_confirm(uid=data["uid"], token=data["token"], new_password=data["new_password"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
     @extend_schema(request=RefreshSerializer, responses={204: None})
     @action(detail=False, methods=["post"])
     def logout(self, request):
@@ -77,6 +94,20 @@ class MeViewSet(viewsets.ViewSet):
         data = validated(UserUpdateSerializer, request)
         user = services.user_update(user=request.user, **data)
         return Response(UserSerializer(user).data)
+
+    @extend_schema(request=PasswordChangeSerializer, responses={200: TokenPairSerializer})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="password",
+        throttle_classes=[UserTokenBucketThrottle, AuthRateThrottle],  # like login: per address too
+    )
+    def password(self, request):
+        data = validated(PasswordChangeSerializer, request)
+        pair = services.password_change(
+            user=request.user, current_password=data["current_password"], new_password=data["new_password"]
+        )
+        return Response(pair)
 
     @extend_schema(responses=QuotaSerializer)
     @action(detail=False, methods=["get"], url_path="quota")

@@ -1,12 +1,13 @@
 # ruff: noqa: RUF001, E501  (Chinese text and long canned replies)
-"""One chat turn: start (sync: quota check, user message stored), events (async: the
-model, the tool actions), finish (sync: charge the tokens used, history via the outbox).
+"""One chat turn: start (sync: quota held, user message stored), events (async: the
+model, the tool actions), finish (sync: the hold settled at the tokens used, history via the outbox).
 
 The SSE writer (agent.sse) and the JSON view consume the same `turn_events`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import uuid
@@ -15,13 +16,14 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
+from django.db import transaction
 from django.utils import timezone
 
-from accounts.quota import QuotaExceeded, quota_charge, quota_check
+from accounts.quota import quota_check, quota_reserve, quota_settle
 from agent import selectors, services
 from agent.context import estimate_tokens
 from agent.models import Conversation, TimelineKind
-from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall
+from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall, validated_arguments
 
 logger = logging.getLogger("smartmate.agent")
 
@@ -41,6 +43,7 @@ class Turn:
     usage: dict | None = None
     error: dict | None = None
     finished: bool = False
+    writes: int = 0  # writing tool calls run so far (MAX_WRITES_PER_TURN)
 
     @property
     def zh(self) -> bool:
@@ -62,18 +65,28 @@ def _tz(user) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _prompt_estimate(messages: list[dict]) -> int:
+    return sum(4 + estimate_tokens(m.get("content") or "") for m in messages) + estimate_tokens(json.dumps(TOOLS))
+
+
 def turn_start(*, user, conversation: Conversation, text: str, now: datetime | None = None) -> Turn:
-    """Everything that can refuse the request happens here, before any stream starts."""
+    """Everything that can refuse the request happens here, before any stream starts: the quota
+    is held for this turn's prompt and its longest answer (a refusal stores nothing)."""
     quota_check(user=user)
     now = now or timezone.now()
     tz = _tz(user)
     request_id = uuid.uuid4().hex
-    services.user_message_store(conversation=conversation, content=text, request_id=request_id)
-    local = now.astimezone(tz)
-    ctx = selectors.prompt_context(
-        user=user, conversation=conversation, now_line=f"Now: {local.isoformat()} ({tz.key}, {local.strftime('%A')})."
-    )
-    return Turn(user, conversation, request_id, text, ctx["messages"], Hints(now=now, tz=tz))
+    with transaction.atomic():
+        services.user_message_store(conversation=conversation, content=text, request_id=request_id)
+        local = now.astimezone(tz)
+        ctx = selectors.prompt_context(
+            user=user,
+            conversation=conversation,
+            now_line=f"Now: {local.isoformat()} ({tz.key}, {local.strftime('%A')}).",
+        )
+        held = quota_reserve(user=user, request_id=request_id, prompt_tokens=_prompt_estimate(ctx["messages"]))
+    hints = Hints(now=now, tz=tz, max_tokens=held.max_completion_tokens)
+    return Turn(user, conversation, request_id, text, ctx["messages"], hints)
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -161,8 +174,31 @@ def _reply_for(turn: Turn, action: dict) -> str:
     return ""
 
 
+# Tools that write (a task, a draft). A model may call them in a loop: one turn writes at most
+# this many times (fixed by the contract), the rest of its calls are recorded and skipped.
+WRITE_TOOLS = frozenset({"quick_note", "schedule_plan", "schedule_refine"})
+MAX_WRITES_PER_TURN = 5
+
+
 def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
     """Run one tool call; returns SSE/JSON events (action or preview), records timeline entries."""
+    call = ToolCall(call.id, call.name, validated_arguments(call.name, call.arguments))
+    if call.name in WRITE_TOOLS and turn.writes >= MAX_WRITES_PER_TURN:
+        turn.timeline.append(
+            {"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments, "skipped": True}}
+        )
+        if turn.writes == MAX_WRITES_PER_TURN:
+            turn.writes += 1  # said once per turn
+            text = (
+                f"一次最多做{MAX_WRITES_PER_TURN}项修改，其余的请再说一次。"
+                if turn.zh
+                else f"I make at most {MAX_WRITES_PER_TURN} changes per message; ask again for the rest."
+            )
+            turn.reply.append(text)
+            return [{"kind": "text", "text": text}]
+        return []
+    if call.name in WRITE_TOOLS:
+        turn.writes += 1
     turn.timeline.append({"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments}})
     events = []
     if call.name == "quick_note":
@@ -212,14 +248,8 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
 
 
 async def turn_events(turn: Turn, provider: Provider):
-    """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}."""
-    try:
-        await sync_to_async(quota_check)(user=turn.user)  # a concurrent turn may have used it up
-    except QuotaExceeded as exc:
-        turn.error = {"code": "quota_exceeded", "message": exc.message, "details": exc.details}
-        turn.usage = {"prompt_tokens": 0, "completion_tokens": 0}
-        yield {"kind": "error", **turn.error}
-        return
+    """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}. The quota was held in
+    turn_start, so a concurrent turn cannot use up what this one is about to spend."""
     intent_sent = False
     try:
         async for event in provider.stream(messages=turn.messages, tools=TOOLS, hints=turn.hints):
@@ -256,8 +286,7 @@ def turn_finish(turn: Turn) -> None:
     turn.finished = True
     usage = turn.tokens_used()
     tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
-    if tokens:
-        quota_charge(user=turn.user, request_id=turn.request_id, tokens=tokens)
+    quota_settle(user=turn.user, request_id=turn.request_id, tokens=tokens)
     timeline = list(turn.timeline)
     if turn.error:
         timeline.append({"kind": TimelineKind.ERROR, "data": {"code": turn.error["code"]}})
@@ -283,8 +312,6 @@ async def turn_collect(turn: Turn, provider: Provider) -> dict:
         from smartmate.errors import UpstreamError
 
         raise UpstreamError(turn.error["message"], details=turn.error["details"])
-    if turn.error and turn.error["code"] == "quota_exceeded":
-        raise QuotaExceeded(turn.error["message"], details=turn.error["details"])
     usage = turn.tokens_used()
     return {
         "conversation_id": turn.conversation.pk,

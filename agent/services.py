@@ -15,6 +15,7 @@ from django.utils import timezone
 from agent.intents import quick_note
 from agent.models import Conversation, Message, PlanDraft, PlanStatus, Role, TimelineEntry, TimelineKind
 from outbox.services import enqueue
+from smartmate.api import datetime_in_range
 from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("smartmate.agent")
@@ -160,7 +161,10 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
     """A sentence → a task (or a question back when the time cannot be resolved)."""
     from scheduling.services.tasks import task_create
 
-    draft = quick_note.draft(text, now, tz, urgency_lead_hours=settings.AGENT_URGENCY_LEAD_HOURS)
+    try:
+        draft = quick_note.draft(text, now, tz, urgency_lead_hours=settings.AGENT_URGENCY_LEAD_HOURS)
+    except OverflowError:  # a date at the edge of what datetime holds (0001-01-01, 9999-12-31)
+        return _out_of_range(text)
     overrides = overrides or {}
     if overrides.get("title"):
         draft.title = str(overrides["title"])[:200]
@@ -176,6 +180,8 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
             draft.deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=tz)
     if draft.ask:
         return {"type": "ask", "question": draft.question, "title": draft.title}
+    if not (datetime_in_range(draft.deadline) and datetime_in_range(draft.urgency_threshold_at)):
+        return _out_of_range(draft.title)
     task = task_create(
         user=user,
         title=draft.title,
@@ -193,6 +199,12 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
             "urgency_threshold_at": _iso(task.urgency_threshold_at, tz),
         },
     }
+
+
+def _out_of_range(title: str) -> dict:
+    """Ask again rather than store a deadline outside 1970-2100 (the task service would refuse it)."""
+    question = "截止日期要在1970年到2100年之间, 是哪一天? / The deadline must be between 1970 and 2100: when is it due?"
+    return {"type": "ask", "question": question, "title": title[:200]}
 
 
 def plan_cache_key(conversation_id: int) -> str:

@@ -56,9 +56,11 @@ def retry_delay(attempts: int) -> timedelta:
 # --- channels -----------------------------------------------------------------------------------
 
 
-def _check_url(url: str) -> None:
-    """At save time: shape, scheme, credentials, length, and where the host resolves now."""
+def _check_url(kind: str, url: str) -> None:
+    """At save time: shape, scheme, port, the kind's hosts, credentials, length, and where the
+    host resolves now (within NOTIFICATIONS_DNS_TIMEOUT: a slow resolver is a 400, not a held worker)."""
     try:
+        ssrf.check_channel_url(kind, url)
         ssrf.resolve(url)
     except ssrf.UnsafeUrl as exc:
         raise ValidationError({"webhook_url": [str(exc)]})
@@ -67,7 +69,7 @@ def _check_url(url: str) -> None:
 def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: bool = True) -> NotificationChannel:
     """Create or replace the user's channel of `kind`. `secret` left out keeps the stored one;
     an empty secret removes it. A new URL or secret clears the last test result."""
-    _check_url(webhook_url)
+    _check_url(kind, webhook_url)
     with transaction.atomic():
         channel, created = NotificationChannel.objects.select_for_update().get_or_create(
             user=user, kind=kind, defaults={"webhook_url": webhook_url, "enabled": enabled}
@@ -94,6 +96,9 @@ def channel_delete(*, user, kind: str) -> bool:
     return bool(deleted)
 
 
+UNREACHABLE = "The endpoint could not be reached."
+
+
 def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -> None:
     """Send a test message now, synchronously; record the result on the channel.
 
@@ -102,6 +107,9 @@ def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -
     message = connection_test_message(kind=channel.kind, base_url=settings.PUBLIC_BASE_URL)
     context = {"event": "test", "notification_id": None, "user_id": channel.user_id}
     error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now)
+    if error is not None and error.status is None:
+        # Refused, reset, timed out, no such host: one answer, so the test is no port scanner.
+        error = channels.DeliveryError(UNREACHABLE, permanent=error.permanent)
     NotificationChannel.objects.filter(pk=channel.pk).update(
         last_test_status=(NotificationChannel.TestStatus.FAILED if error else NotificationChannel.TestStatus.DELIVERED),
         last_test_error=str(error)[:MAX_ERROR] if error else "",
@@ -227,6 +235,10 @@ def notifications_claim(*, now: datetime, limit: int, record_ids=None) -> list[C
 
 def _send(kind: str, url: str, secret: str, message: Message, context: dict, now: datetime):
     """One POST; returns None on success or the DeliveryError. Never raises for delivery."""
+    try:
+        ssrf.check_channel_url(kind, url)  # a channel saved before the kind's host rule existed
+    except ssrf.UnsafeUrl as exc:
+        return channels.DeliveryError(f"Refused: {exc}", permanent=True)
     try:
         channels.get(kind).send(url=url, secret=secret, message=message, context=context, now=now)
     except channels.DeliveryError as exc:

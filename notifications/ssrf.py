@@ -5,7 +5,10 @@ resolves the host, refuses private, loopback, link-local, reserved, multicast,
 shared and cloud-metadata addresses, and returns a `Target` pinned to the checked
 address, so the connection goes to the address that was checked (no DNS-rebinding
 window between the check and the connect). Hosts listed in
-settings.NOTIFICATIONS_ALLOWED_HOSTS may use http and private addresses.
+settings.NOTIFICATIONS_ALLOWED_HOSTS may use http, private addresses and any port; every other
+host only port 443 (plus NOTIFICATIONS_ALLOWED_PORTS), so a channel cannot be aimed at a public
+host's SSH or Redis port. `check_channel_url` adds the rule of a channel kind: the Feishu kind
+only calls Feishu/Lark hosts (NOTIFICATIONS_FEISHU_HOSTS).
 """
 
 import ipaddress
@@ -77,6 +80,8 @@ def check_url_syntax(url: str) -> SplitResult:
         raise UnsafeUrl("The URL must use https.")
     if port == 0:
         raise UnsafeUrl("The URL's port is not valid.")
+    if not allowed and (port or 443) not in {443, *getattr(settings, "NOTIFICATIONS_ALLOWED_PORTS", [])}:
+        raise UnsafeUrl("The URL must use port 443.")
     if not allowed:
         try:
             literal = ipaddress.ip_address(host)
@@ -84,6 +89,17 @@ def check_url_syntax(url: str) -> SplitResult:
             literal = None
         if literal is not None and not is_public_address(literal):
             raise UnsafeUrl("The URL points to a private or reserved address.")
+    return parts
+
+
+def check_channel_url(kind: str, url: str) -> SplitResult:
+    """`check_url_syntax`, plus the hosts a channel kind may call."""
+    parts = check_url_syntax(url)
+    host = _host_of(parts)
+    if kind == "feishu" and host not in allowed_hosts():
+        feishu = {h.strip().lower().rstrip(".") for h in getattr(settings, "NOTIFICATIONS_FEISHU_HOSTS", [])}
+        if host not in feishu:
+            raise UnsafeUrl(f"A Feishu webhook URL must be on {' or '.join(sorted(feishu))}.")
     return parts
 
 
@@ -113,13 +129,13 @@ def lookup(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-# getaddrinfo has no timeout of its own: it runs on these threads, and is waited for
-# no longer than the HTTP timeout.
+# getaddrinfo has no timeout of its own: it runs on these threads, and is waited for no longer
+# than NOTIFICATIONS_DNS_TIMEOUT (a channel save waits for it inside the request).
 _resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssrf-dns")
 
 
 def _lookup_within_deadline(host: str, port: int) -> list[str]:
-    timeout = float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 5.0))
+    timeout = float(getattr(settings, "NOTIFICATIONS_DNS_TIMEOUT", 2.0))
     try:
         return _resolver.submit(lookup, host, port).result(timeout=timeout)
     except FutureTimeout:

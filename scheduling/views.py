@@ -1,5 +1,6 @@
 """Thin DRF views: validate input, call a service or selector, render."""
 
+from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -47,6 +48,7 @@ from scheduling.services import EventSpec, planning
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import idempotency_key, idempotent
+from smartmate.throttling import CalendarFeedThrottle, window_hit
 
 
 def _is_default_first_page(request) -> bool:
@@ -433,11 +435,13 @@ class CalendarFeedView(APIView):
 
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = []
+    throttle_classes = [CalendarFeedThrottle]  # per client address
     content_negotiation_class = _FirstRenderer
 
     @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
     def get(self, request, secret):
+        # per secret too: a leaked URL polled from many addresses is still bounded
+        window_hit(scope="calendar_secret", ident=secret, rate=settings.THROTTLE_CALENDAR_SECRET_RATE)
         user = user_by_calendar_secret(secret=secret)
         if user is None:
             raise Http404

@@ -25,18 +25,29 @@ class StrictModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     pass
 
 
-class BoundedDateTimeField(serializers.DateTimeField):
-    """A date-time from 1970 to 2100. Older instants render in a zone's local mean time, whose
-    offset has seconds (+08:05:43 in Asia/Shanghai before 1901), which is no RFC 3339 date-time;
-    far-future ones overflow when converted to the user's zone."""
+# Stored date-times lie in 1970-2100. Older instants render in a zone's local mean time, whose
+# offset has seconds (+08:05:43 in Asia/Shanghai before 1901), which is no RFC 3339 date-time;
+# far-future ones overflow when converted to the user's zone (year 9999 in UTC+14).
+DATETIME_LOWEST = datetime(1970, 1, 1, tzinfo=UTC)
+DATETIME_HIGHEST = datetime(2101, 1, 1, tzinfo=UTC)
+DATETIME_RANGE_MESSAGE = "Must be between 1970 and 2100."
 
-    LOWEST = datetime(1970, 1, 1, tzinfo=UTC)
-    HIGHEST = datetime(2101, 1, 1, tzinfo=UTC)
+
+def datetime_in_range(value: datetime | None) -> bool:
+    """None, or an instant in 1970-2100 (the rule every stored date-time follows)."""
+    if value is None:
+        return True
+    return DATETIME_LOWEST <= (value if value.tzinfo else value.replace(tzinfo=UTC)) < DATETIME_HIGHEST
+
+
+class BoundedDateTimeField(serializers.DateTimeField):
+    """A date-time in 1970-2100 (`datetime_in_range`): refused as input here, and again by the
+    services for writes that do not come through a serializer (chat, LLM tool calls, imports)."""
 
     def to_internal_value(self, value):
         result = super().to_internal_value(value)
-        if result is not None and not (self.LOWEST <= result < self.HIGHEST):
-            raise serializers.ValidationError("Must be between 1970 and 2100.")
+        if not datetime_in_range(result):
+            raise serializers.ValidationError(DATETIME_RANGE_MESSAGE)
         return result
 
 

@@ -5,6 +5,9 @@ Command-line flags still win, so the Procfile only adds the bind address and the
 """
 
 import os
+from pathlib import Path
+
+import environ
 
 worker_class = "uvicorn_worker.UvicornWorker"  # ASGI: the agent's SSE streams hold no thread
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -19,3 +22,12 @@ graceful_timeout = 20
 # timeout 60 s) it would surface as sporadic 502s. 75 s outlasts both; idle connections are
 # cheap under uvicorn (no thread each).
 keepalive = int(os.environ.get("WEB_KEEPALIVE_SECONDS", "75"))
+
+# Whose X-Forwarded-For / -Proto the server believes: the same TRUSTED_PROXIES as the app's
+# throttles (smartmate/settings.py, read the same way: the environment, then .env), none by
+# default. gunicorn's and uvicorn's own default, 127.0.0.1, would let any local process (or a
+# proxy that passes the header on unchecked) choose the client address login throttling keys on.
+_dotenv = Path(__file__).resolve().parent.parent / ".env"
+if _dotenv.is_file():
+    environ.Env.read_env(_dotenv, overwrite=False)
+forwarded_allow_ips = ",".join(environ.Env().list("TRUSTED_PROXIES", default=[]))

@@ -3,9 +3,10 @@
 Each probe returns "ok", "disabled" (the part is not configured: the embedded
 default stands in), or raises; `probe_parts` runs them concurrently under one
 deadline so a hanging part cannot hold /healthz past ~1.5 s. Messages name the part
-and host, never credentials.
+and host, never credentials; the public /healthz body names the part only (hosts go to its log).
 """
 
+import logging
 import socket
 import struct
 import sys
@@ -17,6 +18,8 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from smartmate.db.pool import unpooled_connection
+
+logger = logging.getLogger("smartmate.health")
 
 PARTS = ("database", "cache", "broker", "kafka")  # what /healthz reports (API.md)
 # Start-up also refuses an LLM endpoint that is configured but unreachable (DOMAIN §7).
@@ -216,9 +219,21 @@ def start_or_exit(make_application, component="web"):
     return application
 
 
+def label(part):
+    """The part's name without its host or path: what an anonymous caller of /healthz may read."""
+    if part == "database":
+        return "SQLite" if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") else "PostgreSQL"
+    return {"cache": "Redis cache", "broker": "Celery broker", "kafka": "Kafka", "llm": "LLM endpoint"}.get(part, part)
+
+
 def healthz(request):
+    """Public: each down part is named, its host only in the log (the body reaches anyone)."""
     checks = probe_parts()
-    ok = not failures(checks)
+    down = failures(checks)
+    ok = not down
+    for part, sentence in down.items():
+        logger.warning("health check failed: %s", sentence)
+        checks[part] = sentence.replace(describe(part), label(part), 1)
     return JsonResponse(
         {"status": "ok" if ok else "unavailable", "version": settings.VERSION, "checks": checks},
         status=200 if ok else 503,

@@ -6,12 +6,15 @@ outbox backlog are read from the database when Prometheus asks, not kept in memo
 """
 
 import contextvars
+import hmac
 import logging
+import logging.config
 import os
 import re
 import time
 import uuid
 
+from django.conf import settings
 from django.http import HttpResponse
 from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -37,6 +40,42 @@ def register_scrape_collector(collector):
     """Add a collector (an object with collect()) evaluated on every /metrics scrape."""
     if collector not in _scrape_collectors:
         _scrape_collectors.append(collector)
+
+
+# Path segments that are credentials (the calendar feed's secret), masked in access logs.
+_SECRET_IN_PATH = re.compile(r"(/api/v1/calendar/)[^/\s?\"]+?(?=\.ics|[/\s?\"]|$)")
+# The loggers that write request paths: gunicorn's access log and uvicorn's (under gunicorn's
+# UvicornWorker it writes through gunicorn's access handlers), runserver's, and Django's 4xx/5xx lines.
+ACCESS_LOGGERS = ("gunicorn.access", "uvicorn.access", "django.server", "django.request")
+
+
+def mask_secrets(text):
+    return _SECRET_IN_PATH.sub(r"\1***", text) if isinstance(text, str) else text
+
+
+class AccessLogSecretFilter(logging.Filter):
+    """Masks secrets in a record's message and arguments, keeping their shape: gunicorn passes
+    its atoms as a dict, uvicorn a tuple that its own formatter unpacks."""
+
+    def filter(self, record):
+        record.msg = mask_secrets(record.msg)
+        if isinstance(record.args, dict):
+            record.args = {key: mask_secrets(value) for key, value in record.args.items()}
+        elif isinstance(record.args, tuple):
+            record.args = tuple(mask_secrets(value) for value in record.args)
+        return True
+
+
+_ACCESS_LOG_FILTER = AccessLogSecretFilter()
+
+
+def logging_configure(config):
+    """LOGGING_CONFIG: Django's dictConfig, then the secret mask on the access loggers. A filter
+    added to the logger keeps whatever handlers the server gave it (a LOGGING entry for it would
+    replace them)."""
+    logging.config.dictConfig(config)
+    for name in ACCESS_LOGGERS:
+        logging.getLogger(name).addFilter(_ACCESS_LOG_FILTER)
 
 
 class RequestContextFilter(logging.Filter):
@@ -71,6 +110,18 @@ class RequestContextMiddleware:
 
 
 def metrics_view(request):
+    """Prometheus scrape. With METRICS_TOKEN set it takes `Authorization: Bearer <token>` only
+    (Prometheus: `authorization: {credentials: ...}`); unset, it is open, for a loopback or
+    firewalled scrape."""
+    token = getattr(settings, "METRICS_TOKEN", "")
+    if token:
+        sent = request.META.get("HTTP_AUTHORIZATION", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            from smartmate.errors import error_response
+
+            response = error_response(401, "not_authenticated", "This endpoint needs the metrics token.")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 

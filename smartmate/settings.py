@@ -163,6 +163,22 @@ DJANGO_REDIS_LOGGER = "smartmate.cache"
 REDIS_BREAKER_FAIL_MAX = env.int("REDIS_BREAKER_FAIL_MAX", default=1)
 REDIS_BREAKER_RESET_SECONDS = env.float("REDIS_BREAKER_RESET_SECONDS", default=5.0)
 
+# --- email ------------------------------------------------------------------
+# EMAIL_URL (smtp://user:password@host:587, smtp+tls://…, smtp+ssl://…) → SMTP. Unset: the embedded
+# default writes each mail as a file under var/mail (nothing leaves the machine).
+EMAIL_URL = env.str("EMAIL_URL", default="")
+if EMAIL_URL:
+    _email = env.email_url("EMAIL_URL")
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST, EMAIL_PORT = _email["EMAIL_HOST"], _email["EMAIL_PORT"]
+    EMAIL_HOST_USER, EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_USER"], _email["EMAIL_HOST_PASSWORD"]
+    EMAIL_USE_TLS, EMAIL_USE_SSL = _email.get("EMAIL_USE_TLS", False), _email.get("EMAIL_USE_SSL", False)
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = str(VAR_DIR / "mail")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="SmartMate <noreply@localhost>")
+
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL) or "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = (
@@ -228,6 +244,8 @@ REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=0)
 
 LLM_TOKEN_QUOTA = env.int("LLM_TOKEN_QUOTA", default=100_000)
 LLM_QUOTA_WINDOW_DAYS = env.int("LLM_QUOTA_WINDOW_DAYS", default=7)
+# The most one LLM answer may cost (its max_tokens), and so what a turn holds of the quota beyond its prompt.
+LLM_MAX_COMPLETION_TOKENS = env.int("LLM_MAX_COMPLETION_TOKENS", default=1024)
 IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", default=24)
 # An in-flight record older than this is taken as abandoned (its process died).
 IDEMPOTENCY_LOCK_SECONDS = env.int("IDEMPOTENCY_LOCK_SECONDS", default=60)
@@ -237,15 +255,29 @@ THROTTLE_AUTH_RATE = env.str("THROTTLE_AUTH_RATE", default="10/min")
 THROTTLE_CHAT_RATE = env.str("THROTTLE_CHAT_RATE", default="10/min")
 THROTTLE_USER_BURST = env.int("THROTTLE_USER_BURST", default=20)
 THROTTLE_USER_REFILL_PER_SECOND = env.float("THROTTLE_USER_REFILL_PER_SECOND", default=1.0)
+# Failed password checks per account (login, password change), from any address.
+THROTTLE_LOGIN_USERNAME_RATE = env.str("THROTTLE_LOGIN_USERNAME_RATE", default="10/hour")
+# Password-reset mails asked for one address.
+THROTTLE_PASSWORD_RESET_RATE = env.str("THROTTLE_PASSWORD_RESET_RATE", default="3/hour")
+# The public calendar feed: per client address, and per secret.
+THROTTLE_CALENDAR_RATE = env.str("THROTTLE_CALENDAR_RATE", default="60/min")
+THROTTLE_CALENDAR_SECRET_RATE = env.str("THROTTLE_CALENDAR_SECRET_RATE", default="30/min")
+# Addresses or networks of the reverse proxies in front of the web process. Only a request whose
+# peer is one of them has its X-Forwarded-For read (throttles key on the client address); the
+# default trusts none, so the address is the TCP peer's. smartmate/gunicorn_conf.py gives the
+# same list to the server (forwarded_allow_ips).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["accounts.authentication.FamilyJWTAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["smartmate.parsers.BoundedJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "smartmate.pagination.PageNumberPagination",
     "DEFAULT_THROTTLE_CLASSES": ["smartmate.throttling.UserTokenBucketThrottle"],
+    # DRF's own get_ident never trusts X-Forwarded-For; ours reads it from TRUSTED_PROXIES only.
+    "NUM_PROXIES": 0,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "smartmate.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -275,6 +307,8 @@ SPECTACULAR_SETTINGS = {
 # --- logging ------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | text
+# dictConfig, then calendar secrets masked in the servers' access logs (smartmate.observability).
+LOGGING_CONFIG = "smartmate.observability.logging_configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -320,12 +354,24 @@ if env.bool("HTTPS", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+# When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
 # Fail-fast probing of configured parts (smartmate.preflight), seconds per part.
 PREFLIGHT_TIMEOUT = env.float("PREFLIGHT_TIMEOUT", default=3.0)
 HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 
 # --- app settings (one block per app; each app reads only its own) -----------------
 # [accounts]
+# `POST auth/register/` answers 403 registration_closed when false; logins keep working.
+REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
+# A login (its token family) ends this many days after the password was typed, however often refreshed.
+LOGIN_MAX_AGE_DAYS = env.int("LOGIN_MAX_AGE_DAYS", default=30)
+# A password-reset token's life in seconds (Django's token generator reads it).
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
+# The link in the reset mail: {base} is PUBLIC_BASE_URL; the page posts uid and token to
+# auth/password-reset/confirm/.
+PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="{base}/password-reset/?uid={uid}&token={token}")
 CELERY_BEAT_SCHEDULE.update(
     {
         "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
@@ -404,7 +450,13 @@ CELERY_BEAT_SCHEDULE.update(
 # Hosts that may be called over http and may resolve to private addresses (e.g. an
 # internal relay); everything else must be https to a public address.
 NOTIFICATIONS_ALLOWED_HOSTS = env.list("NOTIFICATIONS_ALLOWED_HOSTS", default=[])
+# Ports other than 443 that channel URLs may use on public hosts (the allowed hosts above take any).
+NOTIFICATIONS_ALLOWED_PORTS = env.list("NOTIFICATIONS_ALLOWED_PORTS", cast=int, default=[])
+# The hosts a Feishu channel may call (its custom-bot webhooks live there).
+NOTIFICATIONS_FEISHU_HOSTS = env.list("NOTIFICATIONS_FEISHU_HOSTS", default=["open.feishu.cn", "open.larksuite.com"])
 NOTIFICATIONS_HTTP_TIMEOUT = env.float("NOTIFICATIONS_HTTP_TIMEOUT", default=5.0)
+# A channel URL's host lookup (done while saving the channel, in the request, and before each send).
+NOTIFICATIONS_DNS_TIMEOUT = env.float("NOTIFICATIONS_DNS_TIMEOUT", default=2.0)
 NOTIFICATIONS_LEASE_SECONDS = env.int("NOTIFICATIONS_LEASE_SECONDS", default=600)
 NOTIFICATIONS_RETRY_DELAYS_MINUTES = env.list("NOTIFICATIONS_RETRY_DELAYS_MINUTES", cast=int, default=[5, 10, 20, 30])
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)

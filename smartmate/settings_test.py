@@ -56,4 +56,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Rate limits are exercised by their own tests, which set them back down.
 THROTTLE_AUTH_RATE = "100000/min"
 THROTTLE_CHAT_RATE = "100000/min"
+THROTTLE_LOGIN_USERNAME_RATE = "100000/min"
+THROTTLE_PASSWORD_RESET_RATE = "100000/min"
+THROTTLE_CALENDAR_RATE = "100000/min"
+THROTTLE_CALENDAR_SECRET_RATE = "100000/min"
 THROTTLE_USER_BURST = 0

@@ -32,10 +32,6 @@ NOT_YET_SERVED: set[str] = {
     "PUT /api/v1/plan-square/posts/{id}/like/",
     "POST /api/v1/plan-square/posts/{id}/report/",
     "GET /api/v1/plan-square/tags/",
-    # accounts (password change and reset)
-    "POST /api/v1/auth/password-reset/",
-    "POST /api/v1/auth/password-reset/confirm/",
-    "POST /api/v1/me/password/",
     # upstream parity (actions, models, edited drafts, photo import, batch status)
     "POST /api/v1/agent/actions/{id}/confirm/",
     "POST /api/v1/agent/actions/{id}/reject/",

@@ -67,10 +67,33 @@ TOOLS: list[dict[str, Any]] = [
 ]
 
 
+def validated_arguments(name: str, arguments) -> dict:
+    """A tool call's arguments as its schema above declares them: a model may send a list, a
+    string or wrong types (JSON that parses is not yet an object). Anything else is dropped, so a
+    tool sees a dict of the declared properties with the declared types, never an AttributeError."""
+    tool = next((t["function"] for t in TOOLS if t["function"]["name"] == name), None)
+    if tool is None or not isinstance(arguments, dict):
+        return {}
+    clean = {}
+    for prop, spec in tool["parameters"].get("properties", {}).items():
+        value = arguments.get(prop)
+        if spec["type"] == "string" and isinstance(value, str):
+            clean[prop] = value[:1000]
+        elif (
+            spec["type"] == "integer"
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+            and value in spec.get("enum", [value])
+        ):
+            clean[prop] = value
+    return clean
+
+
 @dataclass
 class Hints:
     now: datetime
     tz: ZoneInfo
+    max_tokens: int | None = None  # the most the answer may cost: what the quota has left for it
 
 
 @dataclass

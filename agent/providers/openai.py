@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 import openai
 
 from agent.context import estimate_tokens
-from agent.providers import Hints, ProviderError, ProviderEvent, ToolCall
+from agent.providers import Hints, ProviderError, ProviderEvent, ToolCall, validated_arguments
 
 logger = logging.getLogger("smartmate.agent")
 RETRY_STATUSES = {408, 409, 429, 500, 502, 503, 504}
@@ -75,6 +75,7 @@ class OpenAIProvider:
             tools=tools or openai.omit,
             stream=True,
             stream_options={"include_usage": True},
+            max_tokens=hints.max_tokens or openai.omit,
         )
         calls: dict[int, dict] = {}
         usage = None
@@ -108,8 +109,9 @@ class OpenAIProvider:
             slot = calls[index]
             try:
                 arguments = json.loads(slot["arguments"] or "{}")
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 arguments = {}
+            arguments = validated_arguments(slot["name"], arguments)  # a list or a string is no object
             yield ProviderEvent(
                 "tool_call",
                 tool_call=ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=arguments),

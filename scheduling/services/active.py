@@ -520,6 +520,7 @@ def events_write_at_version(*, user, specs: list[EventSpec], base_version: int, 
     version = (
         ScheduleVersion.objects.select_for_update().filter(user=user).values_list("version", flat=True).first() or 0
     )
+    _targets_lock(user=user, specs=specs, stale_message=stale_message)
     # Slots before version: a clash names the sections; any other change is stale.
     try:
         events = events_create(user=user, events=specs, source=source)
@@ -528,6 +529,21 @@ def events_write_at_version(*, user, specs: list[EventSpec], base_version: int, 
     if version != base_version:
         raise ApplyRejected(Conflict(stale_message, code="stale_version"), ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
     return events
+
+
+def _targets_lock(*, user, specs: list[EventSpec], stale_message: str) -> None:
+    """Every task and item the proposal places must still exist: deleting a task with no events
+    changes no schedule version, so the version check alone misses it, and the insert then failed
+    on its foreign key. The rows are locked (FOR NO KEY UPDATE) until commit, so a delete cannot
+    slip in between this check and the insert; a missing one → stale_version, like any change."""
+
+    for model, ids in (
+        (Task, {s.task_id for s in specs if s.task_id}),
+        (TaskClassItem, {s.task_item_id for s in specs if s.task_item_id}),
+    ):
+        if ids and len(model.objects.select_for_update(no_key=True).filter(pk__in=ids, user=user)) != len(ids):
+            stale = Conflict(stale_message, code="stale_version")
+            raise ApplyRejected(stale, ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
 
 
 def rejection_record(model, *, pk, user, rejected: ApplyRejected) -> None:

@@ -10,6 +10,7 @@ from scheduling.models import ScheduleEvent, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status
 from scheduling.services.active import active_job_sync
 from scheduling.services.events import events_delete
+from smartmate.api import DATETIME_RANGE_MESSAGE, datetime_in_range
 from smartmate.errors import ApiError
 
 TASK_FIELDS = (
@@ -28,6 +29,11 @@ def _invalid(field_name: str, message: str) -> ApiError:
 
 
 def _check_task(user, task: Task) -> None:
+    # Every way a task is written passes here (API, chat, LLM tool calls, imports), so this is
+    # where the 1970-2100 rule holds for all of them, not only for what a serializer read.
+    for name in ("deadline_at", "urgency_threshold_at"):
+        if not datetime_in_range(getattr(task, name)):
+            raise _invalid(name, DATETIME_RANGE_MESSAGE)
     if task.urgency_threshold_at and task.deadline_at and task.urgency_threshold_at > task.deadline_at:
         raise _invalid("urgency_threshold_at", "Must not be after deadline_at.")
     if task.task_class_id and not TaskClass.objects.filter(pk=task.task_class_id, user=user).exists():

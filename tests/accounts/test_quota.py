@@ -77,3 +77,84 @@ def test_concurrent_distinct_charges_add_up_exactly(user):
     assert errors == []
     assert TokenQuota.objects.get(user=user).used == 700
     assert sum(TokenCharge.objects.filter(user=user).values_list("tokens", flat=True)) == 700
+
+
+# --- hold before the call, settle after ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_a_hold_caps_the_answer_at_what_is_left_and_settles_at_the_reported_usage(user, settings):
+    from accounts.quota import quota_reserve, quota_settle
+
+    settings.LLM_TOKEN_QUOTA, settings.LLM_MAX_COMPLETION_TOKENS = 1000, 500
+    quota_charge(user=user, request_id="earlier", tokens=600)
+    held = quota_reserve(user=user, request_id="turn", prompt_tokens=200)
+    assert held.max_completion_tokens == 200 and held.tokens == 400  # 1000 - 600 - 200 left for the answer
+    assert quota_status(user=user).used == 1000
+    quota_settle(user=user, request_id="turn", tokens=250)
+    quota_settle(user=user, request_id="turn", tokens=999)  # a repeat changes nothing
+    assert quota_status(user=user).used == 850
+    assert TokenCharge.objects.get(user=user, request_id="turn").tokens == 250
+
+
+@pytest.mark.django_db
+def test_a_hold_is_refused_when_the_prompt_leaves_no_room_for_an_answer(user, settings):
+    from accounts.quota import quota_reserve
+
+    settings.LLM_TOKEN_QUOTA = 1000
+    quota_charge(user=user, request_id="earlier", tokens=900)
+    with pytest.raises(QuotaExceeded):
+        quota_reserve(user=user, request_id="turn", prompt_tokens=95)  # 5 tokens left for an answer
+    assert quota_status(user=user).used == 900
+    assert not TokenCharge.objects.filter(request_id="turn").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_holds_never_promise_more_than_the_quota(user, settings):
+    from accounts.quota import quota_reserve
+
+    settings.LLM_TOKEN_QUOTA, settings.LLM_MAX_COMPLETION_TOKENS = 1000, 100
+    outcomes = run_concurrently(
+        20, lambda i: quota_reserve(user=user, request_id=f"t{i}", prompt_tokens=200), close_caller_connection=True
+    )
+    assert [type(o).__name__ for o in outcomes].count("Reservation") == 3  # 3 holds of 300 fit in 1000
+    assert all(isinstance(o, QuotaExceeded) for o in outcomes if type(o).__name__ != "Reservation")
+    assert TokenQuota.objects.get(user=user).used == 900
+
+
+def usage_as_long_as_allowed(request):
+    """A model that writes as long an answer as it is allowed (1,000 tokens when no cap is sent)."""
+    from tests.agent import fake_llm
+
+    completion = request.get_json().get("max_tokens") or 1000
+    return fake_llm.sse_response(fake_llm.text_chunks("long answer", usage=(50, completion)))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_chat_turns_cannot_overspend_the_quota(user, settings, httpserver):
+    from rest_framework.test import APIClient
+
+    from accounts.services import session_start
+    from tests.agent import fake_llm
+
+    settings.AGENT_PROVIDER, settings.LLM_BASE_URL = "openai", httpserver.url_for("/v1")
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_TOKEN_QUOTA, settings.LLM_MAX_COMPLETION_TOKENS = 2500, 600
+    httpserver.expect_request(fake_llm.PATH).respond_with_handler(usage_as_long_as_allowed)
+    access = session_start(user=user)["access"]
+
+    def chat(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
+        return client.post("/api/v1/agent/chat/", {"message": f"tell me a long story {index}"}, format="json")
+
+    responses = run_concurrently(8, chat)
+    statuses = [r.status_code for r in responses]
+    assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}, statuses
+    assert TokenQuota.objects.get(user=user).used <= settings.LLM_TOKEN_QUOTA
+    charged = sum(TokenCharge.objects.filter(user=user).values_list("tokens", flat=True))
+    assert TokenQuota.objects.get(user=user).used == charged
+    for request, _ in httpserver.log:
+        assert 0 < request.get_json()["max_tokens"] <= 600

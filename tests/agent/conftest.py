@@ -10,6 +10,17 @@ def _offline_fast(settings):
     settings.LLM_BACKOFF_SECONDS = 0.01
 
 
+@pytest.fixture
+def llm(httpserver, settings):
+    """The openai provider pointed at a real loopback chat-completions server (pytest-httpserver)."""
+    settings.AGENT_PROVIDER = "openai"
+    settings.LLM_BASE_URL = httpserver.url_for("/v1")
+    settings.LLM_API_KEY = "test-key"
+    settings.LLM_MODEL = "fake-model"
+    settings.LLM_MAX_RETRIES = 1
+    return httpserver
+
+
 def parse_sse(raw: str) -> list:
     """Split an SSE body into events: dicts for data lines, "[DONE]", and "ping" comments."""
     events = []

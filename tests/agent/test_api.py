@@ -192,30 +192,27 @@ def test_task_query_answers_from_the_database(auth_api, user):
     assert titles == ["数据库作业"]
 
 
-def test_quota_used_up_between_the_check_and_the_model_call_is_an_error_chunk_then_done(user, settings):
+def test_a_started_turn_holds_its_tokens_so_a_concurrent_one_cannot_spend_them(user, settings):
     from asgiref.sync import async_to_sync
 
-    from accounts.quota import quota_charge
+    from accounts.quota import QuotaExceeded, quota_status
     from agent import chat, services
     from agent.providers.offline import OfflineProvider
     from agent.sse import event_stream
 
-    conversation = services.conversation_create(user=user)
-    turn = chat.turn_start(user=user, conversation=conversation, text="hello")
-    quota_charge(user=user, request_id="concurrent-turn", tokens=settings.LLM_TOKEN_QUOTA)
+    first = chat.turn_start(user=user, conversation=services.conversation_create(user=user), text="hello")
+    settings.LLM_TOKEN_QUOTA = quota_status(user=user).used + 10  # nothing left beyond the hold
+    with pytest.raises(QuotaExceeded):
+        chat.turn_start(user=user, conversation=services.conversation_create(user=user), text="hello")
 
     async def collect():
-        return "".join([part async for part in event_stream(turn, OfflineProvider(), ping_seconds=5)])
+        return "".join([part async for part in event_stream(first, OfflineProvider(), ping_seconds=5)])
 
     events = parse_sse(async_to_sync(collect)())
-    errors = [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]
-    assert len(errors) == 1 and errors[0]["extra"]["code"] == "quota_exceeded"
+    assert not [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]
     assert events.count("[DONE]") == 1 and events[-1] == "[DONE]"
-    assert not [
-        e
-        for e in events
-        if isinstance(e, dict) and e["extra"]["kind"] == "text" and e["choices"][0]["delta"].get("content")
-    ]
+    used = sum(first.tokens_used().values())
+    assert quota_status(user=user).used == used  # the hold was settled at what the turn used
 
 
 @pytest.mark.postgres

@@ -95,16 +95,6 @@ def test_a_400_is_not_retried(httpserver):
 BASE = "/api/v1/agent/"
 
 
-@pytest.fixture
-def llm(httpserver, settings):
-    settings.AGENT_PROVIDER = "openai"
-    settings.LLM_BASE_URL = httpserver.url_for("/v1")
-    settings.LLM_API_KEY = "test-key"
-    settings.LLM_MODEL = "fake-model"
-    settings.LLM_MAX_RETRIES = 1
-    return httpserver
-
-
 @pytest.mark.django_db(transaction=True)
 def test_the_llm_tool_call_creates_the_task_and_usage_is_charged(llm, auth_api, user):
     from accounts.models import TokenCharge

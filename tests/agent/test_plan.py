@@ -131,3 +131,15 @@ def test_plan_places_class_items_with_the_study_planner_rules(auth_api, user, ta
         for s in range(c["to"]["start_section"], c["to"]["end_section"] + 1)
     ]
     assert len(taken) == len(set(taken))  # tasks and items never share a section
+
+
+def test_a_draft_whose_task_was_deleted_is_stale_not_a_generic_conflict(auth_api, user, tasks):
+    from scheduling.models import ScheduleEvent
+    from scheduling.services.tasks import task_delete
+
+    cid = plan(auth_api)["conversation_id"]
+    task_delete(user=user, task=tasks[0])  # no events yet: the schedule version does not move
+    response = auth_api.post(f"{BASE}conversations/{cid}/schedule-preview/apply/", HTTP_IDEMPOTENCY_KEY="d1")
+    assert response.status_code == 409 and response.json()["error"]["code"] == "stale_version"
+    assert not ScheduleEvent.objects.filter(user=user).exists()
+    assert auth_api.get(f"{BASE}conversations/{cid}/schedule-preview/").status_code == 404

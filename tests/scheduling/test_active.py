@@ -384,3 +384,19 @@ def test_apply_needs_an_idempotency_key_and_a_known_candidate(user, api, other_a
     assert other_api.get(f"{PREVIEWS}{preview.pk}/").status_code == 404
     assert apply(other_api, preview, key="x").status_code == 404
     assert not ScheduleEvent.objects.filter(source="active_schedule").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_a_preview_whose_task_was_deleted_is_stale_and_nothing_is_written(user, api):
+    from scheduling.services.tasks import task_delete
+
+    preview = ready_preview(user)
+    from scheduling.models import Task
+
+    task_delete(user=user, task=Task.objects.get(pk=ActiveScheduleTrigger.objects.get(user=user).target_id))
+    response = apply(api, preview)
+    assert response.status_code == 409 and response.json()["error"]["code"] == "stale_version"
+    assert not ScheduleEvent.objects.filter(user=user).exists()
+    preview.refresh_from_db()
+    assert (preview.status, preview.apply_error_code) == ("expired", "stale_version")

@@ -312,3 +312,11 @@ def test_of_concurrent_applies_exactly_one_writes_events(user):
     assert len(winners) == 1, outcomes
     assert all(isinstance(o, Conflict) and o.error_code == "already_applied" for o in outcomes if o not in winners)
     assert ScheduleEvent.objects.filter(kind="task_item").count() == 3
+
+
+def test_an_item_deleted_since_the_plan_makes_it_stale(api, user):
+    task_class = make_class(user, "Math")
+    body = plan(api, task_class)
+    TaskClassItem.objects.filter(task_class=task_class, order=1).delete()
+    error(apply(api, body["id"]), 409, "stale_version")
+    assert not ScheduleEvent.objects.exists()

@@ -135,3 +135,35 @@ def test_uncaught_exceptions_become_a_json_500(client, settings, monkeypatch):
     response = client.get("/api/v1/me/quota/")
     error = assert_error(response, 500, "server_error")
     assert "secret" not in error["message"]
+
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/tasks/", "/api/v1/agent/chat/", "/api/v1/me/password/"])
+def test_a_deeply_nested_body_is_a_400_not_a_500(auth_api, path):
+    response = auth_api.post(path, DEEP, content_type="application/json")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", ["/api/v1/auth/login/", "/api/v1/auth/register/", "/api/v1/auth/password-reset/"])
+def test_anonymous_endpoints_refuse_deep_nesting_too(api_client, path):
+    response = api_client.post(path, DEEP, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "validation_error"
+
+
+@pytest.mark.django_db
+def test_nesting_past_the_depth_limit_is_refused_below_the_recursion_limit(auth_api):
+    from smartmate.parsers import JSON_MAX_DEPTH
+
+    def nested(depth):
+        return '{"title": "x", "description": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+    too_deep = auth_api.post("/api/v1/tasks/", nested(JSON_MAX_DEPTH + 1), content_type="application/json")
+    assert too_deep.status_code == 400 and "nested deeper" in too_deep.json()["error"]["message"]
+    within = auth_api.post("/api/v1/tasks/", nested(JSON_MAX_DEPTH), content_type="application/json")
+    assert within.status_code == 400 and "nested deeper" not in within.json()["error"]["message"]  # a field error

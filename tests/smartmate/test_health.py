@@ -63,22 +63,26 @@ def test_healthz_is_ok_on_the_real_parts(client):
 
 @pytest.mark.postgres
 @pytest.mark.django_db
-def test_healthz_is_503_naming_postgresql_when_the_database_is_down(client, monkeypatch, dead_port):
+def test_healthz_is_503_naming_postgresql_when_the_database_is_down(client, monkeypatch, dead_port, caplog):
     monkeypatch.setitem(connections.settings["default"], "PORT", str(dead_port))
     response = client.get("/healthz")
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable"
-    assert f"PostgreSQL at 127.0.0.1:{dead_port}" in body["checks"]["database"]
+    assert body["checks"]["database"].startswith("PostgreSQL is unreachable")
+    # The host is for operators (the log), not for whoever calls /healthz.
+    assert "127.0.0.1" not in response.content.decode() and str(dead_port) not in response.content.decode()
+    assert f"PostgreSQL at 127.0.0.1:{dead_port}" in caplog.text
     assert "password" not in response.content.decode().lower()
 
 
 @pytest.mark.django_db
-def test_healthz_is_503_naming_redis_when_the_cache_is_down(client, settings, dead_port):
+def test_healthz_is_503_naming_redis_when_the_cache_is_down(client, settings, dead_port, caplog):
     settings.REDIS_URL = f"redis://127.0.0.1:{dead_port}/0"
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert f"Redis cache at 127.0.0.1:{dead_port}" in response.json()["checks"]["cache"]
+    assert response.json()["checks"]["cache"] == "Redis cache is unreachable: connection refused"
+    assert f"Redis cache at 127.0.0.1:{dead_port}" in caplog.text
 
 
 @pytest.mark.django_db
@@ -102,7 +106,8 @@ def test_healthz_names_kafka_when_the_broker_accepts_connections_but_never_answe
     response = client.get("/healthz")
     assert time.monotonic() - started < 2.0
     assert response.status_code == 503
-    assert f"Kafka at 127.0.0.1:{silent_server}" in response.json()["checks"]["kafka"]
+    assert response.json()["checks"]["kafka"].startswith("Kafka ")
+    assert str(silent_server) not in response.json()["checks"]["kafka"]
 
 
 @pytest.mark.kafka

@@ -21,7 +21,10 @@ def test_a_repeat_with_the_same_key_replays_the_first_response_byte_for_byte(aut
     assert second.content == first.content
     assert second["Idempotent-Replayed"] == "true"
     user.refresh_from_db()
-    assert user.calendar_secret in first.json()["url"]  # the repeat did not rotate the secret again
+    from accounts.models import calendar_secret_digest
+
+    secret = first.json()["url"].rsplit("/", 1)[1].removesuffix(".ics")
+    assert user.calendar_secret_hash == calendar_secret_digest(secret)  # the repeat did not rotate it again
 
 
 def test_x_idempotency_key_is_accepted_too(auth_api):

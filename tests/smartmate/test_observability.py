@@ -47,3 +47,18 @@ def test_log_lines_are_json_with_the_request_id():
     assert line["message"] == "hello"
     assert line["request_id"] == "req-42"
     assert line["level"] == "WARNING"
+
+
+def test_metrics_stay_open_without_a_token(client, settings):
+    settings.METRICS_TOKEN = ""
+    assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_need_the_token_once_one_is_set(client, settings):
+    settings.METRICS_TOKEN = "scrape-secret-123"
+    for header in ({}, {"HTTP_AUTHORIZATION": "Bearer wrong"}, {"HTTP_AUTHORIZATION": "scrape-secret-123"}):
+        response = client.get("/metrics", **header)
+        assert response.status_code == 401 and response.json()["error"]["code"] == "not_authenticated"
+        assert b"smartmate_http_requests_total" not in response.content
+    allowed = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret-123")
+    assert allowed.status_code == 200 and b"smartmate_http_requests_total" in allowed.content
