@@ -183,8 +183,10 @@ def as_dead(row_id, *, reason: str) -> Settlement:
     return Settlement(row_id, Status.DEAD, truncate_error(reason))
 
 
-# The rows are locked in id order first, the order the consumer locks its batch in: a relay
-# settling a batch that a fast consumer is already applying waits for it instead of deadlocking.
+# The rows are locked in id order first (the InitPlan reads the whole CTE before the update
+# runs), the order the consumer locks its batch in: a relay settling a batch that a fast
+# consumer is already applying waits for it instead of deadlocking with it, whatever join
+# order the planner picks for the update itself.
 _SETTLE_SQL = """
 WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE)
 UPDATE {table} AS o SET
@@ -199,8 +201,9 @@ UPDATE {table} AS o SET
     updated_at = %(now)s
 FROM unnest(%(ids)s::uuid[], %(statuses)s::varchar[], %(retries)s::int[], %(next)s::timestamptz[],
             %(errors)s::text[], %(published)s::bool[], %(consumed)s::bool[])
-     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed), locked{lazy_flush}
-WHERE o.id = s.id AND o.id = locked.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
+     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed){lazy_flush}
+WHERE o.id = s.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
+  AND (SELECT count(*) FROM locked) > 0
 """
 
 
@@ -224,6 +227,7 @@ def settle(
         return 0
     now = now or timezone.now()
     expect = [str(s) for s in expect]
+    settlements = sorted(settlements, key=lambda s: s.id)  # and the portable path locks in id order
     if connection.vendor == "postgresql":
         sql = _SETTLE_SQL.format(
             table=OutboxEvent._meta.db_table,
