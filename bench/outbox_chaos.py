@@ -58,10 +58,12 @@ def main() -> None:
     from django.db.models import Count
 
     call_command("migrate", verbosity=0)
+    from bench._outbox_child import register
     from outbox.models import InboxRecord, OutboxEvent
     from outbox.services import enqueue
     from tests.conftest import TansuBroker
 
+    register()  # chaos.effect belongs to the consumer process; enqueue needs to know its service
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS bench_chaos_effect")
         cursor.execute("CREATE TABLE bench_chaos_effect (n bigserial PRIMARY KEY, event_id uuid NOT NULL)")

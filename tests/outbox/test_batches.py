@@ -26,6 +26,7 @@ from outbox.relay import StopFlag, drain, relay_loop, relay_once
 from outbox.services import enqueue, purge
 from outbox.transports import close_transports, get_transport
 from outbox.wakeup import PendingListener
+from tests.concurrency import errors_of, run_concurrently
 from tests.outbox.conftest import effects
 from tests.outbox.handlers_for_tests import (
     ALWAYS_FAIL,
@@ -234,26 +235,14 @@ def test_two_draining_relays_send_each_row_once_and_keep_per_key_order(settings,
     settings.OUTBOX_BATCH_SIZE = 40
     topic = f"smartmate.test.{uuid.uuid4().hex[:10]}"
     events = [enqueue(biz_type="test.effect", topic=topic, message_key=f"k{i % 30}", data={"i": i}) for i in range(600)]
-    start = threading.Barrier(2)
-    errors = []
 
-    def relay():
-        try:
-            start.wait()
-            while drain(transport=get_transport()).claimed:
-                pass
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def relay(i):
+        while drain(transport=get_transport()).claimed:
+            pass
 
-    threads = [threading.Thread(target=relay) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    outcomes = run_concurrently(2, relay, timeout=120)
     close_transports()
-    assert not errors
+    assert not errors_of(outcomes), errors_of(outcomes)
     assert OutboxEvent.objects.filter(status=Status.PUBLISHED).count() == len(events)
     consumer = KafkaConsumer(
         topic, bootstrap_servers=kafka_bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=3000, group_id=None
@@ -325,7 +314,6 @@ def test_the_embedded_default_relays_and_consumes_on_sqlite_by_polling(tmp_path)
 @pytest.mark.django_db(transaction=True)
 def test_a_relay_settling_a_batch_that_a_fast_consumer_is_applying_waits_instead_of_deadlocking(effect_table):
     from outbox.relay import _settle_sent, claim_batch
-    from tests.concurrency import errors_of, run_concurrently
 
     size = 400
     try:
