@@ -20,7 +20,7 @@ Every figure is compared with the floor measured in the same run:
 
 `--latency`: commit-to-handler latency instead. `outbox_relay --loop` and `outbox_consume`
 run as processes of their own while this one enqueues events (autocommit, one per
-transaction) at each of `--rates` per second for `--seconds`; `--wake on|off|both`: the
+transaction, from `--producers` threads) at each of `--rates` per second for `--seconds`; `--wake on|off|both`: the
 relay waits on LISTEN/NOTIFY (on) or polls every OUTBOX_RELAY_IDLE_SECONDS (off). The
 figure is consumed_at - created_at (the business transaction's commit to the consumer's
 commit): p50 / p95 / p99 / max.
@@ -250,6 +250,7 @@ def main() -> None:
     parser.add_argument("--rates", default="", help="--latency: several rates, e.g. 50,500,2000")
     parser.add_argument("--seconds", type=int, default=20, help="--latency: how long to enqueue at each rate")
     parser.add_argument("--wake", choices=["on", "off", "both"], default="on", help="--latency: LISTEN/NOTIFY")
+    parser.add_argument("--producers", type=int, default=4, help="--latency: enqueuing threads")
     parser.add_argument("--profile", choices=["relay", "consumer"], help="write a pyinstrument profile")
     args = parser.parse_args()
 
@@ -275,7 +276,14 @@ def main() -> None:
             wakes = ["on", "off"] if args.wake == "both" else [args.wake]
             for rate in rates:
                 for wake in wakes:
-                    measure_latency(broker, rate=rate, seconds=args.seconds, keys=args.keys, wake=wake == "on")
+                    measure_latency(
+                        broker,
+                        rate=rate,
+                        seconds=args.seconds,
+                        keys=args.keys,
+                        wake=wake == "on",
+                        producers=args.producers,
+                    )
         else:
             throughput(args, broker)
     finally:
@@ -382,7 +390,36 @@ def _child(args: list[str], env: dict) -> subprocess.Popen:
     )
 
 
-def measure_latency(broker, *, rate: int, seconds: int, keys: int, wake: bool) -> None:
+def enqueue_at(rate: int, total: int, *, topic: str, keys: int, producers: int) -> float:
+    """`total` events at `rate` per second, one per transaction, from `producers` threads (as web
+    workers would: one thread cannot commit faster than the WAL flushes); returns the rate achieved."""
+    import threading
+
+    from django.db import connection
+
+    from outbox.services import enqueue
+
+    started = time.perf_counter()
+
+    def produce(first: int) -> None:
+        try:
+            for i in range(first, total, producers):
+                enqueue(biz_type="bench.noop", topic=topic, message_key=f"bench:{i % keys}", data={"i": i})
+                delay = started + (i + 1) / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=produce, args=(first,)) for first in range(producers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return total / (time.perf_counter() - started)
+
+
+def measure_latency(broker, *, rate: int, seconds: int, keys: int, wake: bool, producers: int) -> None:
     from django.conf import settings
 
     from outbox.models import OutboxEvent
@@ -407,13 +444,7 @@ def measure_latency(broker, *, rate: int, seconds: int, keys: int, wake: bool) -
             time.sleep(0.2)
         OutboxEvent.objects.all()._raw_delete(OutboxEvent.objects.db)
         total = rate * seconds
-        started = time.perf_counter()
-        for i in range(total):
-            enqueue(biz_type="bench.noop", topic=topic, message_key=f"bench:{i % keys}", data={"i": i})
-            delay = started + (i + 1) / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        achieved = total / (time.perf_counter() - started)
+        achieved = enqueue_at(rate, total, topic=topic, keys=keys, producers=producers)
         deadline = time.monotonic() + 120
         while OutboxEvent.objects.exclude(status="consumed").exists() and time.monotonic() < deadline:
             time.sleep(0.2)
