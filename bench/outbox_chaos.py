@@ -150,7 +150,7 @@ def main() -> None:
                 consumer.wait()
                 consumer = start_consumer()
             elif action == "consumer":
-                deadline = time.monotonic() + 3
+                deadline = time.monotonic() + 20  # a restarted member first rejoins its group (seconds on Tansu)
                 while not consumer_in_transaction() and time.monotonic() < deadline:
                     time.sleep(0.002)
                 kills_mid_batch += consumer_in_transaction()

@@ -456,9 +456,13 @@ def measure_latency(broker, *, rate: int, seconds: int, keys: int, wake: bool, p
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
-    rows = OutboxEvent.objects.filter(status="consumed").values_list("created_at", "consumed_at")
-    latencies = sorted((done - made).total_seconds() * 1000 for made, done in rows)
+    rows = list(OutboxEvent.objects.filter(status="consumed").values_list("created_at", "published_at", "consumed_at"))
+    latencies = sorted((done - made).total_seconds() * 1000 for made, _sent, done in rows)
     q = statistics.quantiles(latencies, n=100)
+    # Where the time goes: commit → the relay's settle, and the settle → the consumer's commit
+    # (a row the consumer settled before the relay did keeps no published_at).
+    to_relay = [(sent - made).total_seconds() * 1000 for made, sent, _done in rows if sent]
+    to_consumer = [(done - sent).total_seconds() * 1000 for _made, sent, done in rows if sent]
     mode = "LISTEN/NOTIFY" if wake else f"poll every {settings.OUTBOX_RELAY_IDLE_SECONDS} s"
     print(
         f"latency at {rate}/s (achieved {achieved:,.0f}/s) for {seconds} s, relay {mode}: {len(latencies)} of {total} "
@@ -466,6 +470,13 @@ def measure_latency(broker, *, rate: int, seconds: int, keys: int, wake: bool, p
         f"(load {loadavg()})",
         flush=True,
     )
+    if to_relay:
+        print(
+            f"  medians: commit -> relay settled {statistics.median(to_relay):.0f} ms, relay settled -> consumer "
+            f"committed {statistics.median(to_consumer):.0f} ms; {len(rows) - len(to_relay)} rows consumed before "
+            f"the relay had settled them",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
