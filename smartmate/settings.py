@@ -418,7 +418,8 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # [outbox]
 OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
-OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+# Relay batch: the best point of the measured curve (docs/BENCHMARKS.md).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=1000)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=30)
 OUTBOX_MAX_RETRY = env.int("OUTBOX_MAX_RETRY", default=20)
 OUTBOX_BACKOFF_CAP_SECONDS = env.int("OUTBOX_BACKOFF_CAP_SECONDS", default=32)
