@@ -20,6 +20,7 @@ import signal
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -198,6 +199,35 @@ def relay_once(*, transport: Transport | None = None, batch_size: int | None = N
     return result
 
 
+class _ClaimAhead:
+    """Claims the next batch on a connection of its own (PostgreSQL) while this thread hands the
+    current batch to the producer: the database's work and the relay's own CPU time (encoding,
+    the producer's bookkeeping) overlap instead of taking turns. Elsewhere the claim runs inline."""
+
+    def __init__(self):
+        self._pool = None
+
+    def start(self, batch_size: int):
+        if connection.vendor != "postgresql":
+            return _Done(claim_batch(batch_size=batch_size))
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="outbox-claim")
+        return self._pool.submit(claim_batch, batch_size=batch_size)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.submit(lambda: connection.close()).result()  # the worker thread's connection
+            self._pool.shutdown()
+
+
+@dataclass
+class _Done:
+    rows: list
+
+    def result(self):
+        return self.rows
+
+
 def drain(
     *,
     transport: Transport | None = None,
@@ -207,35 +237,37 @@ def drain(
     """Passes back to back while claims come back full (or a claimed key has more rows behind),
     and while `go_on()`; returns after the first short claim.
 
-    While a full batch's messages travel to the broker, the next batch is claimed: the
-    database and the broker work at the same time instead of in turn. The next batch never
-    holds a row of a key in flight (those are still pending, so their successors wait), and
-    once a batch fails as a whole (broker down) nothing more is claimed.
+    While a full batch is handed to the producer and travels to the broker, the next batch is
+    claimed: the database and the relay work at the same time instead of in turn. The next
+    batch never holds a row of a key in flight (those are still pending, so their successors
+    wait), and once a batch fails as a whole (broker down) nothing more is claimed.
     """
     transport = transport or get_transport()
     batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
     total = RelayResult()
-    rows = claim_batch(batch_size=batch_size)
-    broker_ok = True
-    while rows:
-        started = time.perf_counter()
-        full = len(rows) >= batch_size
-        in_flight = transport.start(rows)
-        try:
-            ahead = claim_batch(batch_size=batch_size) if full and broker_ok and go_on() else []
-        finally:
-            errors = transport.finish(in_flight)
-        result = _settle_sent(rows, errors, transport)
-        result.seconds = time.perf_counter() - started
-        metrics.RELAY_BATCH_SECONDS.observe(result.seconds)
-        total.add(result)
-        broker_ok = result.published > 0
-        if ahead:
-            rows = ahead
-        elif broker_ok and (full or result.followed) and go_on():
-            rows = claim_batch(batch_size=batch_size)
-        else:
-            rows = []
+    claimer = _ClaimAhead()
+    try:
+        rows = claim_batch(batch_size=batch_size)
+        broker_ok = True
+        while rows:
+            started = time.perf_counter()
+            full = len(rows) >= batch_size
+            ahead = claimer.start(batch_size) if full and broker_ok and go_on() else _Done([])
+            errors = transport.finish(transport.start(rows))
+            next_rows = ahead.result()
+            result = _settle_sent(rows, errors, transport)
+            result.seconds = time.perf_counter() - started
+            metrics.RELAY_BATCH_SECONDS.observe(result.seconds)
+            total.add(result)
+            broker_ok = result.published > 0
+            if next_rows:
+                rows = next_rows
+            elif broker_ok and (full or result.followed) and go_on():
+                rows = claim_batch(batch_size=batch_size)
+            else:
+                rows = []
+    finally:
+        claimer.close()
     return total
 
 
