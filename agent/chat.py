@@ -12,7 +12,7 @@ import logging
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
@@ -22,8 +22,11 @@ from django.utils import timezone
 from accounts.quota import quota_check, quota_reserve, quota_settle
 from agent import selectors, services
 from agent.context import estimate_tokens
+from agent.intents import query
 from agent.models import Conversation, TimelineKind
 from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall, validated_arguments
+from agent.timeparse.normalise import normalise
+from agent.timeparse.window import window
 
 logger = logging.getLogger("smartmate.agent")
 
@@ -92,37 +95,33 @@ def turn_start(*, user, conversation: Conversation, text: str, now: datetime | N
 # --- actions ---------------------------------------------------------------------------------
 
 
-def _period(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, datetime, str]:
-    today = now.astimezone(tz).date()
-    start_of = lambda d: datetime.combine(d, time.min, tzinfo=tz)  # noqa: E731
-    monday = today - timedelta(days=today.weekday())
-    lowered = text.lower()
-    if re.search(r"明天|tomorrow", lowered):
-        d = today + timedelta(days=1)
-        return start_of(d), start_of(d + timedelta(days=1)), "tomorrow"
-    if re.search(r"今天|today|tonight", lowered):
-        return now, start_of(today + timedelta(days=1)), "today"
-    if re.search(r"下周|下星期|next week", lowered):
-        return start_of(monday + timedelta(days=7)), start_of(monday + timedelta(days=14)), "next week"
-    if re.search(r"这周|本周|这星期|this week|周末|weekend", lowered):
-        return now, start_of(monday + timedelta(days=7)), "this week"
-    if re.search(r"这个月|本月|this month", lowered):
-        first_next = (today.replace(day=1) + timedelta(days=32)).replace(day=1)
-        return now, start_of(first_next), "this month"
-    return now, now + timedelta(days=7), "the next 7 days"
-
-
 def _task_query(turn: Turn, call: ToolCall) -> dict:
     from scheduling.models import Task
 
-    start, end, label = _period(call.arguments.get("period") or turn.text, turn.hints.now, turn.hints.tz)
+    tz = turn.hints.tz
+    rank = query.rank_of(normalise(turn.text).text)
+    if rank:  # "which of my tasks is most urgent?": the open tasks in that order, the first is the answer
+        tasks = selectors.tasks_ranked(user=turn.user, text=turn.text, rank=rank, now=turn.hints.now, limit=3)
+        for t in tasks:
+            t["deadline_at"] = t["deadline_at"] and t["deadline_at"].astimezone(tz).isoformat()
+        return {"type": "task_ranked", "rank": rank, "tasks": tasks}
+    span = window(call.arguments.get("period") or turn.text, turn.hints.now, tz)
+    start, end, label = span.start, span.end, span.label
     rows = list(
         Task.objects.filter(user=turn.user, status="todo", deadline_at__gte=start, deadline_at__lt=end)
         .order_by("deadline_at", "priority", "id")
         .values("id", "title", "deadline_at", "priority")[:50]
     )
-    tasks = [{**r, "deadline_at": r["deadline_at"].astimezone(turn.hints.tz).isoformat()} for r in rows]
+    tasks = [{**r, "deadline_at": r["deadline_at"].astimezone(tz).isoformat()} for r in rows]
     return {"type": "task_list", "period": label, "start": start.isoformat(), "end": end.isoformat(), "tasks": tasks}
+
+
+_RANK_WORDS = {
+    "urgent": ("最急的是", "The most urgent is"),
+    "important": ("最重要的是", "The most important is"),
+    "soonest": ("最先截止的是", "Due first is"),
+    "latest": ("最晚截止的是", "Due last is"),
+}
 
 
 def _format_deadline(iso: str | None, zh: bool) -> str:
@@ -144,6 +143,14 @@ def _reply_for(turn: Turn, action: dict) -> str:
         )
     if kind == "ask":
         return action["question"].split(" / ")[0 if zh else -1]
+    if kind == "task_ranked":
+        if not action["tasks"]:
+            return "没有待完成的任务。" if zh else "You have no open tasks."
+        first = action["tasks"][0]
+        zh_head, en_head = _RANK_WORDS[action["rank"]]
+        if zh:
+            return f"{zh_head}「{first['title']}」（{_format_deadline(first['deadline_at'], True)}）。"
+        return f'{en_head} "{first["title"]}" ({_format_deadline(first["deadline_at"], False)}).'
     if kind == "task_list":
         if not action["tasks"]:
             return f"{action['period']}没有待完成的截止任务。" if zh else f"Nothing is due {action['period']}."

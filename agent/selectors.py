@@ -33,6 +33,28 @@ def timeline_list(*, conversation):
     return TimelineEntry.objects.filter(conversation=conversation).order_by("seq")
 
 
+def tasks_ranked(*, user, text: str, rank: str, now, limit: int = 3) -> list[dict]:
+    """The user's open tasks in the order a ranking question asks for (agent.intents.query); when the
+    question names two or more of them ("is the essay due before the lab report?"), just those."""
+    from agent.intents import query
+    from scheduling.models import Task
+
+    rows = list(
+        Task.objects.filter(user=user, status="todo").values(
+            "id", "title", "deadline_at", "priority", "urgency_threshold_at"
+        )[:200]
+    )
+    named = set(query.named_tasks(text, {r["id"]: r["title"] for r in rows}))
+    if len(named) >= 2:
+        rows = [r for r in rows if r["id"] in named]
+    rows.sort(
+        key=lambda r: query.sort_key(
+            rank, priority=r["priority"], deadline=r["deadline_at"], threshold=r["urgency_threshold_at"], now=now
+        )
+    )
+    return [{k: r[k] for k in ("id", "title", "deadline_at", "priority")} for r in rows[:limit]]
+
+
 def memory_item_list(*, user, include_deleted: bool = False):
     qs = MemoryItem.objects.filter(user=user)
     return qs if include_deleted else qs.filter(deleted_at__isnull=True)

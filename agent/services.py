@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agent import timeparse
 from agent.intents import quick_note
 from agent.models import Conversation, Message, PlanDraft, PlanStatus, Role, TimelineEntry, TimelineKind
 from outbox.services import enqueue
@@ -161,8 +162,9 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
     """A sentence → a task (or a question back when the time cannot be resolved)."""
     from scheduling.services.tasks import task_create
 
+    lead = settings.AGENT_URGENCY_LEAD_HOURS
     try:
-        draft = quick_note.draft(text, now, tz, urgency_lead_hours=settings.AGENT_URGENCY_LEAD_HOURS)
+        draft = quick_note.draft(text, now, tz, urgency_lead_hours=lead)
     except OverflowError:  # a date at the edge of what datetime holds (0001-01-01, 9999-12-31)
         return _out_of_range(text)
     overrides = overrides or {}
@@ -171,15 +173,18 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
     if overrides.get("priority") in (1, 2, 3, 4) and draft.priority == 4:
         draft.priority = int(overrides["priority"])
     if draft.deadline is None and not draft.ask and overrides.get("deadline"):
-        # the model resolved a time our rules did not see: accept it when it is a valid aware time
-        try:
-            deadline = datetime.fromisoformat(str(overrides["deadline"]))
-        except ValueError:
-            deadline = None
-        if deadline is not None:
-            draft.deadline = deadline if deadline.tzinfo else deadline.replace(tzinfo=tz)
+        # the model resolved a time our rules did not see: used only when it passes the same checks
+        deadline, verdict = quick_note.model_deadline(overrides["deadline"], text=text, now=now, tz=tz)
+        if verdict.ok:
+            draft.deadline = deadline
+        else:
+            draft.ask, draft.question = True, quick_note.QUESTIONS[verdict.reason]
     if draft.ask:
         return {"type": "ask", "question": draft.question, "title": draft.title}
+    try:
+        draft.urgency_threshold_at = quick_note.urgency_threshold(draft.priority, draft.deadline, now, lead)
+    except OverflowError:
+        return _out_of_range(draft.title)
     if not (datetime_in_range(draft.deadline) and datetime_in_range(draft.urgency_threshold_at)):
         return _out_of_range(draft.title)
     task = task_create(
@@ -333,8 +338,15 @@ def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> Pla
     )
 
 
-_CN_DAYS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "日": 7, "天": 7}
-_EN_DAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
+# The time parser's parts of the day → the thirds of the timetable's day that plan_refine searches.
+_REFINE_PERIODS = {
+    "dawn": "morning",
+    "morning": "morning",
+    "forenoon": "morning",
+    "noon": "afternoon",
+    "afternoon": "afternoon",
+    "evening": "evening",
+}
 
 
 def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -> PlanDraft | None:
@@ -360,24 +372,10 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
         ),
         changes[0],
     )
-    day = None
-    m = re.search(r"(?:周|星期|礼拜)([一二三四五六日天])", text)
-    if m:
-        day = _CN_DAYS[m[1]]
-    else:
-        m = re.search(r"\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*\b", lowered)
-        if m:
-            day = _EN_DAYS[m[1]]
-    period = (
-        "evening"
-        if re.search(r"晚|evening|night", lowered)
-        else "afternoon"
-        if re.search(r"下午|afternoon", lowered)
-        else "morning"
-        if re.search(r"上午|早|morning", lowered)
-        else None
-    )
     clock = clock_for(user)
+    named = timeparse.parse(text, now, clock.tz)
+    day = named.day.isoweekday() if named.day else None  # the timetable numbers days 1-7 from Monday
+    period = _REFINE_PERIODS.get(named.period or "")
     _local, this_week, today = clock.locate(now)
     week = target["to"]["week"]
     day = day or target["to"]["day"]

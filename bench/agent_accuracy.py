@@ -1,9 +1,11 @@
-"""Offline agent accuracy (issue 8): `.venv/bin/python bench/agent_accuracy.py [--misses]`.
+"""Offline agent accuracy: `.venv/bin/python bench/agent_accuracy.py [--misses] [--holdout-misses]`.
 
-Runs the rule-based intent recogniser and the quick_note deadline resolver over the
-labelled set tests/data/agent_utterances.jsonl (each utterance with its own fixed
-"now" and time zone) and prints intent, deadline and priority accuracy, and the
-parse time per utterance. Pure code: no database, no network.
+1. The time grammar on its development set (tests/data/time_dev.jsonl) and its held-out slice
+   (tests/data/time_holdout.jsonl): right / wrong / no answer per class and per language, and
+   the parse time per utterance (agent.timeparse.parse alone).
+2. The intent rules and quick-note drafts on tests/data/agent_utterances*.jsonl.
+Pure code: no database, no network. The held-out misses are printed only when asked: the
+slice is scored once per change, not tuned on.
 """
 
 from __future__ import annotations
@@ -17,18 +19,48 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 
+def table(title: str, figures: dict) -> None:
+    from tests.agent.time_accuracy import rate
+
+    ms, floor = figures["ms_per_utterance"], figures["floor_ms_per_utterance"]
+    print(
+        f"\n{title}: {figures['rows']} utterances, parse {ms:.3f} ms per utterance "
+        f"({ms / floor:.0f}x the floor of normalising the text and one regex pass: {floor:.4f} ms)"
+    )
+    print(f"{'slice':24} {'n':>5} {'right':>7} {'wrong':>7} {'no answer':>10}")
+    order = sorted(figures["tally"], key=lambda k: (k != "all", not k.startswith("lang:"), k))
+    for key in order:
+        c = figures["tally"][key]
+        n = sum(c.values())
+        print(f"{key:24} {n:5} {rate(c, 'right'):7.1%} {rate(c, 'wrong'):7.1%} {rate(c, 'no_answer'):10.1%}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--misses", action="store_true", help="print every miss")
+    parser.add_argument("--misses", action="store_true", help="print every miss of the development sets")
+    parser.add_argument("--holdout-misses", action="store_true", help="print the held-out misses (spoils them)")
     args = parser.parse_args()
-    from tests.agent.test_accuracy import evaluate, load
+    from tests.agent.test_accuracy import HOLDOUT, evaluate, load
+    from tests.agent.time_accuracy import DEV, score
+    from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
+
+    dev = score(DEV)
+    table("time grammar, development set", dev)
+    if args.misses:
+        for miss in dev["misses"]:
+            print("miss:", miss)
+    held = score(TIME_HOLDOUT)
+    table("time grammar, held-out slice", held)
+    if args.holdout_misses:
+        for miss in held["misses"]:
+            print("held-out miss:", miss)
 
     started = time.perf_counter()
     figures = evaluate()
     elapsed = time.perf_counter() - started
     rows = load()
     chinese = sum(any("\u4e00" <= ch <= "\u9fff" for ch in r["text"]) for r in rows)
-    print(f"utterances: {figures['utterances']} ({chinese / len(rows):.0%} Chinese)")
+    print(f"\nintents: {figures['utterances']} utterances ({chinese / len(rows):.0%} Chinese)")
     print(f"intent accuracy:   {figures['intent_accuracy']:.3f}")
     print(f"deadline accuracy: {figures['deadline_accuracy']:.3f} on {figures['quick_notes']} quick notes")
     print(f"priority accuracy: {figures['priority_accuracy']:.3f}")
@@ -36,14 +68,12 @@ def main() -> None:
     if args.misses:
         for miss in figures["misses"]:
             print("miss:", miss)
-    from tests.agent.test_accuracy import HOLDOUT
-
     held = evaluate(HOLDOUT)
     print(
-        f"held-out ({held['utterances']} utterances, never tuned on): intent {held['intent_accuracy']:.3f}, "
+        f"intent held-out ({held['utterances']} utterances): intent {held['intent_accuracy']:.3f}, "
         f"deadline {held['deadline_accuracy']:.3f} on {held['quick_notes']}, priority {held['priority_accuracy']:.3f}"
     )
-    if args.misses:
+    if args.holdout_misses:
         for miss in held["misses"]:
             print("held-out miss:", miss)
 

@@ -2,8 +2,9 @@
 """quick_note: a sentence → a task draft (title, deadline, priority, urgency threshold).
 
 `draft` is pure; `quick_note_create` (agent.services) writes the task through the
-scheduling services. DOMAIN §8: "很重要/important" → priority 1 or 2, "紧急/urgent"
-→ 1 or 3; an unresolvable time hint → ask, write nothing.
+scheduling services. docs/DOMAIN.md §8: "很重要/important" → priority 1 or 2, "紧急/urgent"
+→ 1 or 3; a time hint that cannot be resolved, or a deadline that fails
+`timeparse.deadline_check` (past, over a year ahead, not fully read) → ask, write nothing.
 """
 
 from __future__ import annotations
@@ -71,22 +72,41 @@ def title_of(text: str, parsed: timeparse.ParseResult) -> str:
     return (title or text.strip())[:200]
 
 
+QUESTIONS = {
+    "unparsed": "什么时候截止？请告诉我具体的日期或时间。 / When is it due? Please give me a day or time.",
+    "past": "这个时间已经过去了，什么时候截止？ / That time has already passed. When is it due?",
+    "too_far": "这个截止时间在一年以后，是哪一天？ / That is more than a year away. When is it due?",
+}
+
+
+def urgency_threshold(priority: int, deadline: datetime | None, now: datetime, lead_hours: int) -> datetime | None:
+    """The "not urgent" quadrants (2, 4) become urgent this long before the deadline, never before now."""
+    if deadline is None or priority not in (2, 4):
+        return None
+    return min(max(now, deadline - timedelta(hours=lead_hours)), deadline)
+
+
 def draft(text: str, now: datetime, tz: ZoneInfo | str, *, urgency_lead_hours: int = 48) -> NoteDraft:
     parsed = timeparse.parse(text, now, tz)
     priority = priority_of(text)
     title = title_of(text, parsed)
     if parsed.ambiguous:
-        return NoteDraft(
-            title,
-            None,
-            priority,
-            None,
-            True,
-            "什么时候截止？请告诉我具体的日期或时间。 / When is it due? Please give me a day or time.",
-        )
-    threshold = None
-    if parsed.deadline is not None and priority in (2, 4):
-        # The "not urgent" quadrants become urgent this long before the deadline.
-        threshold = max(now, parsed.deadline - timedelta(hours=urgency_lead_hours))
-        threshold = min(threshold, parsed.deadline)
+        return NoteDraft(title, None, priority, None, True, QUESTIONS["unparsed"])
+    verdict = timeparse.deadline_check(parsed.deadline, now=now, far_named=parsed.far_named)
+    if not verdict.ok:  # docs/DOMAIN.md §8: never a silent guess
+        return NoteDraft(title, None, priority, None, True, QUESTIONS[verdict.reason])
+    threshold = urgency_threshold(priority, parsed.deadline, now, urgency_lead_hours)
     return NoteDraft(title, parsed.deadline, priority, threshold, False)
+
+
+def model_deadline(raw, *, text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime | None, timeparse.DeadlineCheck]:
+    """A deadline an LLM proposed in a tool call, through the same checks as the rules' own: not ISO 8601
+    → unparsed; in the past; more than a year ahead when the user's sentence names no year or offset."""
+    try:
+        deadline = datetime.fromisoformat(str(raw))
+    except ValueError:
+        return None, timeparse.DeadlineCheck(False, "unparsed")
+    if deadline.tzinfo is None:
+        deadline = deadline.replace(tzinfo=tz)
+    far_named = timeparse.parse(text, now, tz).far_named
+    return deadline, timeparse.deadline_check(deadline, now=now, far_named=far_named)

@@ -13,6 +13,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from agent import timeparse
+from agent.intents import query
+from agent.timeparse.normalise import normalise
 
 INTENTS = ("quick_note", "task_query", "schedule_plan", "schedule_refine", "chat")
 
@@ -27,14 +29,29 @@ _QUERY_CN = re.compile(
     re.I,
 )
 _QUERY_EN = re.compile(
-    r"\b(?:what(?:'s| is| are)?\b.*\b(?:due|deadlines?|on my plate|left|tasks?|to-?dos?)|what do i have|"
-    r"show (?:me )?my|list (?:all )?my|any (?:deadlines|tasks|assignments)|do i have anything|which (?:tasks|assignments)\b.*\bdue|"
-    r"upcoming deadlines|to-?do list|show me (?:everything|all)|(?:what|everything) (?:do )?i (?:still )?(?:have|need) to do)",
+    r"\b(?:what(?:'s| is| are)?\b.{0,60}?\b(?:due|deadlines?|on my plate|left|tasks?|to-?dos?)|what do i have|"
+    r"show (?:me )?my|list (?:all )?my|list (?:all|everything)|any (?:deadlines|tasks|assignments)|do i have anything|"
+    r"which (?:tasks|assignments)\b.{0,60}?\bdue|upcoming deadlines|to-?do list|show me (?:everything|all)|"
+    r"(?:what|everything) (?:do )?i (?:still )?(?:have|need) to (?:do|hand in|turn in|submit|finish))",
     re.I,
 )
-_PLAN_CN = re.compile(r"(安排|规划|排一下|排进|排到|计划|时间表|日程表|排个)")
+_PLAN_CN = re.compile(r"(安排|规划|排一下|排进|排到|排入|排上|塞进|放进空|计划|时间表|日程表|排个|排好)")
 _PLAN_EN = re.compile(
-    r"(\bplan\b|\bschedule (?:my|study|the|some|time)|\bstudy plan\b|\bfit\b.*\binto\b|\borgani[sz]e my\b|\btimetable\b)",
+    r"(\bplan\b|\bschedule (?:my|study|the|some|time|everything|all|what)|\bstudy plan\b|\bfit\b.{0,60}?\binto\b|"
+    r"\borgani[sz]e my\b|\btimetable\b|\bslot\b.{0,40}?\binto\b|\bblock (?:out )?time\b)",
+    re.I,
+)
+# "reschedule the rest / 重新安排剩下的": a new plan for what is left, not an edit of one block.
+_REPLAN = re.compile(
+    r"(重新(?:安排|规划|排)|\breschedule\b|\bre-?plan\b).{0,20}?(剩下|剩余|所有|全部|没做完|未完成|\brest\b|\ball\b|"
+    r"\beverything\b|\bremaining\b|\bunfinished\b)|(剩下|剩余|没做完|未完成)的?.{0,10}?(排|安排)",
+    re.I,
+)
+# "I don't need to…", 不用交了: the user takes something back; nothing to write.
+_NEGATION = re.compile(
+    r"(\b(?:i\s)?(?:don'?t|do\snot|no\slonger|won'?t)\s(?:need|have)\sto\b|\bno\sneed\sto\b|\bnever\smind\b|"
+    r"\bnot\s(?:going|supposed)\sto\b|\b(?:is|was)\s(?:cancelled|canceled|called\soff)\b|"
+    r"(?:不用|不需要|不必|无需|用不着|不要再?提醒|别再?提醒|不去了|不交了|不考了|取消了|算了))",
     re.I,
 )
 _NOTE_MARKERS_CN = re.compile(
@@ -49,7 +66,8 @@ _TASK_VERBS_CN = re.compile(
 )
 _TASK_VERBS_EN = re.compile(
     r"\b(submit|finish|hand in|turn in|pay|return|book|call|email|send|prepare|review|study|register|apply|renew|"
-    r"write|reply|buy|cancel|read|water|pick up|bring|back up|clean|take out|move|revise|need to|have to|must)\b",
+    r"write|reply|buy|cancel|read|water|pick up|bring|back up|clean|take out|move|revise|need to|have to|must|"
+    r"file|fill (?:in|out)|sign|print|mail|post|upload|practice|practise|meet|visit|collect|drop off|complete)\b",
     re.I,
 )
 _FEELING = re.compile(
@@ -70,12 +88,18 @@ class Recognised:
 
 
 def classify(text: str, now: datetime, tz: ZoneInfo | str) -> Recognised:
-    text = text.strip()
     parsed = timeparse.parse(text, now, tz)
+    text = normalise(text).text.strip()  # traditional → simplified, full-width → ASCII: one set of rules
+    if _REPLAN.search(text):
+        return Recognised("schedule_plan", parsed)
     if _REFINE_CN.search(text) or (_REFINE_EN.search(text) and not _NOTE_MARKERS_EN.search(text)):
         return Recognised("schedule_refine", parsed)
+    if query.rank_of(text) and not (_PLAN_CN.search(text) or _PLAN_EN.search(text)):
+        return Recognised("task_query", parsed)  # "which of my tasks is most urgent?" / 哪个任务最急
     if _QUERY_CN.search(text) or _QUERY_EN.search(text):
         return Recognised("task_query", parsed)
+    if _NEGATION.search(text) and not re.search(r"\bdon'?t (?:let me )?forget\b|不要忘|别忘", text):
+        return Recognised("chat", parsed)  # "I don't need to submit it after all": nothing to write
     if (_PLAN_CN.search(text) or _PLAN_EN.search(text)) and not (
         _NOTE_MARKERS_CN.search(text) or _NOTE_MARKERS_EN.search(text)
     ):

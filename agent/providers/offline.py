@@ -18,6 +18,12 @@ _REPLIES = [
     ),
     (re.compile(r"(谢谢|感谢|thank)", re.I), "不客气！/ You're welcome!"),
     (
+        re.compile(
+            r"(不用|不需要|不必|无需|算了|取消了|\bdon'?t need to\b|\bno need to\b|\bnever mind\b|\bno longer\b)", re.I
+        ),
+        "好的，这个我就不记了。/ OK, I won't add that.",
+    ),
+    (
         re.compile(r"(你是谁|你能做什么|who are you|what can you do)", re.I),
         "我是 SmartMate 学习助手：说“明天下午三点前交作业”我会建任务，问“这周有什么要交的”我会列出来，说“帮我安排复习”我会排进空闲时间。 / I'm SmartMate: tell me a deadline and I'll make a task, ask what's due, or ask me to plan your week.",
     ),

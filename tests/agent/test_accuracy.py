@@ -88,3 +88,42 @@ def test_held_out_figures_are_reported():
     # a floor against regressions, not the target: the rules were never tuned on this set
     assert figures["intent_accuracy"] >= 0.8
     assert figures["deadline_accuracy"] >= 0.9
+
+
+# --- the time grammar's own labelled sets (tests/agent/time_accuracy.py) ---
+
+
+def test_the_time_development_set_is_large_labelled_and_in_both_languages():
+    from tests.agent.time_accuracy import DEV, HOLDOUT, load
+
+    rows = load(DEV)
+    assert len(rows) >= 1500
+    assert sum(r["lang"] == "en" for r in rows) >= 600
+    assert sum(r["lang"] != "en" for r in rows) >= 500
+    assert {r["lang"] for r in rows} == {"en", "zh-Hans", "zh-Hant", "yue"}
+    assert all({"text", "now", "tz", "lang", "class", "expect"} <= set(r) for r in rows)
+    assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
+    held = {(r["text"], r["now"]) for r in load(HOLDOUT)}
+    assert len(held) >= 200 and not held & {(r["text"], r["now"]) for r in rows}
+
+
+def test_the_time_grammar_on_its_development_set_per_class_and_language():
+    from tests.agent.time_accuracy import DEV, rate, score
+
+    figures = score(DEV)
+    for miss in figures["misses"]:
+        print("  miss:", miss)
+    for key, counter in figures["tally"].items():
+        assert rate(counter, "right") >= 0.97, key
+        assert rate(counter, "wrong") <= 0.01, key  # no answer (ask) is preferred to a wrong one
+    assert rate(figures["tally"]["all"], "right") >= 0.99
+
+
+def test_the_time_grammar_held_out_slice_is_reported():
+    from tests.agent.time_accuracy import HOLDOUT, rate, score
+
+    figures = score(HOLDOUT)
+    total = figures["tally"]["all"]
+    print(f"\nheld-out time slice: right {rate(total, 'right'):.3f}, wrong {rate(total, 'wrong'):.3f}")
+    # a floor against regressions; the misses are not printed (the slice is not tuned on)
+    assert rate(total, "right") >= 0.9 and rate(total, "wrong") <= 0.03

@@ -142,7 +142,11 @@ def test_an_llm_500_mid_stream_is_an_error_chunk_then_one_done(llm, auth_api):
 
 @pytest.mark.django_db(transaction=True)
 def test_an_llm_tool_call_streams_intent_action_and_text_chunks(llm, auth_api, user):
-    args = {"title": "email Prof. Li", "deadline": "2026-11-27T17:00:00+08:00"}
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    args = {"title": "email Prof. Li", "deadline": (timezone.now() + timedelta(days=2)).isoformat()}
     llm.expect_request(fake_llm.PATH).respond_with_response(
         fake_llm.sse_response(fake_llm.tool_chunks("quick_note", args))
     )
@@ -172,3 +176,26 @@ def test_a_model_that_does_not_answer_in_time_is_a_provider_error(httpserver):
     )
     with pytest.raises(ProviderError):
         run(slow)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("deadline", "question"),
+    [
+        ("2020-01-01T09:00:00+00:00", "already passed"),  # in the past
+        ("2031-06-01T09:00:00+00:00", "more than a year"),  # years ahead; the sentence names no year
+        ("next-ish Friday", "When is it due?"),  # not a time at all
+    ],
+)
+def test_a_deadline_the_model_proposes_goes_through_the_same_checks_and_asks_instead(
+    llm, auth_api, user, deadline, question
+):
+    from scheduling.models import Task
+
+    llm.expect_request(fake_llm.PATH).respond_with_response(
+        fake_llm.sse_response(fake_llm.tool_chunks("quick_note", {"title": "email Prof. Li", "deadline": deadline}))
+    )
+    body = auth_api.post(BASE + "chat/", {"message": "remind me to email Prof. Li"}, format="json").json()
+    action = body["actions"][0]
+    assert action["type"] == "ask" and question in body["reply"]
+    assert Task.objects.filter(user=user).count() == 0

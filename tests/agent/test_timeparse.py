@@ -115,3 +115,167 @@ def test_urgency_threshold_is_before_the_deadline_for_the_not_urgent_quadrants()
     assert note.urgency_threshold_at == note.deadline - timedelta(hours=48)
     soon = draft("今天下午三点交作业", NOW, SH, urgency_lead_hours=48)
     assert soon.urgency_threshold_at == NOW  # never before now
+
+
+# --- the conventions, one test each (docs/DOMAIN.md §8) ---
+
+WED = datetime(2026, 11, 25, 15, 30, tzinfo=SH)  # a Wednesday afternoon
+
+
+def test_a_weekday_named_on_that_weekday_is_today_unless_its_time_has_passed():
+    assert at("Wednesday", WED) == datetime(2026, 11, 25, 23, 59, tzinfo=SH)
+    assert at("周三下午三点", WED) == datetime(2026, 12, 2, 15, 0, tzinfo=SH)  # 15:00 has passed: next week's
+
+
+def test_this_weekday_said_after_it_is_the_coming_one_not_a_past_day():
+    assert at("this Monday", WED) == datetime(2026, 11, 30, 23, 59, tzinfo=SH)
+
+
+def test_next_weekday_is_in_next_calendar_week_and_after_next_the_week_after():
+    assert at("next Friday", WED) == datetime(2026, 12, 4, 23, 59, tzinfo=SH)
+    assert at("Thursday next week", WED) == datetime(2026, 12, 3, 23, 59, tzinfo=SH)
+    assert at("the Friday after next", WED) == datetime(2026, 12, 11, 23, 59, tzinfo=SH)
+    assert at("下下周二", WED) == datetime(2026, 12, 8, 23, 59, tzinfo=SH)
+
+
+def test_numeric_dates_follow_the_day_month_order_of_the_users_zone():
+    london, new_york = ZoneInfo("Europe/London"), ZoneInfo("America/New_York")
+    now = datetime(2026, 11, 23, 10, 0, tzinfo=london)
+    assert at("due 4/1/27", now, london).date().isoformat() == "2027-01-04"
+    assert at("due 4/1/27", now.astimezone(new_york), new_york).date().isoformat() == "2027-04-01"
+    assert at("due 25/12", now, new_york).date().isoformat() == "2026-12-25"  # only one order is a date
+
+
+def test_midnight_and_end_of_day_are_2359_of_that_day():
+    assert at("by midnight") == datetime(2026, 11, 23, 23, 59, tzinfo=SH)
+    assert at("EOD tomorrow") == datetime(2026, 11, 24, 23, 59, tzinfo=SH)
+    assert at("ten to midnight") == datetime(2026, 11, 23, 23, 50, tzinfo=SH)
+
+
+def test_a_day_of_the_month_already_past_is_next_months():
+    assert at("the 24th") == datetime(2026, 11, 24, 23, 59, tzinfo=SH)
+    assert at("the 20th") == datetime(2026, 12, 20, 23, 59, tzinfo=SH)
+    assert at("31号") == datetime(2026, 12, 31, 23, 59, tzinfo=SH)  # November has no 31st
+
+
+def test_a_week_month_or_year_named_as_a_whole_is_due_at_its_end():
+    assert at("next week") == datetime(2026, 12, 6, 23, 59, tzinfo=SH)
+    assert at("这个星期") == datetime(2026, 11, 29, 23, 59, tzinfo=SH)
+    assert at("next month") == datetime(2026, 12, 31, 23, 59, tzinfo=SH)
+    assert at("四月") == datetime(2027, 4, 30, 23, 59, tzinfo=SH)
+    assert at("明年三月") == datetime(2027, 3, 31, 23, 59, tzinfo=SH)
+    assert at("by EOY") == datetime(2026, 12, 31, 23, 59, tzinfo=SH)
+
+
+def test_a_range_is_due_at_its_end():
+    assert at("tomorrow 3-5pm") == datetime(2026, 11, 24, 17, 0, tzinfo=SH)
+    assert at("下周一至周五") == datetime(2026, 12, 4, 23, 59, tzinfo=SH)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("in 1.5 hours", (2026, 11, 23, 11, 30)),
+        ("in 3/4 of an hour", (2026, 11, 23, 10, 45)),
+        ("in an hour and a half", (2026, 11, 23, 11, 30)),
+        ("五日后", (2026, 11, 28, 23, 59)),
+        ("个半钟后", (2026, 11, 23, 11, 30)),
+        ("9 tonight", (2026, 11, 23, 21, 0)),
+        ("4 o'clock in the afternoon", (2026, 11, 23, 16, 0)),
+        ("晚上七點", (2026, 11, 23, 19, 0)),
+        ("16h30", (2026, 11, 23, 16, 30)),
+        ("at 1745", (2026, 11, 23, 17, 45)),
+        ("half past four", (2026, 11, 23, 16, 30)),
+        ("a quarter to six", (2026, 11, 23, 17, 45)),
+        ("2027年4月1号", (2027, 4, 1, 23, 59)),
+        ("the first Monday of October", (2027, 10, 4, 23, 59)),
+        ("五月最后一个周五", (2027, 5, 28, 23, 59)),
+        ("in 3 weeks", (2026, 12, 14, 23, 59)),
+        ("two years from today", (2028, 11, 23, 23, 59)),
+        ("三个月后", (2027, 2, 23, 23, 59)),
+        ("聽日下晝三點", (2026, 11, 24, 15, 0)),
+        ("後日", (2026, 11, 25, 23, 59)),
+        ("三點三個字", (2026, 11, 23, 15, 15)),
+    ],
+)
+def test_each_failure_class_of_the_old_parser_reads_right(text, expected):
+    assert at(text) == datetime(*expected, tzinfo=SH)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["in a day or two", "改天下午", "明天或者后天", "2月30号", "13pm", "early April", "in a week and a half"],
+)
+def test_what_cannot_be_read_as_one_time_is_ambiguous_with_no_deadline(text):
+    result = parse(text, NOW, SH)
+    assert result.ambiguous and result.deadline is None, text
+
+
+@pytest.mark.parametrize(
+    "text", ["order 3/4 inch screws", "read pages 12-20", "room 1745", "一点都不想动", "I sat down"]
+)
+def test_numbers_and_words_that_are_not_times_are_not_read_as_one(text):
+    result = parse(text, NOW, SH)
+    assert result.deadline is None and not result.ambiguous, text
+
+
+def test_spans_point_into_the_users_own_text_across_collapsed_whitespace_and_traditional_characters():
+    text = "交   報告  下週五  下午三點"
+    result = parse(text, NOW, SH)
+    assert result.deadline == datetime(2026, 12, 4, 15, 0, tzinfo=SH)
+    assert result.strip(text).split() == ["交", "報告"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    text=st.text(alphabet="0123456789 :/.-年月日号点分时周下上这个半刻后前内am pmtonightquarterhalfpast", max_size=40)
+)
+def test_parse_never_raises_and_any_deadline_it_gives_is_aware(text):
+    result = parse(text, NOW, SH)
+    assert result.deadline is None or result.deadline.tzinfo is not None
+
+
+# --- worst case: every pattern is linear (normalised whitespace, bounded repeats) ---
+
+
+def _cpu_seconds(fn) -> float:
+    import time
+
+    started = time.process_time()  # CPU time: waiting for a core on a shared machine does not count
+    fn()
+    return time.process_time() - started
+
+
+ADVERSARIAL = {
+    "spaces": lambda n: "过" + " " * (n - 2) + "x",
+    "mixed whitespace": lambda n: ("\t\n " * n)[:n],
+    "digits": lambda n: "1" * n,
+    "digit space": lambda n: ("1 " * n)[:n],
+    "colons": lambda n: ("1:" * n)[:n],
+    "slashes": lambda n: ("1/" * n)[:n],
+    "chinese numerals": lambda n: "一" * n,
+    "clock words": lambda n: ("三点" * n)[:n],
+    "in in": lambda n: ("in " * n)[:n],
+    "what": lambda n: ("what " * n)[:n],
+    "quarter past": lambda n: ("quarter past " * n)[:n],
+    "week words": lambda n: ("下周" * n)[:n],
+}
+
+
+@pytest.mark.parametrize("shape", sorted(ADVERSARIAL))
+def test_a_4000_character_adversarial_input_costs_about_what_plain_text_costs(shape):
+    from agent.intents.quick_note import draft
+    from agent.intents.rules import classify
+
+    def run(text):
+        return lambda: (classify(text, NOW, SH), draft(text, NOW, SH))
+
+    floor = half = full = float("inf")
+    for _ in range(7):  # interleaved, best of each: noise only ever adds time
+        floor = min(floor, _cpu_seconds(run("买" * 4000)))  # the linear baseline: plain text, same length
+        half = min(half, _cpu_seconds(run(ADVERSARIAL[shape](2000))))
+        full = min(full, _cpu_seconds(run(ADVERSARIAL[shape](4000))))
+    # generous bounds: linear means doubling the input about doubles the time (quadratic: 4x), and no
+    # shape costs more than a small multiple of plain text (the old whitespace case was ~300x)
+    assert full < 20 * floor + 0.05, (shape, full, floor)
+    assert full < 3.5 * half + 0.02, (shape, full, half)

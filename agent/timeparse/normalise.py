@@ -1,0 +1,70 @@
+# ruff: noqa: RUF001, RUF002, E501  (full-width and traditional characters are the point here)
+"""Text → the one form the grammar reads, with a map back to the original offsets.
+
+- full-width ASCII (１２：３０, ＡＭ) → ASCII; ideographic space → space; dashes → "-";
+- A-Z → a-z (ASCII only: str.lower() may change a string's length);
+- traditional characters the grammar and the intent rules read → simplified, one for one
+  (週→周, 點→点, 後→后, 聽→听 …). A table rather than OpenCC: OpenCC converts phrases and
+  may change the length (breaking the offsets), and costs more than the whole parse;
+- every run of whitespace → one space. This bounds every `\\s?` in the grammar to one
+  character, which is what keeps the patterns linear on adversarial input.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+
+_TRADITIONAL = "週點後個號禮鐘時兩幾這過內間開會晝說還從現頭歲請於離麼們準備約報題書記別與為嗎聽尋來將節線讓設計劃進閒長歷曆錯課業試電話車機場學習寫畫問幫給樣沒無緊優務單項餘裡裏認識舊調換遲規劃剩東邊該際總結稿論費繳複診審覆郵處餐閱讀續證護照辦預考數線們隻麵買賣帶發達陽陰氣"
+_SIMPLIFIED = "周点后个号礼钟时两几这过内间开会昼说还从现头岁请于离么们准备约报题书记别与为吗听寻来将节线让设计划进闲长历历错课业试电话车机场学习写画问帮给样没无紧优务单项余里里认识旧调换迟规划剩东边该际总结稿论费缴复诊审复邮处餐阅读续证护照办预考数线们只面买卖带发达阳阴气"
+assert len(_TRADITIONAL) == len(_SIMPLIFIED)
+
+_TABLE = {ord(t): s for t, s in zip(_TRADITIONAL, _SIMPLIFIED, strict=True)}
+_TABLE.update({code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)})  # full-width ASCII
+_TABLE.update({ord(c): ord(c.lower()) for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
+_TABLE.update({0x3000: 0x20, 0x2010: 0x2D, 0x2011: 0x2D, 0x2013: 0x2D, 0x2014: 0x2D, 0xFF5E: 0x7E, 0x2019: 0x27})
+_TABLE.update({ord("。"): ord("."), ord("，"): ord(","), ord("、"): ord(",")})
+for upper in range(0xFF21, 0xFF3B):  # full-width A-Z → a-z
+    _TABLE[upper] = upper - 0xFEE0 + 0x20
+
+_SPACE = re.compile(r"\s+")
+
+
+class Normalised:
+    """`text`: what the grammar reads; `original(start, end)`: the span in the user's text."""
+
+    __slots__ = ("_norm_starts", "_orig_starts", "raw", "text")
+
+    def __init__(self, raw: str):
+        self.raw = raw
+        translated = raw.translate(_TABLE)
+        pieces: list[str] = []
+        norm_starts: list[int] = []
+        orig_starts: list[int] = []
+        length = last = 0
+        for m in _SPACE.finditer(translated):
+            for segment, origin in ((translated[last : m.start()], last), (" ", m.start())):
+                pieces.append(segment)
+                norm_starts.append(length)
+                orig_starts.append(origin)
+                length += len(segment)
+            last = m.end()
+        pieces.append(translated[last:])
+        norm_starts.append(length)
+        orig_starts.append(last)
+        self.text = "".join(pieces)
+        self._norm_starts = norm_starts
+        self._orig_starts = orig_starts
+
+    def _at(self, index: int) -> int:
+        i = bisect_right(self._norm_starts, index) - 1
+        return self._orig_starts[i] + (index - self._norm_starts[i])
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        if end <= start:
+            return self._at(start), self._at(start)
+        return self._at(start), self._at(end - 1) + 1
+
+
+def normalise(raw: str) -> Normalised:
+    return Normalised(raw)

@@ -1,0 +1,419 @@
+# ruff: noqa: RUF001  (Chinese patterns)
+"""The Chinese grammar: simplified text (traditional is mapped by normalise), with the common
+Cantonese day and clock words (听日, 后日, 琴日, 朝早, 下昼, 三点三个字). Every repeat is bounded."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+from agent.timeparse import conventions as cv
+from agent.timeparse.numbers import NUM, cn_int
+from agent.timeparse.scan import Scan
+
+_WEEKDAY = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "七": 6}
+_WEEKDAY.update({str(i + 1): i for i in range(7)})
+_WEEK_PREFIX = {"上上": -2, "上": -1, "这": 0, "本": 0, "呢": 0, "今": 0, "下": 1, "下下": 2}
+PREFIX = r"(上上|下下|上|这|本|呢|今|下)"
+WEEK = r"(?:周|星期|礼拜)"
+
+# --- offsets ---
+_HALF_HOUR_CANTONESE = re.compile(r"(?<![\d零〇一二两三四五六七八九十])个半钟头?\s?(后|之后|以后|过后)")
+_QUARTERS = re.compile(rf"(过|再过)?\s?({NUM}|半)\s?刻钟\s?(后|之后|以后|过后|内|之内|以内)?")
+_OFFSET = re.compile(
+    rf"(过|再过)?\s?(?<![月\d.])({NUM}(?:\.\d{{1,2}})?|半|几|两三|三四|三五|一两|二三)\s?(个)?\s?(半)?\s?"
+    r"(分钟|分|小时|钟头|钟|天|日|周|星期|礼拜|月|年)\s?(半)?\s?(后|之后|以后|过后|内|之内|以内|里|前|之前|以前)?"
+)
+
+
+def _scan_offsets(s: Scan) -> None:
+    for m in s.each(_HALF_HOUR_CANTONESE):
+        s.set_exact(s.now + timedelta(minutes=90), m)
+    for m in s.each(_QUARTERS):
+        if not (m[1] or m[3]):
+            continue
+        quarters = 2 if m[2] == "半" else cn_int(m[2])
+        if quarters <= 0:
+            continue
+        s.set_exact(s.now + timedelta(minutes=15 * quarters), m)
+    for m in s.each(_OFFSET):
+        prefix, count, ge, half_before, unit, half_after, suffix = m.groups()
+        if not suffix and not prefix:
+            continue
+        if unit == "分" and suffix not in ("后", "之后", "以后", "过后"):
+            continue
+        if unit == "日" and suffix in ("前", "之前", "以前"):
+            continue  # 20日前 is "before the 20th"; days ago are 天前
+        if unit == "钟" and not ge:
+            continue  # 一个钟 = an hour (Cantonese); 三点钟 is a clock time
+        if unit == "月" and not ge and count != "半":
+            continue  # 三月后 is ambiguous with March; 三个月后 is an offset
+        if m[0].startswith("过两天"):
+            s.vague = True  # colloquial "in a couple of days": not exactly two
+            s.take_m(m)
+            continue
+        if count in ("几", "两三", "三四", "三五", "一两", "二三"):
+            s.vague = True
+            s.take_m(m)
+            continue
+        if count == "半":
+            amount = 0.5
+        else:
+            try:
+                amount = float(count) if count[0].isdigit() else float(cn_int(count))
+            except ValueError:
+                continue
+        if amount <= 0:
+            continue
+        if half_before or half_after:
+            amount += 0.5
+        sign = -1 if suffix in ("前", "之前", "以前") else 1
+        if unit in ("分钟", "分"):
+            s.set_exact(s.now + sign * timedelta(minutes=amount), m)
+        elif unit in ("小时", "钟头", "钟"):
+            s.set_exact(s.now + sign * timedelta(hours=amount), m)
+        elif unit in ("天", "日"):
+            if amount != int(amount):
+                s.set_exact(s.now + sign * timedelta(days=amount), m)
+            else:
+                s.add_day(s.today + sign * timedelta(days=int(amount)), m)
+        elif unit in ("周", "星期", "礼拜"):
+            days = 7 * amount
+            s.add_day(s.today + sign * timedelta(days=int(days)) if days == int(days) else None, m)
+        elif unit == "月":
+            if amount == 0.5:
+                s.add_day(s.today + sign * timedelta(days=15), m)
+            elif amount != int(amount):
+                s.add_day(cv.add_months(s.today, sign * int(amount)) + sign * timedelta(days=15), m)
+            else:
+                s.add_day(cv.add_months(s.today, sign * int(amount)), m)
+        else:
+            s.add_day(cv.add_months(s.today, sign * int(12 * amount)), m)
+        s.far_named = True
+
+
+# --- dates ---
+_YEAR_WORD = {"今年": 0, "明年": 1, "后年": 2, "去年": -1, "前年": -2}
+_YMD = re.compile(
+    rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|后年|去年))?"
+    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
+    rf"(?:({NUM})\s?[日号]?(?![\d点时:个分天周月年])|(底|末|尾|初|中旬|上旬|下旬|中))?(?!\s?(?:后|之后|以后|内|以内|之内))"
+)
+_NTH = re.compile(
+    rf"(?:(?:(今年|明年)\s?)?({NUM})\s?月份?|{PREFIX}个?月|(本月|这个月))\s?的?\s?"
+    rf"(?:第\s?({NUM})\s?个|(最后)\s?一\s?个)\s?{WEEK}\s?([一二三四五六日天1-7])"
+)
+_REL_MONTH = re.compile(
+    rf"(下下个?月|下个?月|上个?月|这个?月|本月|今个月|呢个月)\s?的?\s?"
+    rf"(?:({NUM})\s?[号日]|月?(底|末|尾|初|中旬|上旬|下旬|中|内|之内|以内))?"
+)
+_MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬|中(?![心间]))")
+_YEAR_EDGE = re.compile(r"(今|明|后|去)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|后年|去年)\s?(之内|以内|内)?")
+_YEAR4 = re.compile(r"(?<!\d)(\d{4})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)")
+_HALF_YEAR = re.compile(r"[上下]半年")
+_MD = re.compile(
+    r"(?<![\d./:-])(1[0-2]|0?[1-9])/(\d{1,2})(?![\d./:])(?=\s?[\u4e00-\u9fff])"
+    r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
+)
+_DAY = re.compile(rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内])")
+_REL_DAYS = {
+    "今明两天": 1,
+    "大后天": 3,
+    "大后日": 3,
+    "后天": 2,
+    "后日": 2,
+    "明天": 1,
+    "明日": 1,
+    "明儿": 1,
+    "听日": 1,
+    "今天": 0,
+    "今日": 0,
+    "今儿": 0,
+    "昨天": -1,
+    "昨日": -1,
+    "琴日": -1,
+    "寻日": -1,
+    "噚日": -1,
+    "大前天": -3,
+    "前天": -2,
+    "前日": -2,
+}
+_REL_DAY = re.compile("|".join(sorted(_REL_DAYS, key=len, reverse=True)))
+_DAY_PERIOD = re.compile(r"(今|明|听|昨|前)(晚|早|晨|夜|朝|午)(?!饭|餐|报|点)")
+_WEEKDAY_RE = re.compile(
+    rf"{PREFIX}?\s?(个)?\s?{WEEK}\s?(?:的?\s?{WEEK}\s?|的\s?)?([一二三四五六日天末1-7])(?![报记刊])|(周末|礼拜末)"
+)
+_WHOLE_WEEK = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}(?!\s?的?\s?{WEEK}?\s?[一二三四五六日天末1-7])(内|之内|以内)?")
+
+
+def _scan_dates(s: Scan) -> None:
+    today = s.today
+    for m in s.each(_NTH):
+        year_word, month_token, rel, _this_month, nth, last, weekday = m.groups()
+        weekday = _WEEKDAY[weekday]
+        n = -1 if last else cn_int(nth)
+        if n == 0 or n < -1 or (n == -1 and not last):
+            continue
+        if month_token:
+            month = cn_int(month_token)
+            if not 1 <= month <= 12:
+                continue
+            year = today.year + _YEAR_WORD[year_word] if year_word else cv.month_named(today, month)
+            day = cv.nth_weekday(year, month, weekday, n)
+            if day is not None and day < today and not year_word:
+                day = cv.nth_weekday(year + 1, month, weekday, n)
+        else:
+            shift = _WEEK_PREFIX.get(rel, 0) if rel else 0
+            base = cv.add_months(today.replace(day=1), shift)
+            day = cv.nth_weekday(base.year, base.month, weekday, n)
+        s.add_day(day, m, explicit=True)
+    for m in s.each(_YMD):
+        year4, year_word, month_token, day_token, edge = m.groups()
+        month = cn_int(month_token)
+        if not 1 <= month <= 12:
+            continue
+        year = cn_int(year4) if year4 else today.year + _YEAR_WORD[year_word] if year_word else None
+        if year is not None and not 1 <= year <= 9999:
+            s.add_day(None, m)
+            continue
+        if year is not None:
+            s.far_named = True
+        if day_token:
+            s.add_day(cv.month_day(today, month, cn_int(day_token), year), m, explicit=True)
+            continue
+        year = year if year is not None else cv.month_named(today, month)
+        if edge in ("初", "上旬"):
+            day = date(year, month, 1)
+        elif edge in ("中旬", "中"):
+            day = date(year, month, 15)
+        elif edge == "下旬":
+            day = cv.month_end(year, month)
+        else:
+            day = cv.month_end(year, month)  # 四月 / 四月底: the month named as a whole
+        s.add_day(day, m, grain="month" if edge in (None, "底", "末", "尾") else "day")
+    for m in s.each(_REL_MONTH):
+        word, day_token, edge = m.groups()
+        shift = 2 if word.startswith("下下") else 1 if word.startswith("下") else -1 if word.startswith("上") else 0
+        base = cv.add_months(today.replace(day=1), shift)
+        if day_token:
+            try:
+                s.add_day(base.replace(day=cn_int(day_token)), m, explicit=True)
+            except ValueError:
+                s.add_day(None, m)
+        elif edge in ("初", "上旬"):
+            s.add_day(base, m)
+        elif edge in ("中旬", "中"):
+            s.add_day(base.replace(day=15), m)
+        else:
+            s.add_day(cv.month_end(base.year, base.month), m, grain="month")
+    for m in s.each(_MONTH_EDGE):
+        if m[1] == "初":
+            day = today.replace(day=1)
+            day = day if day >= today else cv.add_months(day, 1)
+        elif m[1] in ("中旬", "中"):
+            day = cv.day_of_month(today, 15)
+        else:
+            day = cv.month_end(today.year, today.month)
+        s.add_day(day, m)
+    for m in s.each(_HALF_YEAR):
+        s.vague = True
+        s.take_m(m)
+    for m in s.each(_YEAR_EDGE):
+        word = (m[1] + "年") if m[1] else m[3]
+        year = today.year + (_YEAR_WORD[word] if word else 0)
+        edge = m[2]
+        s.far_named = s.far_named or bool(word and word != "今年")
+        s.add_day(
+            date(year, 1, 1) if edge == "初" else date(year, 6, 30) if edge == "中" else date(year, 12, 31),
+            m,
+            grain="year",
+        )
+    for m in s.each(_YEAR4):
+        s.add_day(date(int(m[1]), 12, 31), m, grain="year")
+        s.far_named = True
+    for m in s.each(_MD):
+        month, day = (m[1], m[2]) if m[1] else (m[3], m[4])
+        s.add_day(cv.month_day(today, int(month), int(day)), m, explicit=True)
+    for m in s.each(_DAY):
+        try:
+            value = cn_int(m[1])
+        except ValueError:
+            continue
+        if value > 31:
+            continue
+        s.add_day(cv.day_of_month(today, value), m, explicit=True)
+    for m in s.each(_REL_DAY):
+        s.add_day(today + timedelta(days=_REL_DAYS[m[0]]), m)
+    for m in s.each(_DAY_PERIOD):
+        shift = {"今": 0, "明": 1, "听": 1, "昨": -1, "前": -2}[m[1]]
+        s.add_day(today + timedelta(days=shift), m)
+        s.period = s.period or {"晚": "evening", "夜": "evening", "午": "noon"}.get(m[2], "morning")
+    for m in s.each(_WEEKDAY_RE):
+        if m[4]:
+            s.add_day(cv.week_end(today, 0), m, grain="week")
+            continue
+        prefix, _ge, day_char = m[1], m[2], m[3]
+        if day_char == "末":
+            s.add_day(cv.week_end(today, _WEEK_PREFIX.get(prefix, 0) if prefix else 0), m, grain="week")
+            continue
+        weekday = _WEEKDAY[day_char]
+        if prefix is None:
+            s.add_day(cv.weekday_coming(today, weekday), m, weekday=weekday, roll=True)
+        else:
+            s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[prefix]), m, weekday=weekday)
+    for m in s.each(_WHOLE_WEEK):
+        s.add_day(cv.week_end(today, _WEEK_PREFIX[m[1]]), m, grain="week")
+
+
+# --- clock times ---
+_PERIOD_WORDS = (
+    ("凌晨", "dawn"),
+    ("早上", "morning"),
+    ("早晨", "morning"),
+    ("清早", "morning"),
+    ("清晨", "morning"),
+    ("一早", "morning"),
+    ("朝早", "morning"),
+    ("上午", "forenoon"),
+    ("上昼", "forenoon"),
+    ("中午", "noon"),
+    ("正午", "noon"),
+    ("晌午", "noon"),
+    ("午间", "noon"),
+    ("午饭前", "noon"),
+    ("晏昼", "afternoon"),
+    ("下午", "afternoon"),
+    ("下昼", "afternoon"),
+    ("午后", "afternoon"),
+    ("傍晚", "afternoon"),
+    ("黄昏", "afternoon"),
+    ("挨晚", "afternoon"),
+    ("晚上", "evening"),
+    ("晚间", "evening"),
+    ("夜晚", "evening"),
+    ("夜里", "evening"),
+    ("夜间", "evening"),
+    ("深夜", "evening"),
+    ("半夜", "evening"),
+    ("晚饭后", "evening"),
+    ("晚(?=\\s?[0-9一二三四五六七八九十两])", "evening"),
+    ("早(?=\\s?[0-9一二三四五六七八九十两])", "morning"),
+)
+_PERIOD_RE = [(re.compile(word), period) for word, period in _PERIOD_WORDS]
+_MIDNIGHT = re.compile(r"午夜(?:十二点|12点|零点|0点)?")
+_RANGE = re.compile(rf"({NUM})\s?[点时]半?\s?(?:到|至|-|~)\s?({NUM})\s?[点时](?:(半)|({NUM})\s?分)?")
+_CHA_BEFORE = re.compile(rf"差\s?(一刻|{NUM})\s?(?:分钟?)?\s?({NUM})\s?[点时]钟?")
+_CHA_AFTER = re.compile(rf"({NUM})\s?[点时]\s?差\s?(一刻|{NUM})\s?分?钟?")
+_CLOCK = re.compile(
+    rf"({NUM})\s?[点时](?!半小时|半个)(?:钟)?\s?(?:(半)|(整|正|踏正)|过?\s?(一刻|三刻)|({NUM})\s?个字|过?\s?(零)?\s?({NUM})\s?(分钟?|分)?)?"
+)
+_NOT_CLOCK_AFTER = "都也儿点不没心子菜名赞击头评燃亮滴缀数"
+_NOT_CLOCK_BEFORE = "有早快慢多少晚好再差一"
+
+
+def _scan_times(s: Scan) -> None:
+    for m in s.each(_MIDNIGHT):
+        s.add_clock(24, 0, True, m)
+    for m in s.each(_RANGE):
+        try:
+            hour = cn_int(m[2])
+            minute = 30 if m[3] else cn_int(m[4]) if m[4] else 0
+        except ValueError:
+            continue
+        s.add_clock(hour, minute, False, m)
+    for m in s.each(_CHA_BEFORE):
+        try:
+            minutes = 15 if m[1] == "一刻" else cn_int(m[1])
+            hour = cn_int(m[2])
+        except ValueError:
+            continue
+        if 0 < minutes < 60:
+            s.add_clock(hour - 1 if hour else 23, 60 - minutes, False, m)
+    for m in s.each(_CHA_AFTER):
+        try:
+            hour = cn_int(m[1])
+            minutes = 15 if m[2] == "一刻" else cn_int(m[2])
+        except ValueError:
+            continue
+        if 0 < minutes < 60:
+            s.add_clock(hour - 1 if hour else 23, 60 - minutes, False, m)
+    for m in s.each(_CLOCK):
+        hour_token = m[1]
+        if hour_token == "一" and (
+            s.text[m.end(1) + 1 : m.end(1) + 2] in tuple(_NOT_CLOCK_AFTER)
+            or (m.start() > 0 and s.text[m.start() - 1] in _NOT_CLOCK_BEFORE)
+        ):
+            continue  # 一点都不 / 快一点: "a little", not one o'clock
+        bare_dian = s.text[m.end(1) : m.end(1) + 1] == "点" and not any((m[2], m[3], m[4], m[5], m[7]))
+        if bare_dian and s.text[m.end(1) + 1 : m.end(1) + 2] in tuple(_NOT_CLOCK_AFTER):
+            continue  # 三点都 / 两点心: not a clock time
+        try:
+            hour = cn_int(hour_token)
+            if m[2]:
+                minute = 30
+            elif m[4]:
+                minute = 15 if m[4] == "一刻" else 45
+            elif m[5]:
+                minute = 5 * cn_int(m[5])  # Cantonese 三点三个字: units of five minutes
+            elif m[7]:
+                minute = cn_int(m[7])
+                if not m[8] and not m[6] and minute < 10 and not m[7].isdigit():
+                    minute *= 5  # 三点三 (Cantonese): three "字" of five minutes
+            else:
+                minute = 0
+        except ValueError:
+            continue
+        s.add_clock(hour, minute, False, m)
+    for pattern, period in _PERIOD_RE:
+        for m in s.each(pattern):
+            s.set_period(period, m)
+
+
+VAGUE = (
+    "改天",
+    "改日",
+    "过几天",
+    "回头",
+    "有空",
+    "得闲",
+    "有时间",
+    "找时间",
+    "找个时间",
+    "以后再",
+    "晚点",
+    "晚些时候",
+    "迟啲",
+    "迟些",
+    "到时候",
+    "某天",
+    "哪天",
+    "最近",
+    "近期",
+    "这几天",
+    "这两天",
+    "过阵子",
+    "过段时间",
+    "抽空",
+    "之后再",
+    "等会",
+    "一会儿",
+    "一会",
+    "待会",
+    "尽快",
+    "尽早",
+    "早点",
+    "早些",
+)
+_VAGUE_RE = re.compile("|".join(VAGUE))
+_RESIDUE_AFTER = re.compile(r"^\s?(?:后|之后|以后|[点时号])")
+
+
+PHASES = (_scan_offsets, _scan_dates, _scan_times)
+
+
+def finish(s: Scan) -> None:
+    if _VAGUE_RE.search(s.text):
+        s.vague = True
+    for _start, end in list(s.spans):
+        if _RESIDUE_AFTER.match(s.text[end:]) and not s.taken[end : end + 2].count(1):
+            s.partial = True  # a number read as a date with 后 left over: it was an offset
