@@ -1,7 +1,7 @@
 """Offline agent accuracy: `.venv/bin/python bench/agent_accuracy.py [--misses] [--holdout-misses]`.
 
-1. The time grammar on its development set (tests/data/time_dev.jsonl) and its held-out slice
-   (tests/data/time_holdout.jsonl): right / wrong / no answer per class and per language, and
+1. The time grammar on its development set (tests/data/time_dev.jsonl), its held-out slice
+   (tests/data/time_holdout.jsonl) and the blind set a second author wrote (tests/data/time_blind.jsonl): right / wrong / no answer per class and per language, and
    the parse time per utterance (agent.timeparse.parse alone).
 2. The intent rules and quick-note drafts on tests/data/agent_utterances*.jsonl.
 Pure code: no database, no network. The held-out misses are printed only when asked: the
@@ -39,9 +39,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--misses", action="store_true", help="print every miss of the development sets")
     parser.add_argument("--holdout-misses", action="store_true", help="print the held-out misses (spoils them)")
+    parser.add_argument("--blind-misses", action="store_true", help="print the misses of the blind set")
     args = parser.parse_args()
     from tests.agent.test_accuracy import HOLDOUT, evaluate, load
-    from tests.agent.time_accuracy import DEV, score
+    from tests.agent.time_accuracy import BLIND, DEV, score
     from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
 
     dev = score(DEV)
@@ -54,6 +55,11 @@ def main() -> None:
     if args.holdout_misses:
         for miss in held["misses"]:
             print("held-out miss:", miss)
+    blind = score(BLIND)
+    table("time grammar, blind set (second author)", blind)
+    if args.blind_misses:
+        for miss in blind["misses"]:
+            print("blind miss:", miss)
 
     started = time.perf_counter()
     figures = evaluate()
