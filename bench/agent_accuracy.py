@@ -1,8 +1,9 @@
 """Offline agent accuracy: `.venv/bin/python bench/agent_accuracy.py [--misses] [--holdout-misses]`.
 
 1. The time grammar on its development set (tests/data/time_dev.jsonl), its held-out slice
-   (tests/data/time_holdout.jsonl) and the blind set a second author wrote (tests/data/time_blind.jsonl): right / wrong / no answer per class and per language, and
-   the parse time per utterance (agent.timeparse.parse alone).
+   (tests/data/time_holdout.jsonl) and the blind sets a second author wrote (tests/data/time_blind*.jsonl):
+   right / wrong / no answer per class and per language, and the parse time per utterance
+   (agent.timeparse.parse alone).
 2. The intent rules and quick-note drafts on tests/data/agent_utterances*.jsonl.
 Pure code: no database, no network. The held-out misses are printed only when asked: the
 slice is scored once per change, not tuned on.

@@ -1,5 +1,6 @@
 """Scoring of the time grammar on the labelled sets tests/data/time_dev.jsonl,
-tests/data/time_holdout.jsonl and tests/data/time_blind.jsonl (shared by tests/agent/test_accuracy.py and bench/agent_accuracy.py).
+tests/data/time_holdout.jsonl and tests/data/time_blind*.jsonl (shared by tests/agent/test_accuracy.py
+and bench/agent_accuracy.py).
 
 Each row: text, a fixed `now` and zone, the language, a class label and the expected answer —
 a local minute ("2026-11-24T15:00"), "none" (no time in the sentence) or "ask" (the agent must
