@@ -41,9 +41,12 @@ def main() -> None:
     parser.add_argument("--misses", action="store_true", help="print every miss of the development sets")
     parser.add_argument("--holdout-misses", action="store_true", help="print the held-out misses (spoils them)")
     parser.add_argument("--blind-misses", action="store_true", help="print the misses of the blind set")
+    parser.add_argument(
+        "--blind-heldout-misses", action="store_true", help="print the misses of the second blind slice (spoils it)"
+    )
     args = parser.parse_args()
     from tests.agent.test_accuracy import HOLDOUT, evaluate, load
-    from tests.agent.time_accuracy import BLIND, DEV, score
+    from tests.agent.time_accuracy import BLIND, BLIND_HELDOUT, DEV, score
     from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
 
     dev = score(DEV)
@@ -61,6 +64,11 @@ def main() -> None:
     if args.blind_misses:
         for miss in blind["misses"]:
             print("blind miss:", miss)
+    blind_held = score(BLIND_HELDOUT)
+    table("time grammar, second blind slice (held out)", blind_held)
+    if args.blind_heldout_misses:
+        for miss in blind_held["misses"]:
+            print("blind held-out miss:", miss)
 
     started = time.perf_counter()
     figures = evaluate()

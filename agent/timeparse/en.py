@@ -151,7 +151,9 @@ _OFFSET_REL = re.compile(
     rf"\b{AMT}\s(?P<unit>{UNIT})(?:'s|s')?\s(?P<rel>from\s(?:now|today|tomorrow|(?P<wd>{WD}))|later|ago|hence|before\snow)\b"
 )
 _WITHIN_THE = re.compile(r"\bwithin\sthe\s(hour|day|week|month)\b")
-_WEEK_TODAY = re.compile(rf"\ba\s(week|fortnight)\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\sweek\b")
+_WEEK_TODAY = re.compile(
+    rf"\ba\s(week|fortnight)\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\s(week|fortnight)\b"
+)
 _SAME_TIME = re.compile(r"\b(?:by\s)?(?:this|the\ssame|same)\stime\s(tomorrow|next\sweek)\b")
 
 
@@ -198,7 +200,7 @@ def _scan_offsets(s: Scan) -> None:
             base = s.today + timedelta(days=1)
         else:
             base = cv.weekday_coming(s.today, _weekday(word))
-        s.add_day(base + timedelta(days=14 if m[1] == "fortnight" else 7), m)
+        s.add_day(base + timedelta(days=14 if "fortnight" in (m[1], m[4]) else 7), m)
         s.far_named = True
 
 
@@ -541,7 +543,8 @@ _HOUR_THEN_PERIOD = re.compile(
 )
 _OCLOCK = re.compile(rf"\b(\d{{1,2}}|{EN_HOURWORD})\s?o'?clock\b")
 _NOON = re.compile(
-    r"\b(?:12\s)?(noon|midday|midnight|lunchtime|lunch\stime|at\slunch)\b|\b(?:before|by|until|till|til)\slunch\b"
+    r"\b(?:12\s)?(noon|midday|midnight|lunchtime|lunch\stime|at\slunch)(?:-?ish)?\b"
+    r"|\b(?:before|by|until|till|til)\slunch\b"
 )
 _EOD = re.compile(
     r"\b(?:the\s)?(?:end\sof\s(?:the\s)?(?:business\s|work\s?)?day|close\sof\sbusiness|end\sof\sbusiness|eod|cob|eob)\b"
@@ -680,7 +683,10 @@ VAGUE = re.compile(
     r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof|one\sof\sthese\sdays"
     r"|eventually|in\sa\sbit|in\sa\swhile|whenever|next\stime|asap|as\ssoon\sas\spossible|in\sdue\scourse"
     r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso"
-    r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b))\b"
+    r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b)"
+    r"|end\sof\s(?:the\s)?(?:semester|term|school\syear)|before\s(?:the\s)?(?:exams?|finals?|midterms?)"
+    r"|(?:by|before|over|after|around|during|until|till)\s(?:easter|thanksgiving|passover|diwali|ramadan|eid|hanukkah"
+    r"|(?:chinese|lunar)\snew\syear))\b"
 )
 # "at 3 or 4", "next week or the week after": two answers offered, so none is the deadline (ask)
 _OR_ANOTHER = re.compile(
@@ -705,8 +711,9 @@ PHASES = (_scan_offsets, _scan_dates, _scan_times)
 def finish(s: Scan) -> None:
     if VAGUE.search(s.text):
         s.vague = True
-    if _NARRATION.search(s.text):
+    for m in _NARRATION.finditer(s.text):
         s.narration = True
+        s.narrated.append(m.span())
     for _start, end in list(s.spans):
         if _UNIT_AFTER.match(s.text[end:]):
             s.partial = True  # "3/4 of an hour" read as a date: the rest says it was not one

@@ -17,8 +17,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-_TRADITIONAL = "週點後個號禮鐘時兩幾這過內間開會晝說還從現頭歲請於離麼們準備約報題書記別與為嗎聽尋來將節線讓設計劃進閒長歷曆錯課業試電話車機場學習寫畫問幫給樣沒無緊優務單項餘裡裏認識舊調換遲規劃剩東邊該際總結稿論費繳複診審覆郵處餐閱讀續證護照辦預考數線們隻麵買賣帶發達陽陰氣"
-_SIMPLIFIED = "周点后个号礼钟时两几这过内间开会昼说还从现头岁请于离么们准备约报题书记别与为吗听寻来将节线让设计划进闲长历历错课业试电话车机场学习写画问帮给样没无紧优务单项余里里认识旧调换迟规划剩东边该际总结稿论费缴复诊审复邮处餐阅读续证护照办预考数线们只面买卖带发达阳阴气"
+_TRADITIONAL = "週點後個號禮鐘時兩幾這過內間開會晝說還從現頭歲請於離麼們準備約報題書記別與為嗎聽尋來將節線讓設計劃進閒長歷曆錯課業試電話車機場學習寫畫問幫給樣沒無緊優務單項餘裡裏認識舊調換遲規劃剩東邊該際總結稿論費繳複診審覆郵處餐閱讀續證護照辦預考數線們隻麵買賣帶發達陽陰氣聖誕國慶兒勞動萬師婦樹軍黨雙風"
+_SIMPLIFIED = "周点后个号礼钟时两几这过内间开会昼说还从现头岁请于离么们准备约报题书记别与为吗听寻来将节线让设计划进闲长历历错课业试电话车机场学习写画问帮给样没无紧优务单项余里里认识旧调换迟规划剩东边该际总结稿论费缴复诊审复邮处餐阅读续证护照办预考数线们只面买卖带发达阳阴气圣诞国庆儿劳动万师妇树军党双风"
 assert len(_TRADITIONAL) == len(_SIMPLIFIED)
 
 _TABLE = {ord(t): s for t, s in zip(_TRADITIONAL, _SIMPLIFIED, strict=True)}
@@ -41,6 +41,10 @@ _SHORTHAND = {
     "2night": "tonight",
     "2day": "today",
     "nite": "night",
+    "morn": "morning",
+    "2mrw": "tomorrow",
+    "2morrow": "tomorrow",
+    "tmrow": "tomorrow",
 }
 # a whitespace run, or a shorthand word standing alone (not inside "b4x" or "wk5")
 _SPACE = re.compile(r"\s+|(?<![a-z0-9])(?:" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")(?![a-z0-9])")

@@ -75,6 +75,7 @@ class Scan:
         self.vague = False
         self.partial = False
         self.narration = False  # the sentence reports time spent ("took me 2 hours", 做了两个小时)
+        self.narrated: list[tuple[int, int]] = []  # where: a day read inside one is the duration, not a date
         self.spans: list[tuple[int, int]] = []
         self.taken = bytearray(len(self.text))
 
@@ -170,8 +171,12 @@ class Scan:
     def _drop_past_days(self) -> None:
         """A sentence that reports time already spent names when that happened, not a deadline: its past
         days ("it took me 2 hours yesterday") are not read."""
-        past = [d for d in self.days if d.day < self.today]
-        self.days = [d for d in self.days if d.day >= self.today]
+
+        def narrated(d: DayRead) -> bool:
+            return d.day < self.today or any(d.start < end and start < d.end for start, end in self.narrated)
+
+        past = [d for d in self.days if narrated(d)]
+        self.days = [d for d in self.days if not narrated(d)]
         gone = {(d.start, d.end) for d in past}
         self.spans = [span for span in self.spans if span not in gone]
 

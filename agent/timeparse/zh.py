@@ -96,7 +96,7 @@ def _scan_offsets(s: Scan) -> None:
 _YEAR_WORD = {"今年": 0, "明年": 1, "出年": 1, "下年": 1, "后年": 2, "去年": -1, "旧年": -1, "前年": -2}
 _YMD = re.compile(
     rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|出年|下年|后年|去年|旧年))?"
-    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?(?!天)\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
+    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?(?!天|\s?[一两二三四五六七八九十几]\s?次)\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
     rf"(?:({NUM})\s?[日号]?(?![\d点时:个分天周月年])|(底|末|尾|初|中旬|上旬|下旬|中))?(?!\s?(?:后|之后|以后|内|以内|之内))"
 )
 _NTH = re.compile(
@@ -119,7 +119,7 @@ _MD = re.compile(
     r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
 )
 _DAY = re.compile(
-    rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内选房门窗车站厅馆桌柜台码球队])"
+    rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内选房门窗车站厅馆桌柜台码球队电波风])"
 )
 _REL_DAYS = {
     "今明两天": 1,
@@ -130,6 +130,8 @@ _REL_DAYS = {
     "明天": 1,
     "明日": 1,
     "明儿": 1,
+    "后儿": 2,
+    "昨儿": -1,
     "听日": 1,
     "今天": 0,
     "今日": 0,
@@ -143,10 +145,16 @@ _REL_DAYS = {
     "前天": -2,
     "前日": -2,
 }
+_DEADLINE_AFTER_DAY = tuple("前之以交截上下中晚早凌午")
 _REL_DAY = re.compile("|".join(sorted(_REL_DAYS, key=len, reverse=True)))
-_DAY_PERIOD = re.compile(r"(今|明|听|昨|前)(晚|早|晨|夜|朝|午)(?!饭|餐|报|点)")
+_DAY_PERIOD = re.compile(r"(今|明|听|昨|前|寻|琴|(?<![之以然课饭过最学班落午事])后)(晚|早|晨|夜|朝|午)(?!饭|餐|报|点)")
 _WEEKDAY_RE = re.compile(
     rf"{PREFIX}?\s?(个)?\s?{WEEK}\s?(?:的?\s?{WEEK}\s?|的\s?)?([一二三四五六日天末1-7])(?![报记刊]|\s?[次遍趟])|(周末|礼拜末)"
+)
+_EN_WEEKDAY = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
+_EN_WEEKDAY.update({"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6})
+_WEEK_EN_DAY = re.compile(
+    rf"{PREFIX}\s?个?\s?{WEEK}\s?(?:的\s?)?(" + "|".join(sorted(_EN_WEEKDAY, key=len, reverse=True)) + r")(?![a-z])"
 )
 _WHOLE_WEEK = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}(?!\s?的?\s?{WEEK}?\s?[一二三四五六日天末1-7])(内|之内|以内)?")
 
@@ -297,13 +305,18 @@ def _scan_dates(s: Scan) -> None:
             continue
         if value > 31:
             continue
+        if m[1] == "一" and s.text[m.end() : m.end() + 1] not in _DEADLINE_AFTER_DAY:
+            continue  # 一日到黑 / 一日三餐: "a day", not the first of the month
         s.add_day(cv.day_of_month(today, value), m, explicit=True)
     for m in s.each(_REL_DAY):
         s.add_day(today + timedelta(days=_REL_DAYS[m[0]]), m)
     for m in s.each(_DAY_PERIOD):
-        shift = {"今": 0, "明": 1, "听": 1, "昨": -1, "前": -2}[m[1]]
+        shift = {"今": 0, "明": 1, "听": 1, "后": 2, "昨": -1, "寻": -1, "琴": -1, "前": -2}[m[1]]
         s.add_day(today + timedelta(days=shift), m)
         s.period = s.period or {"晚": "evening", "夜": "evening", "午": "noon"}.get(m[2], "morning")
+    for m in s.each(_WEEK_EN_DAY):
+        weekday = _EN_WEEKDAY[m[2]]
+        s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[m[1]]), m, weekday=weekday)
     for m in s.each(_WEEKDAY_RE):
         if m[4]:
             s.add_day(cv.week_end(today, 0), m, grain="week")
@@ -367,7 +380,7 @@ _NOT_CLOCK_AFTER = "都也儿点不没心子菜名赞击头评燃亮滴缀数"
 # N点 followed by one of these counts points ("三点建议", 两点注意事项), it is not a clock time
 _POINTS = re.compile(
     r"^\s?(?:的\s?)?(?:建议|意见|注意|要求|内容|原因|理由|想法|看法|体会|收获|感想|不足|好处|坏处|优点|缺点|问题|区别"
-    r"|结论|改进|事项|规定|原则|方面|特点|要点|疑问|启发|思考|补充|说明|理解|经验|教训|心得)"
+    r"|结论|改进|事项|规定|原则|方面|特点|要点|疑问|启发|思考|补充|说明|理解|经验|教训|心得|之间|连线|一线)"
 )
 _NOT_CLOCK_BEFORE = "有早快慢多少晚好再差一"
 
@@ -468,6 +481,12 @@ VAGUE = (
     "尽早",
     "早点",
     "早些",
+    "期末",
+    "期中",
+    "开学前",
+    "放假前",
+    "考试前",
+    "考完",
 )
 _VAGUE_RE = re.compile("|".join(VAGUE))
 _RESIDUE_AFTER = re.compile(r"^\s?(?:后|之后|以后|[点时号])")
@@ -486,8 +505,9 @@ _NARRATION = re.compile(
 def finish(s: Scan) -> None:
     if _VAGUE_RE.search(s.text):
         s.vague = True
-    if _NARRATION.search(s.text):
+    for m in _NARRATION.finditer(s.text):
         s.narration = True
+        s.narrated.append(m.span())
     for _start, end in list(s.spans):
         if _RESIDUE_AFTER.match(s.text[end:]) and not s.taken[end : end + 2].count(1):
             s.partial = True  # a number read as a date with 后 left over: it was an offset

@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from agent.intents import quick_note
 from agent.intents.rules import classify
 
@@ -146,10 +148,21 @@ def test_the_blind_time_set_is_large_in_both_languages_and_shares_nothing_with_t
     assert not {(r["text"], r["now"]) for r in rows} & others
 
 
-def test_the_time_grammar_on_the_blind_set_meets_the_unseen_phrasing_targets():
-    from tests.agent.time_accuracy import BLIND, rate, score
+def test_the_second_blind_slice_is_new_and_at_least_150_utterances():
+    from tests.agent.time_accuracy import BLIND, BLIND_HELDOUT, DEV, HOLDOUT, load
 
-    figures = score(BLIND)
+    rows = load(BLIND_HELDOUT)
+    assert len(rows) >= 150 and sum(r["class"] == "negative" for r in rows) >= 40
+    others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT, BLIND) for r in load(path)}
+    assert not {(r["text"], r["now"]) for r in rows} & others
+
+
+@pytest.mark.parametrize("which", ["BLIND", "BLIND_HELDOUT"])
+def test_the_time_grammar_on_the_blind_sets_meets_the_unseen_phrasing_targets(which):
+    from tests.agent import time_accuracy
+    from tests.agent.time_accuracy import rate, score
+
+    figures = score(getattr(time_accuracy, which))
     for miss in figures["misses"]:
         print("  blind miss:", miss)
     for lang in ("lang:en", "lang:zh"):

@@ -256,6 +256,15 @@ def test_an_offset_in_hours_is_elapsed_time_across_the_clocks_going_forward_and_
         ("圣诞节前寄贺卡", "2026-12-25 23:59"),
         ("元旦之前交总结", "2027-01-01 23:59"),
         ("出年交", "2027-12-31 23:59"),
+        ("supervision tuesday fortnight", "2026-12-08 23:59"),
+        ("lunch order by noonish", "2026-11-23 12:00"),
+        ("pay jake back 2mrw", "2026-11-24 23:59"),
+        ("flashcards tmrw morn", "2026-11-24 09:00"),
+        ("后儿交", "2026-11-25 23:59"),
+        ("後晚交", "2026-11-25 22:00"),
+        ("下课后晚上交", "2026-11-23 22:00"),  # 课后 is "after class", not 后晚
+        ("聖誕節前交", "2026-12-25 23:59"),
+        ("下周 tue 交", "2026-12-01 23:59"),
     ],
 )
 def test_chat_shorthand_holidays_and_compound_offsets_read_as_people_mean_them(text, expected):
@@ -279,6 +288,9 @@ def test_a_dotted_time_after_by_is_a_clock_only_when_its_second_number_cannot_be
         "春节前交",
         "国庆后再交",
         "after christmas",
+        "finish the thesis by the end of the semester",
+        "visit home over easter",
+        "期末考试前交",
     ],
 )
 def test_alternatives_approximate_clocks_and_moving_holidays_are_asked_about(text):
@@ -306,6 +318,13 @@ def test_alternatives_approximate_clocks_and_moving_holidays_are_asked_about(tex
         "下载版本2.0",
         "flights for Christmas",
         "元旦快乐",
+        "两点之间直线最短",
+        "买三号电池",
+        "一月一次的例会",
+        "做咗三日",
+        "一日到黑都喺度溫書",
+        "掛咗三號波",
+        "八號風球停課",
     ],
 )
 def test_counts_ages_references_and_time_already_spent_are_not_deadlines(text):

@@ -26,6 +26,9 @@ HOLDOUT = DATA / "time_holdout.jsonl"  # scored, never tuned on: the misses are 
 # Written blind by a second author (before reading the grammar or the sets above), in other phrasing:
 # the check of how the grammar does on wording its author never saw (docs/BENCHMARKS.md).
 BLIND = DATA / "time_blind.jsonl"
+# A second blind slice by the same second author, in phrasing again different, written after the grammar
+# was fixed for the first one and scored once: the held-out figure for unseen phrasing.
+BLIND_HELDOUT = DATA / "time_blind2.jsonl"
 
 
 def load(path: Path) -> list[dict]:
