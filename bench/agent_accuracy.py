@@ -49,26 +49,23 @@ def main() -> None:
     from tests.agent.time_accuracy import BLIND, BLIND_HELDOUT, DEV, score
     from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
 
-    dev = score(DEV)
-    table("time grammar, development set", dev)
-    if args.misses:
-        for miss in dev["misses"]:
-            print("miss:", miss)
-    held = score(TIME_HOLDOUT)
-    table("time grammar, held-out slice", held)
-    if args.holdout_misses:
-        for miss in held["misses"]:
-            print("held-out miss:", miss)
-    blind = score(BLIND)
-    table("time grammar, blind set (second author)", blind)
-    if args.blind_misses:
-        for miss in blind["misses"]:
-            print("blind miss:", miss)
-    blind_held = score(BLIND_HELDOUT)
-    table("time grammar, second blind slice (scored once, then tuned on)", blind_held)
-    if args.blind_heldout_misses:
-        for miss in blind_held["misses"]:
-            print("blind held-out miss:", miss)
+    time_sets = (
+        ("development set", DEV, args.misses, "miss"),
+        ("held-out slice", TIME_HOLDOUT, args.holdout_misses, "held-out miss"),
+        ("blind set (second author)", BLIND, args.blind_misses, "blind miss"),
+        (
+            "second blind slice (scored once, then tuned on)",
+            BLIND_HELDOUT,
+            args.blind_heldout_misses,
+            "blind held-out miss",
+        ),
+    )
+    for title, path, show_misses, label in time_sets:
+        figures = score(path)
+        table(f"time grammar, {title}", figures)
+        if show_misses:
+            for miss in figures["misses"]:
+                print(f"{label}:", miss)
 
     started = time.perf_counter()
     figures = evaluate()
