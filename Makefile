@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 
-.PHONY: run test lint format migrate demo check-services contract clean
+.PHONY: run test test-tools lint format migrate demo check-services contract clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,30 @@ run: migrate
 	$(BIN)/python manage.py seed_demo
 	@$(BIN)/python manage.py welcome --port $(PORT)
 	rm -rf var/prometheus && mkdir -p var/prometheus
-	PORT=$(PORT) PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
+		PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
+
+# The schema gates' tools (tests/test_schema_tools.py): Redocly, openapi-typescript and tsc at the
+# versions of tests/client_ts/package-lock.json, installed once per lockfile change; a headless
+# Chromium (Debian's) for the docs and admin page tests. Where npm or apt-get is missing those
+# tests skip (and fail under SMARTMATE_REQUIRE_SERVICES=1).
+NPM_TOOLS := var/npm/.installed
+
+$(NPM_TOOLS): tests/client_ts/package.json tests/client_ts/package-lock.json | var
+	mkdir -p var/npm
+	cp tests/client_ts/package.json tests/client_ts/package-lock.json var/npm/
+	cd var/npm && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+test-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(NPM_TOOLS); \
+	else echo "npm not found: the schema tool tests will skip"; fi
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 \
+		&& apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium not installed: the browser tests will skip"
 
 ## test: set up, then run every test on the real parts (PostgreSQL, Redis, a Tansu broker it starts)
-test: $(VENV)/.dev var
+test: $(VENV)/.dev var test-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -38,6 +38,7 @@ class AuthViewSet(viewsets.ViewSet):
     @extend_schema(request=RegisterSerializer, responses={201: SessionSerializer})
     @action(detail=False, methods=["post"], **ANONYMOUS)
     def register(self, request):
+        """Create an account and log in"""
         data = validated(RegisterSerializer, request)
         user = services.user_register(
             username=data["username"],
@@ -50,6 +51,7 @@ class AuthViewSet(viewsets.ViewSet):
     @extend_schema(request=LoginSerializer, responses={200: SessionSerializer})
     @action(detail=False, methods=["post"], **ANONYMOUS)
     def login(self, request):
+        """Log in: a new token pair"""
         data = validated(LoginSerializer, request)
         user, pair = services.user_login(username=data["username"], password=data["password"])
         return Response(_session(user, pair))
@@ -57,6 +59,7 @@ class AuthViewSet(viewsets.ViewSet):
     @extend_schema(request=RefreshSerializer, responses={200: TokenPairSerializer})
     @action(detail=False, methods=["post"], **ANONYMOUS)
     def refresh(self, request):
+        """Rotate the refresh token: a new pair; the old refresh is dead"""
         data = validated(RefreshSerializer, request)
         return Response(services.token_refresh(refresh=data["refresh"]))
 
@@ -77,6 +80,7 @@ class AuthViewSet(viewsets.ViewSet):
     @extend_schema(request=RefreshSerializer, responses={204: None})
     @action(detail=False, methods=["post"])
     def logout(self, request):
+        """Log out: this login's tokens are revoked"""
         data = validated(RefreshSerializer, request)
         services.user_logout(user=request.user, refresh=data["refresh"])
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -87,10 +91,12 @@ class MeViewSet(viewsets.ViewSet):
 
     @extend_schema(responses=UserSerializer)
     def retrieve(self, request):
+        """The signed-in user"""
         return Response(UserSerializer(request.user).data)
 
     @extend_schema(request=UserUpdateSerializer, responses=UserSerializer)
     def partial_update(self, request):
+        """Change the signed-in user's profile"""
         data = validated(UserUpdateSerializer, request)
         user = services.user_update(user=request.user, **data)
         return Response(UserSerializer(user).data)
@@ -112,6 +118,7 @@ class MeViewSet(viewsets.ViewSet):
     @extend_schema(responses=QuotaSerializer)
     @action(detail=False, methods=["get"], url_path="quota")
     def quota(self, request):
+        """The LLM token quota: limit, used, when it resets"""
         current = quota.quota_status(user=request.user)
         return Response(QuotaSerializer(current).data)
 
@@ -119,5 +126,6 @@ class MeViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"], url_path="calendar-token")
     @idempotent()
     def calendar_token(self, request):
+        """A new calendar feed URL (the old one stops working)"""
         secret = services.calendar_token_rotate(user=request.user)
         return Response({"url": calendar_url(secret)}, status=status.HTTP_201_CREATED)

@@ -1,59 +1,83 @@
+"""The agent in the admin: conversations, memory and its settings change through the agent's
+services (the API's rules); history and plan drafts are written by turns only (view-only)."""
+
 from django.contrib import admin
 
+from agent import memory, services
 from agent.models import Conversation, MemoryItem, MemorySettings, Message, PlanDraft, TimelineEntry
+from smartmate.admin import AuditAdmin, ServiceAdmin, changed, truncated
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "title", "last_message_at", "created_at")
+class ConversationAdmin(ServiceAdmin):
+    list_display = ("id", "short_title", "user", "last_message_at", "created_at")
     search_fields = ("title", "user__username")
     list_select_related = ("user",)
+    raw_id_fields = ("user",)
+    fields = ("user", "title", "next_message_seq", "next_timeline_seq", "created_at", "updated_at", "last_message_at")
     readonly_fields = ("next_message_seq", "next_timeline_seq", "created_at", "updated_at", "last_message_at")
     show_full_result_count = False
+    short_title = truncated("title", 50)
+
+    def service_save(self, request, obj, form, change):
+        if change:
+            return services.conversation_update(conversation=obj, title=obj.title)
+        return services.conversation_create(user=obj.user, title=obj.title)
+
+    def service_delete(self, request, obj):
+        services.conversation_delete(conversation=obj)
 
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
-    list_display = ("id", "conversation", "seq", "role", "tokens", "created_at")
+class MessageAdmin(AuditAdmin):
+    list_display = ("id", "conversation", "seq", "role", "short_content", "tokens", "created_at")
     list_filter = ("role",)
     search_fields = ("content", "request_id")
-    readonly_fields = ("conversation", "seq", "role", "content", "request_id", "tokens", "created_at")
-    show_full_result_count = False
+    short_content = truncated("content", 60)
 
 
 @admin.register(TimelineEntry)
-class TimelineEntryAdmin(admin.ModelAdmin):
+class TimelineEntryAdmin(AuditAdmin):
     list_display = ("id", "conversation", "seq", "kind", "created_at")
     list_filter = ("kind",)
-    readonly_fields = ("conversation", "seq", "kind", "data", "created_at")
-    show_full_result_count = False
 
 
 @admin.register(PlanDraft)
-class PlanDraftAdmin(admin.ModelAdmin):
+class PlanDraftAdmin(AuditAdmin):
     list_display = ("id", "conversation", "user", "status", "base_version", "created_at")
     list_filter = ("status",)
-    readonly_fields = (
-        "conversation",
-        "user",
-        "candidate",
-        "base_version",
-        "applied_event_ids",
-        "created_at",
-        "updated_at",
-    )
 
 
 @admin.register(MemoryItem)
-class MemoryItemAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "kind", "content", "source", "importance", "deleted_at", "created_at")
+class MemoryItemAdmin(ServiceAdmin):
+    list_display = ("id", "user", "kind", "short_content", "source", "importance", "deleted_at", "created_at")
     list_filter = ("kind", "source")
     search_fields = ("content", "user__username")
-    readonly_fields = ("content_hash", "created_at", "updated_at")
+    raw_id_fields = ("user",)
+    fields = ("user", "kind", "content", "importance", "source", "conversation", "deleted_at", "created_at")
+    readonly_fields = ("source", "conversation", "deleted_at", "created_at", "updated_at")
+    short_content = truncated("content", 50)
+
+    def service_save(self, request, obj, form, change):
+        if change:
+            return memory.memory_item_update(user=obj.user, item=obj, **changed(form, "kind", "content", "importance"))
+        fields = {"kind": obj.kind, "content": obj.content, "importance": obj.importance}
+        item, _ = memory.memory_item_create(user=obj.user, **fields)
+        return item
+
+    def service_delete(self, request, obj):
+        memory.memory_item_delete(user=obj.user, item=obj)  # a soft delete, as in the API
 
 
 @admin.register(MemorySettings)
-class MemorySettingsAdmin(admin.ModelAdmin):
+class MemorySettingsAdmin(ServiceAdmin):
     list_display = ("user", "enabled", "auto_extract", "updated_at")
     list_filter = ("enabled", "auto_extract")
+    raw_id_fields = ("user",)
     readonly_fields = ("updated_at",)
+
+    def service_save(self, request, obj, form, change):
+        return memory.memory_settings_update(user=obj.user, enabled=obj.enabled, auto_extract=obj.auto_extract)
+
+    def service_delete(self, request, obj):
+        MemorySettings.objects.filter(pk=obj.pk).delete()  # back to the defaults on next read

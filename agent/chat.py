@@ -319,6 +319,11 @@ async def turn_collect(turn: Turn, provider: Provider) -> dict:
         from smartmate.errors import UpstreamError
 
         raise UpstreamError(turn.error["message"], details=turn.error["details"])
+    return turn_result(turn)
+
+
+def turn_result(turn: Turn) -> dict:
+    """The turn's outcome as the JSON answer gives it (also what an Idempotency-Key replays)."""
     usage = turn.tokens_used()
     return {
         "conversation_id": turn.conversation.pk,
@@ -330,3 +335,8 @@ async def turn_collect(turn: Turn, provider: Provider) -> dict:
             "completion_tokens": usage.get("completion_tokens", 0),
         },
     }
+
+
+def turn_did_something(turn: Turn) -> bool:
+    """Whether running the turn again would repeat an effect or an answer (then it is replayed)."""
+    return bool(turn.actions or turn.reply or not turn.error)

@@ -61,6 +61,7 @@ class TimelineEntry(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name_plural = "timeline entries"
         ordering = ("conversation", "seq")
         constraints = [models.UniqueConstraint(fields=("conversation", "seq"), name="agent_timeline_conv_seq_uniq")]
 
@@ -136,6 +137,10 @@ class MemorySettings(models.Model):
     enabled = models.BooleanField(default=True)
     auto_extract = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "memory settings"
+        verbose_name_plural = "memory settings"
 
     def __str__(self):
         return f"memory settings of {self.user_id}"

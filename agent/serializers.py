@@ -1,7 +1,9 @@
 from django.conf import settings
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, TimelineEntry
+from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, PlanStatus, TimelineEntry
+from scheduling.views_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
 
 
@@ -25,10 +27,23 @@ class ChatInputSerializer(StrictSerializer):
 
 class ChatOutputSerializer(serializers.Serializer):
     conversation_id = serializers.IntegerField()
-    reply = serializers.CharField()
+    reply = serializers.CharField(allow_blank=True)
     intent = serializers.ChoiceField(choices=["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"])
     actions = serializers.ListField(child=serializers.DictField())
     usage = serializers.DictField(child=serializers.IntegerField())
+
+
+class AgentPlanSerializer(CandidateSerializer):
+    """The conversation's draft plan: a Preview candidate, with its state."""
+
+    status = serializers.ChoiceField(choices=PlanStatus.choices)
+    base_version = serializers.IntegerField()
+    applied_event_ids = serializers.ListField(child=serializers.IntegerField())
+
+
+class AgentPlanAppliedSerializer(CandidateSerializer):
+    status = serializers.ChoiceField(choices=PlanStatus.choices)
+    applied_event_ids = serializers.ListField(child=serializers.IntegerField())
 
 
 class MessageSerializer(serializers.ModelSerializer):
@@ -65,3 +80,86 @@ class MemorySettingsSerializer(StrictModelSerializer):
     class Meta:
         model = MemorySettings
         fields = ("enabled", "auto_extract")
+
+
+# --- the SSE chunk (a `data:` line of the chat stream; docs in smartmate/schema.py conventions) ---------
+
+INTENTS = ["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"]
+
+
+def _literal(value: str):
+    """A string field that is always `value` (the chunk kinds), documented as a one-value enum."""
+
+    @extend_schema_field({"type": "string", "enum": [value]})
+    class Literal(serializers.CharField):
+        pass
+
+    return Literal()
+
+
+class ChunkDeltaSerializer(serializers.Serializer):
+    role = serializers.CharField(required=False, help_text="`assistant`, on the first chunk only")
+    content = serializers.CharField(required=False, help_text="Reply text of this chunk")
+
+
+class ChunkChoiceSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    delta = ChunkDeltaSerializer()
+    finish_reason = serializers.CharField(allow_null=True, help_text="`stop` or `error` on the closing chunk")
+
+
+class UsageSerializer(serializers.Serializer):
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+
+
+class ChunkTextSerializer(serializers.Serializer):
+    kind = _literal("text")
+    intent = serializers.CharField(required=False, help_text="On the closing chunk: the turn's intent")
+    usage = UsageSerializer(required=False, help_text="On the closing chunk: tokens used")
+
+
+class ChunkIntentSerializer(serializers.Serializer):
+    kind = _literal("intent")
+    intent = serializers.CharField(help_text=" | ".join(INTENTS))
+
+
+class ChunkActionSerializer(serializers.Serializer):
+    kind = _literal("action")
+    action = serializers.DictField(help_text="What the turn did: task_created, task_list, ask, preview, ...")
+
+
+class ChunkPreviewSerializer(serializers.Serializer):
+    kind = _literal("preview")
+    preview = serializers.DictField(help_text="The draft plan: a Preview candidate")
+
+
+class ChunkErrorSerializer(serializers.Serializer):
+    kind = _literal("error")
+    code = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.DictField(required=False)
+
+
+class ChatChunkSerializer(serializers.Serializer):
+    """One event of the chat stream, `data: <this JSON>` (an OpenAI chat.completion.chunk plus
+    `extra`); the stream starts with `retry:`, each event has an `id:`, and it ends with one
+    `data: [DONE]`."""
+
+    id = serializers.CharField()
+    object = _literal("chat.completion.chunk")
+    created = serializers.IntegerField()
+    model = serializers.CharField()
+    conversation_id = serializers.IntegerField()
+    choices = ChunkChoiceSerializer(many=True)
+    extra = PolymorphicProxySerializer(
+        component_name="ChatChunkExtra",
+        serializers={
+            "text": ChunkTextSerializer,
+            "intent": ChunkIntentSerializer,
+            "action": ChunkActionSerializer,
+            "preview": ChunkPreviewSerializer,
+            "error": ChunkErrorSerializer,
+        },
+        resource_type_field_name="kind",
+    )

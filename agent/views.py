@@ -1,9 +1,11 @@
 """Thin DRF views for the agent (API.md, Agent)."""
 
+import json
+
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.http import StreamingHttpResponse
-from drf_spectacular.utils import extend_schema
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -14,6 +16,9 @@ from agent import chat, memory, selectors, services
 from agent.models import Conversation, MemoryItem
 from agent.providers import get_provider
 from agent.serializers import (
+    AgentPlanAppliedSerializer,
+    AgentPlanSerializer,
+    ChatChunkSerializer,
     ChatInputSerializer,
     ChatOutputSerializer,
     ContextStatsSerializer,
@@ -23,10 +28,17 @@ from agent.serializers import (
     MessageSerializer,
     TimelineSerializer,
 )
-from agent.sse import event_stream
+from agent.sse import event_stream, replay_stream
 from smartmate.api import validated
 from smartmate.errors import ApiError
-from smartmate.idempotency import idempotent
+from smartmate.idempotency import (
+    idempotency_claim,
+    idempotency_complete,
+    idempotency_release,
+    idempotent,
+    replay_response,
+)
+from smartmate.schema import IDEMPOTENCY_KEY
 from smartmate.throttling import ChatRateThrottle
 
 
@@ -51,10 +63,55 @@ CHAT = {
     "renderer_classes": [JSONRenderer, EventStreamRenderer],
     "throttle_classes": _chat_throttles(),
 }
+# JSON by default; `Accept: text/event-stream` or `?format=sse` → the stream of chunks.
+CHAT_RESPONSES = {
+    (200, "application/json"): ChatOutputSerializer,
+    (200, "text/event-stream"): OpenApiResponse(
+        ChatChunkSerializer,
+        description="Server-sent events: `retry: 3000`, then per event `id: <id>` and `data: <ChatChunk JSON>`, "
+        "`: ping` comments while the model is silent, and one closing `data: [DONE]`.",
+    ),
+}
 
 
 def _wants_stream(request) -> bool:
+    """`Accept: text/event-stream` or `?format=sse` (DRF's content negotiation reads both)."""
+    renderer = getattr(request, "accepted_renderer", None)
+    if renderer is not None:
+        return renderer.format == EventStreamRenderer.format
     return "text/event-stream" in request.META.get("HTTP_ACCEPT", "")
+
+
+def _stream_response(content, conversation_id) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(content, content_type="text/event-stream; charset=utf-8")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    response["X-Conversation-ID"] = str(conversation_id)
+    return response
+
+
+def _store_outcome(record, turn) -> None:
+    """After the turn: keep its outcome under the key, or free the key if nothing was done."""
+    if chat.turn_did_something(turn):
+        body = JSONRenderer().render(ChatOutputSerializer(chat.turn_result(turn)).data)
+        idempotency_complete(record, status_code=status.HTTP_200_OK, body=body)
+    else:
+        idempotency_release(record)
+
+
+def _replay(request, record):
+    """A repeat with the same key and body: the stored outcome, as JSON or as a short stream."""
+    if record.response_status != status.HTTP_200_OK:  # a stored refusal: byte for byte
+        return replay_response(record)
+    outcome = json.loads(bytes(record.response_body))
+    if _wants_stream(request):
+        stream = replay_stream(outcome, model=get_provider().model, replay_id=f"replay-{record.pk}")
+        response = _stream_response(stream, outcome["conversation_id"])
+    else:
+        response = HttpResponse(bytes(record.response_body), content_type="application/json")
+    response["Idempotent-Replayed"] = "true"
+    response["X-Conversation-ID"] = str(outcome["conversation_id"])
+    return response
 
 
 class ChatMixin:
@@ -67,23 +124,37 @@ class ChatMixin:
             response.renderer_context = self.get_renderer_context()
         return response
 
-    def _chat(self, request, conversation):
-        data = validated(ChatInputSerializer, request)
-        turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
+    def _chat(self, request, conversation_for, record=None):
+        """One turn. With an Idempotency-Key (`record`, claimed by the caller) its outcome is
+        stored when the turn is finished, and a repeat replays it (docs/DOMAIN.md §8)."""
+        try:
+            conversation = conversation_for()
+            data = validated(ChatInputSerializer, request)
+            turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
+        except Exception:
+            if record is not None:
+                idempotency_release(record)
+            raise
         provider = get_provider()
+        on_finished = (lambda finished: _store_outcome(record, finished)) if record is not None else None
         if _wants_stream(request):
-            response = StreamingHttpResponse(
-                event_stream(turn, provider, ping_seconds=settings.AGENT_SSE_PING_SECONDS),
-                content_type="text/event-stream; charset=utf-8",
-            )
-            response["Cache-Control"] = "no-cache"
-            response["X-Accel-Buffering"] = "no"
-            response["X-Conversation-ID"] = str(conversation.pk)
-            return response
-        result = async_to_sync(chat.turn_collect)(turn, provider)
+            stream = event_stream(turn, provider, ping_seconds=settings.AGENT_SSE_PING_SECONDS, on_finished=on_finished)
+            return _stream_response(stream, conversation.pk)
+        try:
+            result = async_to_sync(chat.turn_collect)(turn, provider)
+        finally:
+            if on_finished is not None:
+                on_finished(turn)
         response = Response(ChatOutputSerializer(result).data, status=status.HTTP_200_OK)
         response["X-Conversation-ID"] = str(conversation.pk)
         return response
+
+    def _claimed(self, request):
+        """The key's record to fill, or a response replaying the first outcome."""
+        record = idempotency_claim(request)
+        if record is not None and record.state == record.State.DONE:
+            return None, _replay(request, record)
+        return record, None
 
 
 class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
@@ -113,40 +184,47 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     def perform_destroy(self, instance):
         services.conversation_delete(conversation=instance)
 
-    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer})
+    @extend_schema(request=ChatInputSerializer, responses=CHAT_RESPONSES, parameters=[IDEMPOTENCY_KEY])
     @action(detail=True, methods=["post"], **CHAT)
     def chat(self, request, pk=None):
+        """A chat turn in this conversation: JSON, or a stream with Accept: text/event-stream"""
         conversation = self.get_object()
-        return self._chat(request, conversation)
+        record, replay = self._claimed(request)
+        return replay or self._chat(request, lambda: conversation, record)
 
     @extend_schema(responses={200: MessageSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def messages(self, request, pk=None):
+        """The conversation's messages in order"""
         return self._page(selectors.message_list(conversation=self.get_object()), MessageSerializer)
 
     @extend_schema(responses={200: TimelineSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def timeline(self, request, pk=None):
+        """What happened in the conversation: messages, tool calls, tasks, previews, errors"""
         return self._page(selectors.timeline_list(conversation=self.get_object()), TimelineSerializer)
 
     @extend_schema(responses={200: ContextStatsSerializer})
     @action(detail=True, methods=["get"], url_path="context-stats")
     def context_stats(self, request, pk=None):
+        """How the model's context is spent: tokens by part, against the budget"""
         ctx = selectors.prompt_context(user=request.user, conversation=self.get_object())
         return Response(ctx["stats"])
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: AgentPlanSerializer})
     @action(detail=True, methods=["get"], url_path="schedule-preview")
     def schedule_preview(self, request, pk=None):
+        """The conversation's latest draft plan (404 if there is none)"""
         preview = selectors.plan_preview(conversation=self.get_object())
         if preview is None:
             raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
         return Response(preview)
 
-    @extend_schema(request=None, responses={200: dict})
+    @extend_schema(request=None, responses={200: AgentPlanAppliedSerializer})
     @action(detail=True, methods=["post"], url_path="schedule-preview/apply")
     @idempotent(required=True)
     def schedule_preview_apply(self, request, pk=None):
+        """Apply the draft plan: its events are written like an active-schedule apply"""
         draft = services.plan_apply(user=request.user, conversation=self.get_object())
         return Response({**draft.candidate, "status": draft.status, "applied_event_ids": draft.applied_event_ids})
 
@@ -158,14 +236,22 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
 class ChatViewSet(ChatMixin, viewsets.ViewSet):
     """POST chat/: a turn in a new conversation (id in X-Conversation-ID and the JSON)."""
 
-    @extend_schema(request=ChatInputSerializer, responses={200: ChatOutputSerializer})
+    @extend_schema(request=ChatInputSerializer, responses=CHAT_RESPONSES, parameters=[IDEMPOTENCY_KEY])
     def create(self, request):
+        """A chat turn in a new conversation (its id in X-Conversation-ID)"""
         validated(ChatInputSerializer, request)  # refuse before creating anything
         from accounts.quota import quota_check
 
-        quota_check(user=request.user)
-        conversation = services.conversation_create(user=request.user)
-        return self._chat(request, conversation)
+        record, replay = self._claimed(request)  # a repeat creates no second conversation
+        if replay:
+            return replay
+        try:
+            quota_check(user=request.user)
+        except Exception:
+            if record is not None:
+                idempotency_release(record)
+            raise
+        return self._chat(request, lambda: services.conversation_create(user=request.user), record)
 
     def get_renderers(self):
         return [JSONRenderer(), EventStreamRenderer()]
@@ -215,6 +301,7 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
     @extend_schema(request=None, responses={200: MemoryItemSerializer})
     @action(detail=True, methods=["post"])
     def restore(self, request, pk=None):
+        """Bring a deleted memory item back"""
         item = memory.memory_item_restore(user=request.user, item=self.get_object())
         return Response(MemoryItemSerializer(item).data)
 
@@ -222,10 +309,12 @@ class MemoryItemViewSet(viewsets.ModelViewSet):
 class MemorySettingsView(APIView):
     @extend_schema(responses={200: MemorySettingsSerializer})
     def get(self, request):
+        """The user's memory settings"""
         return Response(MemorySettingsSerializer(memory.memory_settings_get(user=request.user)).data)
 
     @extend_schema(request=MemorySettingsSerializer, responses={200: MemorySettingsSerializer})
     def put(self, request):
+        """Change the user's memory settings"""
         data = validated(MemorySettingsSerializer, request, partial=True)
         row = memory.memory_settings_update(user=request.user, **data)
         return Response(MemorySettingsSerializer(row).data)

@@ -3,10 +3,11 @@ from django.contrib import admin, messages
 from notifications import services
 from notifications.models import NotificationChannel, NotificationRecord
 from notifications.ssrf import mask_url
+from smartmate.admin import AuditAdmin, ServiceAdmin, truncated
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(ServiceAdmin):
     """URLs masked after the host, secrets never shown; staff may only switch a channel on or off."""
 
     list_display = ("user", "kind", "masked_url", "has_secret", "enabled", "last_test_status", "last_test_at")
@@ -39,25 +40,24 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def service_save(self, request, obj, form, change):
+        return services.channel_set_enabled(channel=obj, enabled=obj.enabled)
+
+    def service_delete(self, request, obj):
+        services.channel_delete(user=obj.user, kind=obj.kind)
+
 
 @admin.register(NotificationRecord)
-class NotificationRecordAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "channel", "event", "status", "attempts", "next_retry_at", "sent_at", "created_at")
+class NotificationRecordAdmin(AuditAdmin):
+    list_display = ("id", "user", "channel", "event", "status", "attempts", "next_retry_at", "short_error")
     list_filter = ("status", "channel", "event")
     search_fields = ("user__username", "dedupe_key", "preview_id", "trigger_id")
     list_select_related = ("user",)
     date_hierarchy = "created_at"
-    show_full_result_count = False
     actions = ["retry_now"]
-    readonly_fields = [f.name for f in NotificationRecord._meta.fields]
+    short_error = truncated("last_error", 40)
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.action(description="Retry now (failed, dead or pending rows)", permissions=["view"])
+    @admin.action(description="Retry now (failed, dead or pending rows)", permissions=["change"])
     def retry_now(self, request, queryset):
         count = services.notifications_retry_now(record_ids=queryset.values_list("id", flat=True))
         self.message_user(

@@ -27,6 +27,9 @@ class NotificationChannel(models.Model):
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     webhook_url = models.CharField(max_length=2000)
     secret = models.CharField(max_length=512, blank=True, default="")
+    # The secret a PUT replaced, still signing beside the new one until it expires (rotation).
+    previous_secret = models.CharField(max_length=512, blank=True, default="")
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     enabled = models.BooleanField(default=True)
     last_test_status = models.CharField(max_length=16, choices=TestStatus.choices, null=True, blank=True)  # noqa: DJ001 (null = never tested)
     last_test_error = models.CharField(max_length=2000, blank=True, default="")
@@ -44,6 +47,12 @@ class NotificationChannel(models.Model):
     @property
     def has_secret(self) -> bool:
         return bool(self.secret)
+
+    def rotating_secret(self, now) -> str:
+        """The replaced secret while its rotation window lasts, else ""."""
+        if self.previous_secret and self.previous_secret_expires_at and now < self.previous_secret_expires_at:
+            return self.previous_secret
+        return ""
 
 
 class NotificationRecord(models.Model):

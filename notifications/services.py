@@ -79,7 +79,9 @@ def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: 
         channel.enabled = enabled
         if secret is not UNSET:
             secret = secret or ""
-            changed = changed or channel.secret != secret
+            if channel.secret != secret:
+                changed = True
+                _rotate(channel, new_secret=secret)
             channel.secret = secret
         if changed:
             channel.last_test_status, channel.last_test_error, channel.last_test_at = None, "", None
@@ -88,6 +90,25 @@ def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: 
         "notification channel saved",
         extra={"user_id": user.pk, "kind": kind, "host": ssrf.mask_url(webhook_url), "enabled": enabled},
     )
+    return channel
+
+
+def _rotate(channel: NotificationChannel, *, new_secret: str) -> None:
+    """A replaced secret keeps signing beside the new one for NOTIFICATIONS_SECRET_ROTATION_HOURS,
+    so a receiver may switch keys any time in that window; removing the secret ends it at once."""
+    if channel.secret and new_secret:
+        channel.previous_secret = channel.secret
+        channel.previous_secret_expires_at = timezone.now() + timedelta(
+            hours=settings.NOTIFICATIONS_SECRET_ROTATION_HOURS
+        )
+    else:
+        channel.previous_secret, channel.previous_secret_expires_at = "", None
+
+
+def channel_set_enabled(*, channel: NotificationChannel, enabled: bool) -> NotificationChannel:
+    """Switch a channel on or off (staff in the admin); its URL and secret stay as they are."""
+    NotificationChannel.objects.filter(pk=channel.pk).update(enabled=enabled, updated_at=timezone.now())
+    channel.refresh_from_db()
     return channel
 
 
@@ -106,7 +127,8 @@ def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -
     now = now or timezone.now()
     message = connection_test_message(kind=channel.kind, base_url=settings.PUBLIC_BASE_URL)
     context = {"event": "test", "notification_id": None, "user_id": channel.user_id}
-    error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now)
+    previous = channel.rotating_secret(now)
+    error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now, previous)
     if error is not None and error.status is None:
         # Refused, reset, timed out, no such host: one answer, so the test is no port scanner.
         error = channels.DeliveryError(UNREACHABLE, permanent=error.permanent)
@@ -233,14 +255,16 @@ def notifications_claim(*, now: datetime, limit: int, record_ids=None) -> list[C
     return [Claim(token=token, **row) for row in rows]
 
 
-def _send(kind: str, url: str, secret: str, message: Message, context: dict, now: datetime):
+def _send(kind: str, url: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = ""):
     """One POST; returns None on success or the DeliveryError. Never raises for delivery."""
     try:
         ssrf.check_channel_url(kind, url)  # a channel saved before the kind's host rule existed
     except ssrf.UnsafeUrl as exc:
         return channels.DeliveryError(f"Refused: {exc}", permanent=True)
     try:
-        channels.get(kind).send(url=url, secret=secret, message=message, context=context, now=now)
+        channels.get(kind).send(
+            url=url, secret=secret, message=message, context=context, now=now, previous_secret=previous_secret
+        )
     except channels.DeliveryError as exc:
         return exc
     except Exception as exc:  # a bug must not leave the row in `sending` until the lease runs out
@@ -348,7 +372,13 @@ def notifications_deliver(*, now: datetime | None = None, limit: int | None = No
     def run(job):
         claim, config = job
         return _send(
-            config.kind, config.webhook_url, config.secret, Message.from_dict(claim.message), _context(claim), now
+            config.kind,
+            config.webhook_url,
+            config.secret,
+            Message.from_dict(claim.message),
+            _context(claim),
+            now,
+            config.rotating_secret(now),
         )
 
     workers = max(1, min(settings.NOTIFICATIONS_SEND_CONCURRENCY, len(jobs)))
@@ -418,6 +448,7 @@ def notifications_retry_now(*, record_ids, now: datetime | None = None) -> int:
 __all__ = [
     "InvalidEvent",
     "channel_delete",
+    "channel_set_enabled",
     "channel_test",
     "channel_upsert",
     "notifications_claim",

@@ -41,9 +41,11 @@ class NotificationChannelViewSet(viewsets.ViewSet):
     lookup_value_regex = "[^/.]+"
 
     def list(self, request):
+        """The user's notification channels (URLs masked, secrets never shown)"""
         return Response(ChannelSerializer(selectors.channel_list(user=request.user), many=True).data)
 
     def update(self, request, kind=None):
+        """Set up or replace the channel of a kind"""
         kind = _kind(kind)
         data = validated(ChannelInputSerializer, request)
         fields = {"webhook_url": data["webhook_url"], "enabled": data["enabled"]}
@@ -53,6 +55,7 @@ class NotificationChannelViewSet(viewsets.ViewSet):
         return Response(ChannelSerializer(channel).data)
 
     def destroy(self, request, kind=None):
+        """Remove the channel of a kind"""
         if not services.channel_delete(user=request.user, kind=_kind(kind)):
             raise NotFound()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -60,6 +63,7 @@ class NotificationChannelViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"], url_path="test")
     @idempotent()
     def test(self, request, kind=None):
+        """Send a test message now"""
         channel = selectors.channel_get(user=request.user, kind=_kind(kind))
         if channel is None:
             raise NotFound()

@@ -8,6 +8,7 @@ from django.utils.html import format_html
 from outbox.models import InboxRecord, OutboxEvent, OutboxLock
 from outbox.registry import consumer_services, handled_types, publish_only_types, topics_for
 from outbox.services import mark_dead, requeue
+from smartmate.admin import AuditAdmin, short_id, truncated
 
 
 class EstimatedCountPaginator(Paginator):
@@ -58,8 +59,8 @@ class TopicFilter(admin.SimpleListFilter):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(admin.ModelAdmin):
-    list_display = ("id", "biz_type", "topic", "message_key", "status", "retry_count", "next_retry_at", "created_at")
+class OutboxEventAdmin(AuditAdmin):
+    list_display = ("short_id", "biz_type", "topic", "short_key", "status", "retry_count", "next_retry_at")
     list_filter = ("status", TopicFilter, BizTypeFilter)
     search_fields = ("=id", "=message_key")
     show_full_result_count = False
@@ -86,50 +87,38 @@ class OutboxEventAdmin(admin.ModelAdmin):
         "updated_at",
     )
     exclude = ("payload", "lease_id")
+    short_id = short_id()
+    short_key = truncated("message_key", 24, description="message key")
 
-    def has_add_permission(self, request):
-        return False  # events come from enqueue() inside business transactions only
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields  # events come from enqueue() inside business transactions only
 
     @admin.display(description="payload")
     def pretty_payload(self, obj):
         return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, ensure_ascii=False, sort_keys=True))
 
-    @admin.action(description="Requeue (dead → pending, retry count 0)")
+    @admin.action(description="Requeue (dead → pending, retry count 0)", permissions=["change"])
     def requeue_rows(self, request, queryset):
         done = requeue(queryset.values_list("id", flat=True))
         self.message_user(request, f"{done} row(s) requeued; rows that were not dead are unchanged.", messages.SUCCESS)
 
-    @admin.action(description="Mark dead")
+    @admin.action(description="Mark dead", permissions=["change"])
     def mark_rows_dead(self, request, queryset):
         done = mark_dead(queryset.values_list("id", flat=True), reason=f"marked dead by staff {request.user}")
         self.message_user(request, f"{done} row(s) marked dead; consumed rows are unchanged.", messages.SUCCESS)
 
 
 @admin.register(InboxRecord)
-class InboxRecordAdmin(admin.ModelAdmin):
-    list_display = ("service_name", "event_id", "processed_at")
+class InboxRecordAdmin(AuditAdmin):
+    list_display = ("service_name", "short_event", "processed_at")
     list_filter = ("service_name",)
     search_fields = ("=event_id",)
-    show_full_result_count = False
     paginator = EstimatedCountPaginator
-    readonly_fields = ("service_name", "event_id", "processed_at")
-
-    def has_add_permission(self, request):
-        return False
+    short_event = short_id("event_id", description="event id")
 
 
 @admin.register(OutboxLock)
-class OutboxLockAdmin(admin.ModelAdmin):
+class OutboxLockAdmin(AuditAdmin):
     """The single-flight leases (e.g. the beat relay); read-only, for seeing who holds one."""
 
     list_display = ("name", "holder", "expires_at")
-    readonly_fields = ("name", "holder", "expires_at")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

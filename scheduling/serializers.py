@@ -5,9 +5,11 @@ which derives `start_at`/`end_at` from the user's clock on every read.
 """
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from scheduling.models import Course, StudyPlan, Task, TaskClass, TaskClassItem
+from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
 from scheduling.services.planning import effective_plan_status
@@ -38,7 +40,7 @@ def _sections_ordered(attrs, instance=None):
 
 
 class TaskSerializer(serializers.ModelSerializer):
-    priority = serializers.IntegerField(source="effective_priority", read_only=True)
+    priority = serializers.ChoiceField(choices=Priority.choices, source="effective_priority", read_only=True)
     task_class_id = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:
@@ -98,6 +100,8 @@ class TaskClassItemInputSerializer(StrictSerializer):
 
 class TaskClassSerializer(serializers.ModelSerializer):
     items = serializers.SerializerMethodField()
+    excluded_days = serializers.ListField(child=_day(), read_only=True)
+    excluded_sections = serializers.ListField(child=_section(), read_only=True)
 
     class Meta:
         model = TaskClass
@@ -118,7 +122,8 @@ class TaskClassSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_items(self, obj) -> list[dict]:
+    @extend_schema_field(TaskClassItemSerializer(many=True))
+    def get_items(self, obj):
         items = obj.item_list if hasattr(obj, "item_list") else obj.items.all()
         return TaskClassItemSerializer(items, many=True).data
 
@@ -181,7 +186,8 @@ class StudyPlanSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_status(self, plan) -> str:
+    @extend_schema_field(serializers.ChoiceField(choices=PlanStatus.choices))
+    def get_status(self, plan):
         return effective_plan_status(plan)
 
 
@@ -189,6 +195,8 @@ class StudyPlanSerializer(serializers.ModelSerializer):
 
 
 class CourseSerializer(serializers.ModelSerializer):
+    weeks = serializers.ListField(child=_week(), read_only=True)
+
     class Meta:
         model = Course
         fields = [

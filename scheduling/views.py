@@ -1,5 +1,7 @@
 """Thin DRF views: validate input, call a service or selector, render."""
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.utils import timezone
@@ -153,12 +155,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
     @action(detail=True, methods=["post"])
     @idempotent()
     def complete(self, request, pk=None):
+        """Mark a task done (idempotent: it keeps its first completed_at)"""
         task = services.task_complete(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def reopen(self, request, pk=None):
+        """Mark a done task to do again"""
         task = services.task_reopen(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
 
@@ -205,6 +209,7 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     @action(detail=False, methods=["post"])
     @idempotent()
     def plan(self, request):
+        """Place every unscheduled item of some task classes into free time (nothing written yet)"""
         data = validated(StudyPlanCreateSerializer, request)
         plan = planning.study_plan_create(user=request.user, class_ids=data["class_ids"])
         return Response(StudyPlanSerializer(plan).data, status=status.HTTP_201_CREATED)
@@ -221,14 +226,11 @@ class StudyPlanViewSet(viewsets.GenericViewSet):
             return StudyPlan.objects.none()
         return StudyPlan.objects.filter(user=self.request.user)
 
-    @extend_schema(
-        request=None,
-        responses=StudyPlanSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
-    )
+    @extend_schema(request=None, responses=StudyPlanSerializer)
     @action(detail=True, methods=["post"])
     @idempotent(required=True)
     def apply(self, request, pk=None):
+        """Apply a study plan: its events are written, or nothing on any refusal"""
         plan = planning.study_plan_apply(user=request.user, plan_id=pk, idempotency_key=idempotency_key(request) or "")
         return Response(StudyPlanSerializer(plan).data)
 
@@ -271,6 +273,7 @@ class TaskClassItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, Own
     @extend_schema(request=None)
     @action(detail=True, methods=["post"])
     def unschedule(self, request, class_pk=None, pk=None):
+        """Take an item off the schedule (its event is removed)"""
         item = services.task_class_item_unschedule(user=request.user, item=self.get_object())
         return self.render(item)
 
@@ -310,6 +313,7 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModel
     @action(detail=False, methods=["post"], url_path="import")
     @idempotent()
     def import_courses(self, request):
+        """Create a whole timetable at once: all courses or none"""
         body = {"courses": request.data} if isinstance(request.data, list) else request.data
         data = validated(CourseImportSerializer, body)
         courses = services.courses_create(user=request.user, courses=data["courses"])
@@ -392,22 +396,26 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
     @action(detail=False, methods=["get"])
     def week(self, request):
+        """A week of the timetable, day by day"""
         view = selectors.week_view(user=request.user, week=self._week(request))
         return Response(render_week(view, selectors.clock_for(request.user)))
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
     def today(self, request):
+        """Today's events"""
         return Response(render_today(selectors.today_view(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])
     def ongoing(self, request):
+        """The event going on now and the next one"""
         return Response(render_ongoing(selectors.ongoing(user=request.user), selectors.clock_for(request.user)))
 
     @extend_schema(parameters=[RecentQuerySerializer], responses=RecentSerializer)
     @action(detail=False, methods=["get"], url_path="recent-completed")
     def recent_completed(self, request):
+        """Tasks done and task blocks past, newest first"""
         limit = validated(RecentQuerySerializer, request.query_params)["limit"]
         results = selectors.recent_completed(user=request.user, limit=limit)
         return Response(RecentSerializer({"results": results}).data)
@@ -415,6 +423,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[WeekQuerySerializer], responses=FreeSlotsSerializer)
     @action(detail=False, methods=["get"], url_path="free-slots")
     def free_slots(self, request):
+        """Free sections of a week, day by day"""
         week = self._week(request)
         return Response({"week": week, "free": selectors.free_slots(user=request.user, week=week)})
 
@@ -438,7 +447,11 @@ class CalendarFeedView(APIView):
     throttle_classes = [CalendarFeedThrottle]  # per client address
     content_negotiation_class = _FirstRenderer
 
-    @extend_schema(responses={(200, "text/calendar"): OpenApiTypes.STR})
+    @extend_schema(
+        responses={(200, "text/calendar"): OpenApiTypes.STR},
+        operation_id="calendar_feed_retrieve",
+        summary="The user's events as an iCalendar feed (the secret in the URL is the credential)",
+    )
     def get(self, request, secret):
         # per secret too: a leaked URL polled from many addresses is still bounded
         window_hit(scope="calendar_secret", ident=secret, rate=settings.THROTTLE_CALENDAR_SECRET_RATE)
@@ -456,10 +469,12 @@ def calendar_ics(user) -> bytes:
     calendar.add("x-wr-calname", f"SmartMate — {user.username}")
     calendar.add("x-wr-timezone", str(clock.tz))
     stamp = timezone.now()
+    # UIDs must be unique across every calendar a client subscribes to: name this deployment.
+    domain = urlsplit(settings.PUBLIC_BASE_URL).netloc or "smartmate"
     for event in selectors.calendar_events(user=user):
         start, end = clock.span(event.week, event.day, event.start_section, event.end_section)
         vevent = VEvent()
-        vevent.add("uid", f"event-{event.pk}@smartmate")
+        vevent.add("uid", f"event-{event.pk}@{domain}")
         vevent.add("dtstamp", stamp)
         vevent.add("last-modified", event.updated_at)
         vevent.add("dtstart", start)

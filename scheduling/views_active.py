@@ -2,7 +2,7 @@
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -85,7 +85,7 @@ class PreviewSerializer(serializers.ModelSerializer):
     def get_status(self, preview):
         return active.effective_preview_status(preview)
 
-    @extend_schema_field(OpenApiTypes.STR)
+    @extend_schema_field({"type": "string", "nullable": True})
     def get_applied_candidate_id(self, preview):
         return preview.applied_candidate_id or None
 
@@ -119,7 +119,7 @@ class TriggerSerializer(serializers.ModelSerializer):
     def get_dedupe_hit(self, trigger):
         return bool(self.context.get("dedupe_hit", False))
 
-    @extend_schema_field(OpenApiTypes.UUID)
+    @extend_schema_field({"type": "string", "format": "uuid", "nullable": True})
     def get_preview_id(self, trigger):
         preview = ActiveSchedulePreview.objects.filter(trigger=trigger).values_list("pk", flat=True).first()
         return str(preview) if preview else None
@@ -154,11 +154,13 @@ def _preview_queryset(view):
     return ActiveSchedulePreview.objects.filter(user=view.request.user).select_related("trigger")
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("status", OpenApiTypes.STR, enum=PreviewStatus.values),
-        OpenApiParameter("dry_run", OpenApiTypes.BOOL),
-    ]
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter("status", OpenApiTypes.STR, enum=PreviewStatus.values),
+            OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="true: the dry-run previews instead"),
+        ]
+    )
 )
 class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Rescheduling previews: list, read, apply one candidate, or ignore."""
@@ -190,14 +192,11 @@ class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                 queryset = queryset.filter(status=wanted)
         return queryset
 
-    @extend_schema(
-        request=ApplySerializer,
-        responses=PreviewSerializer,
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True)],
-    )
+    @extend_schema(request=ApplySerializer, responses=PreviewSerializer)
     @action(detail=True, methods=["post"])
     @idempotent(required=True)
     def apply(self, request, pk=None):
+        """Apply one candidate: its events are written, or nothing on any refusal"""
         data = validated(ApplySerializer, request)
         preview = active.preview_apply(
             user=request.user,
@@ -210,6 +209,7 @@ class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(request=None, responses=PreviewSerializer)
     @action(detail=True, methods=["post"])
     def ignore(self, request, pk=None):
+        """Ignore a preview"""
         preview = active.preview_ignore(user=request.user, preview_id=pk)
         return Response(PreviewSerializer(preview).data)
 
@@ -230,6 +230,7 @@ class TriggerViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     )
     @idempotent()
     def create(self, request):
+        """Ask for a rescheduling proposal (or simulate one with dry_run)"""
         data = validated(TriggerCreateSerializer, request)
         outcome = active.trigger_create(
             user=request.user,
@@ -254,6 +255,7 @@ class FeedbackViewSet(viewsets.GenericViewSet):
     @extend_schema(request=FeedbackSerializer, responses={201: TriggerResultSerializer})
     @idempotent()
     def create(self, request):
+        """Report a task block as unfinished: a make-up block is proposed"""
         data = validated(FeedbackSerializer, request)
         trigger = active.feedback_create(
             user=request.user, event_id=data["event_id"], kind=data["kind"], note=data.get("note", "")

@@ -12,6 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework import status
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -52,6 +53,47 @@ class UpstreamError(ApiError):
     status_code = status.HTTP_502_BAD_GATEWAY
     default_code = "upstream_error"
     default_detail = "An upstream service answered with an error."
+
+
+# Every code an error answer may carry, with when. The OpenAPI `ErrorCode` enum is this list
+# (smartmate/schema.py), and tests/smartmate/test_schema.py fails for a code used in the
+# source but missing here: add a new code here, with its sentence.
+ERROR_CODES = {
+    "validation_error": "bad body or query (types, ranges, unknown enum value, malformed JSON)",
+    "bad_request": "the request could not be processed",
+    "not_authenticated": "no or malformed credentials, or wrong username or password",
+    "token_invalid": "expired, tampered, blacklisted or wrong-type token",
+    "token_reused": "a refresh token presented a second time (the whole login is revoked)",
+    "permission_denied": "authenticated but not allowed",
+    "registration_closed": "registration is closed on this deployment",
+    "not_found": "no such object, or it belongs to another user",
+    "method_not_allowed": "the path does not take this method",
+    "not_acceptable": "no answer in a media type the Accept header allows",
+    "unsupported_media_type": "the body is not JSON",
+    "conflict": "the request conflicts with the current state",
+    "slot_conflict": "a schedule slot (week, day, section) is already taken; details.conflicts",
+    "stale_version": "the schedule changed since the preview or plan was made",
+    "preview_expired": "the preview or plan is past expires_at",
+    "preview_not_ready": "the preview cannot be applied (not ready, or a dry run)",
+    "already_applied": "applied before, under another Idempotency-Key",
+    "already_ignored": "the preview was ignored",
+    "not_enough_time": "the study plan does not fit; details.needed_sections, details.free_sections",
+    "already_imported": "this user imported this post before",
+    "own_post": "importing (or being rewarded for) one's own post",
+    "action_closed": "the agent action was already confirmed, rejected or expired",
+    "idempotency_in_progress": "a request with this Idempotency-Key is still being processed",
+    "idempotency_key_reused": "this Idempotency-Key was used with another body",
+    "invalid_changes": "edited changes break a placement rule; details.changes",
+    "payload_too_large": "the body is over MAX_BODY_BYTES",
+    "throttled": "rate limit; Retry-After says when to try again",
+    "quota_exceeded": "the LLM token quota is used up; details.resets_at",
+    "insufficient_credits": "an LLM call needs credits and the balance is 0 or less",
+    "upstream_error": "a webhook or LLM endpoint answered with an error; details.status",
+    "not_configured": "the feature needs a part that is not configured",
+    "service_unavailable": "a configured database, cache or broker is down",
+    "server_error": "a bug: the request failed on our side",
+    "error": "any other HTTP error",
+}
 
 
 def error_body(code, message, *, fields=None, details=None):
@@ -225,10 +267,10 @@ class JsonErrorMiddleware:
                 too_big = int(length) > self.max_body
             except ValueError:
                 return error_response(400, "validation_error", "Invalid Content-Length header.")
-            if too_big and not request.path.startswith("/admin/"):
+            if too_big and not _is_admin(request):
                 return error_response(413, *payload_too_large(self.max_body))
         response = self.get_response(request)
-        if response.status_code >= 400 and not _is_json(response) and not request.path.startswith("/admin/"):
+        if response.status_code >= 400 and not _is_json(response) and not _is_admin(request):
             code, message = _STATUS_CODES.get(response.status_code, ("error", response.reason_phrase or "Error."))
             if response.status_code == 404:
                 message = _not_found_message(request)
@@ -240,8 +282,8 @@ class JsonErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if request.path.startswith("/admin/"):
-            return None
+        if _is_admin(request):
+            return None  # Django's handlers: the admin's own HTML pages (handler500 etc. below)
         if isinstance(exception, RequestDataTooBig):
             return error_response(413, PAYLOAD_TOO_LARGE, "Request body is too large.")
         if isinstance(exception, Http404):
@@ -259,15 +301,31 @@ def _is_json(response):
     return response.get("Content-Type", "").startswith(("application/json", "application/problem+json"))
 
 
+ADMIN_PREFIX = "/admin/"
+
+
+def _is_admin(request) -> bool:
+    """Staff in the admin get Django's HTML pages; the JSON error shape is the API's."""
+    return request.path.startswith(ADMIN_PREFIX)
+
+
 def csrf_failure(request, reason=""):
+    if _is_admin(request):
+        from django.views.csrf import csrf_failure as html_csrf_failure
+
+        return html_csrf_failure(request, reason)
     return error_response(403, "permission_denied", "CSRF verification failed.")
 
 
 def handler400(request, exception=None):
+    if _is_admin(request):
+        return defaults.bad_request(request, exception)
     return error_response(400, "validation_error", "Bad request.")
 
 
 def handler403(request, exception=None):
+    if _is_admin(request):
+        return defaults.permission_denied(request, exception)
     return error_response(403, "permission_denied", "You do not have permission to perform this action.")
 
 
@@ -278,8 +336,12 @@ def _not_found_message(request):
 
 
 def handler404(request, exception=None):
+    if _is_admin(request):
+        return defaults.page_not_found(request, exception)
     return error_response(404, "not_found", _not_found_message(request))
 
 
 def handler500(request):
+    if _is_admin(request):
+        return defaults.server_error(request)
     return error_response(500, "server_error", "Internal server error.")

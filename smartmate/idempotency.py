@@ -77,7 +77,50 @@ def _claim(user, key, request_hash):
     return record, bool(taken)
 
 
-def _replay(record):
+def _refuse_unless_replayable(record, request_hash):
+    """A key already claimed: 422 for another body, 409 while the first is still running."""
+    if record.request_hash != request_hash:
+        raise ApiError(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_reused",
+            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+        )
+    if record.state == IdempotencyRecord.State.IN_PROGRESS:
+        raise ApiError(
+            "A request with this Idempotency-Key is still being processed.",
+            code="idempotency_in_progress",
+            status_code=status.HTTP_409_CONFLICT,
+        )
+
+
+def idempotency_claim(request):
+    """For a view that stores its own outcome (chat, whose answer may be a stream): None without
+    a key; the record in progress to fill with `idempotency_complete` (or free with
+    `idempotency_release`); or a DONE record whose outcome to replay. 409/422 as above."""
+    key = idempotency_key(request)
+    if key is None or not request.user.is_authenticated:
+        return None
+    request_hash = _request_hash(request)
+    record, claimed = _claim(request.user, key, request_hash)
+    if not claimed:
+        _refuse_unless_replayable(record, request_hash)
+    return record
+
+
+def idempotency_complete(record, *, status_code: int, body: bytes, content_type: str = "application/json") -> None:
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        state=IdempotencyRecord.State.DONE,
+        response_status=status_code,
+        response_body=body,
+        response_content_type=content_type,
+    )
+
+
+def idempotency_release(record) -> None:
+    _release(record)
+
+
+def replay_response(record):
     response = HttpResponse(bytes(record.response_body or b""), status=record.response_status)
     response["Content-Type"] = record.response_content_type or "application/json"
     response["Idempotent-Replayed"] = "true"
@@ -94,11 +137,11 @@ def _run_and_record(view, request, handler, record, args, kwargs):
     if response.status_code >= 500:
         IdempotencyRecord.objects.filter(pk=record.pk).delete()
     else:
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            state=IdempotencyRecord.State.DONE,
-            response_status=response.status_code,
-            response_body=response.content,
-            response_content_type=response.get("Content-Type", "application/json"),
+        idempotency_complete(
+            record,
+            status_code=response.status_code,
+            body=response.content,
+            content_type=response.get("Content-Type", "application/json"),
         )
     return response
 
@@ -135,19 +178,8 @@ def idempotent(required=False):
             request_hash = _request_hash(request)
             record, claimed = _claim(request.user, key, request_hash)
             if not claimed:
-                if record.request_hash != request_hash:
-                    raise ApiError(
-                        "This Idempotency-Key was already used with a different request.",
-                        code="idempotency_key_reused",
-                        status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
-                    )
-                if record.state == IdempotencyRecord.State.IN_PROGRESS:
-                    raise ApiError(
-                        "A request with this Idempotency-Key is still being processed.",
-                        code="idempotency_in_progress",
-                        status_code=status.HTTP_409_CONFLICT,
-                    )
-                return _replay(record)
+                _refuse_unless_replayable(record, request_hash)
+                return replay_response(record)
             try:
                 # The effect and the stored answer commit together: if the commit's outcome is
                 # lost (a cut connection), a retry either replays the answer or finds the record
@@ -159,6 +191,7 @@ def idempotent(required=False):
                 raise
 
         wrapper.idempotent = True
+        wrapper.idempotency_required = required  # read by the schema (smartmate/schema.py)
         return wrapper
 
     return decorator

@@ -31,10 +31,14 @@ if not SECRET_KEY:
     SECRET_KEY = "insecure-debug-only-key-do-not-use-in-production"
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"] if DEBUG else ["localhost", "127.0.0.1", "[::1]"])
-PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
+# Where clients reach this deployment (links in notifications, the calendar URL, calendar UIDs).
+# By default the port this process serves on, so `make run PORT=8123` hands out working URLs.
+PUBLIC_BASE_URL = (
+    env.str("PUBLIC_BASE_URL", default="") or f"http://127.0.0.1:{env.int('PORT', default=8000)}"
+).rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "smartmate.apps.SmartMateAdminConfig",  # django.contrib.admin with the SmartMate site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -43,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI / ReDoc files (static)
     "smartmate",  # project-wide ops commands (check_services, welcome, seed_demo)
     "accounts",
     "outbox",
@@ -278,7 +283,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["smartmate.throttling.UserTokenBucketThrottle"],
     # DRF's own get_ident never trusts X-Forwarded-For; ours reads it from TRUSTED_PROXIES only.
     "NUM_PROXIES": 0,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "smartmate.schema.AutoSchema",  # tags, summaries, security, headers by default
     "EXCEPTION_HANDLER": "smartmate.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 20,
@@ -292,15 +297,26 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",  # operation ids without v1_
+    "SERVERS": [{"url": "/", "description": "this deployment"}],
+    # Swagger UI and ReDoc from drf-spectacular-sidecar's pinned copies, served by us: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    # A nullable choice is "X or null" (smartmate.schema), not a separate NullEnum component.
+    "ENUM_ADD_EXPLICIT_BLANK_NULL_CHOICE": False,
     # Named enums where two choice sets share a field name (else drf_spectacular.W001 warns and
     # invents names such as Status4a0Enum; `check --deploy` must be clean).
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "scheduling.models.tasks.Status",
         "TriggerSourceEnum": "scheduling.models.active.TriggerSource",
+        "ChunkObjectEnum": ["chat.completion.chunk"],
+        "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
+        "DraftPlanStatusEnum": "agent.models.PlanStatus",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "smartmate.schema.add_error_responses",  # the error JSON of every operation (errors.py)
+        "smartmate.schema.postprocess",  # shared errors, x-enum-varnames, nullables, /healthz
     ],
 }
 
@@ -464,6 +480,13 @@ NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=5)
 NOTIFICATIONS_BATCH_SIZE = env.int("NOTIFICATIONS_BATCH_SIZE", default=100)
 NOTIFICATIONS_SEND_CONCURRENCY = env.int("NOTIFICATIONS_SEND_CONCURRENCY", default=8)
 NOTIFICATIONS_SWEEP_SECONDS = env.float("NOTIFICATIONS_SWEEP_SECONDS", default=60.0)
+# A rate-limited (Feishu 9499/11232, HTTP 429) or 5xx answer is retried this many times inside
+# the send, after Retry-After or base * 2^n seconds (capped); then the row's retry schedule.
+NOTIFICATIONS_QUICK_RETRIES = env.int("NOTIFICATIONS_QUICK_RETRIES", default=2)
+NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS", default=0.5)
+NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS = env.float("NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS", default=5.0)
+# A webhook secret replaced by a PUT keeps signing beside the new one this long (key rotation).
+NOTIFICATIONS_SECRET_ROTATION_HOURS = env.int("NOTIFICATIONS_SECRET_ROTATION_HOURS", default=24)
 CELERY_BEAT_SCHEDULE.update(
     {
         "notifications-sweep": {
@@ -483,6 +506,7 @@ LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff
 LLM_BACKOFF_SECONDS = env.float("LLM_BACKOFF_SECONDS", default=0.5)
 AGENT_SSE_PING_SECONDS = env.float("AGENT_SSE_PING_SECONDS", default=5.0)
+AGENT_SSE_RETRY_MS = env.int("AGENT_SSE_RETRY_MS", default=3000)  # the stream's `retry:` for reconnecting clients
 AGENT_MESSAGE_MAX_CHARS = 4000  # fixed by the contract
 AGENT_CONTEXT_TOKEN_BUDGET = env.int("AGENT_CONTEXT_TOKEN_BUDGET", default=6000)
 AGENT_MEMORY_PROMPT_ITEMS = min(env.int("AGENT_MEMORY_PROMPT_ITEMS", default=5), 20)

@@ -119,7 +119,6 @@ def serve_asgi():
     """Serve the production entry point (smartmate.asgi.application: start-up guard, body
     cap, Django) with uvicorn on a free loopback port, in a thread; yields the port."""
     import uvicorn
-    from django.db import connection
 
     from smartmate.asgi import application
 
@@ -138,12 +137,19 @@ def serve_asgi():
     finally:
         server.should_exit = True
         thread.join(5)
-        if connection.vendor == "postgresql":  # the server's worker threads keep their own connections
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                )
+        terminate_other_backends()  # the server's worker threads keep their own connections
+
+
+def terminate_other_backends():
+    """End the test database's other sessions (a server thread's), so it can be dropped at the end."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 def tansu_binary():

@@ -12,6 +12,7 @@ import contextvars
 import functools
 import json
 import logging
+import random
 import ssl
 import time
 from dataclasses import dataclass
@@ -46,17 +47,36 @@ class DeliveryError(Exception):
 
     `str()` is safe to store and show: it never holds the URL's path or a secret."""
 
-    def __init__(self, message: str, *, permanent: bool, status: int | None = None, code=None):
+    def __init__(
+        self, message: str, *, permanent: bool, status: int | None = None, code=None, retry_after: float | None = None
+    ):
         super().__init__(message)
         self.permanent = permanent
         self.status = status
         self.code = code
+        self.retry_after = retry_after  # seconds the endpoint asked us to wait (Retry-After), if it said
+
+
+# Statuses worth a quick retry inside the same send: a rate limit or a passing server error.
+RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
+    headers: dict[str, str] | None = None
+
+    def retry_after(self) -> float | None:
+        """Retry-After (seconds), or Feishu's gateway header x-ogw-ratelimit-reset."""
+        for name in ("retry-after", "x-ogw-ratelimit-reset"):
+            value = (self.headers or {}).get(name)
+            if value is not None:
+                try:
+                    return max(0.0, float(value))
+                except ValueError:
+                    continue
+        return None
 
     def json(self):
         try:
@@ -111,7 +131,8 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
                     break
                 if time.monotonic() > deadline:
                     raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
-            reply = Reply(status=response.status_code, body=b"".join(chunks)[:MAX_RESPONSE_BYTES])
+            headers = {name.lower(): value for name, value in response.headers.items()}
+            reply = Reply(status=response.status_code, body=b"".join(chunks)[:MAX_RESPONSE_BYTES], headers=headers)
     except httpx.TimeoutException:
         raise DeliveryError(f"Timed out after {timeout:g} s.", permanent=False)
     except httpx.TransportError as exc:
@@ -131,10 +152,23 @@ def classify(reply: Reply) -> Reply:
     excerpt = _excerpt(reply.body)
     message = f"HTTP {status}" + (f": {excerpt}" if excerpt else "")
     if status == 429 or status >= 500:
-        raise DeliveryError(message, permanent=False, status=status)
+        raise DeliveryError(message, permanent=False, status=status, retry_after=reply.retry_after())
     if 300 <= status < 400:
         raise DeliveryError(f"HTTP {status}: redirects are not followed.", permanent=True, status=status)
     raise DeliveryError(message, permanent=True, status=status)
+
+
+def backoff_sleep(attempt: int, retry_after: float | None) -> None:
+    """Wait before the `attempt`-th quick retry: what the endpoint asked for, else 2^attempt times the
+    base with jitter, never more than the cap (the row's own retry schedule takes over after)."""
+    base = float(getattr(settings, "NOTIFICATIONS_QUICK_RETRY_BASE_SECONDS", 0.5))
+    cap = float(getattr(settings, "NOTIFICATIONS_QUICK_RETRY_CAP_SECONDS", 5.0))
+    wait = retry_after if retry_after is not None else base * (2**attempt) * (0.5 + random.random() / 2)
+    time.sleep(min(max(wait, 0.0), cap))
+
+
+def quick_retries() -> int:
+    return int(getattr(settings, "NOTIFICATIONS_QUICK_RETRIES", 2))
 
 
 def _excerpt(body: bytes, limit: int = 300) -> str:

@@ -50,9 +50,17 @@ def test_offline_stream_is_framed_and_ends_with_exactly_one_done(live_asgi, user
     assert kinds[0] == "intent" and chunks[0]["extra"]["intent"] == "quick_note"
     assert "action" in kinds and all(k in {"text", "intent", "action", "preview", "error"} for k in kinds)
     assert all(c["object"] == "chat.completion.chunk" and c["id"] == chunks[0]["id"] for c in chunks)
-    # each event is exactly one data line followed by a blank line
-    for block in raw.strip("\n").split("\n\n"):
-        assert len(block.split("\n")) == 1 and (block.startswith("data: ") or block.startswith(": ping"))
+    # retry: first; then each event an id: line and one data: line, and a blank line; [DONE] has no id
+    blocks = raw.strip("\n").split("\n\n")
+    assert blocks[0] == "retry: 3000"
+    ids = []
+    for block in blocks[1:]:
+        lines = block.split("\n")
+        if lines == ["data: [DONE]"] or lines[0].startswith(": ping"):
+            continue
+        assert len(lines) == 2 and lines[0].startswith("id: ") and lines[1].startswith("data: "), block
+        ids.append(lines[0][4:])
+    assert len(set(ids)) == len(ids) == len(chunks)
     relay()
     assert Message.objects.filter(conversation_id=int(cid)).count() == 2
 
