@@ -447,20 +447,28 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # [outbox]
 OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
-OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+# Relay batch: the best point of the measured curve (docs/BENCHMARKS.md).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=1000)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=30)
 OUTBOX_MAX_RETRY = env.int("OUTBOX_MAX_RETRY", default=20)
 OUTBOX_BACKOFF_CAP_SECONDS = env.int("OUTBOX_BACKOFF_CAP_SECONDS", default=32)
 # Published rows their consumer has not settled within this are sent again (at-least-once).
 OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=300)
 OUTBOX_PURGE_AFTER_DAYS = env.int("OUTBOX_PURGE_AFTER_DAYS", default=7)
+# The relay's poll when nothing wakes it (SQLite, or OUTBOX_RELAY_LISTEN off).
 OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=0.5)
+# PostgreSQL: `outbox_relay --loop` waits on LISTEN for commits of new rows, polling only
+# every OUTBOX_RELAY_FALLBACK_SECONDS (or when a retry falls due).
+OUTBOX_RELAY_LISTEN = env.bool("OUTBOX_RELAY_LISTEN", default=True)
+OUTBOX_RELAY_FALLBACK_SECONDS = env.float("OUTBOX_RELAY_FALLBACK_SECONDS", default=5.0)
 OUTBOX_KAFKA_LINGER_MS = env.int("OUTBOX_KAFKA_LINGER_MS", default=5)
 OUTBOX_KAFKA_SEND_TIMEOUT_MS = env.int("OUTBOX_KAFKA_SEND_TIMEOUT_MS", default=10_000)
 OUTBOX_CONSUMER_GROUP_PREFIX = env.str("OUTBOX_CONSUMER_GROUP_PREFIX", default="smartmate.")
 OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS = env.int("OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS", default=8_000)
 OUTBOX_CONSUMER_SESSION_TIMEOUT_MS = env.int("OUTBOX_CONSUMER_SESSION_TIMEOUT_MS", default=6_000)
-OUTBOX_CONSUMER_MAX_POLL_RECORDS = env.int("OUTBOX_CONSUMER_MAX_POLL_RECORDS", default=50)
+# A poll's records are applied as one batch (one transaction).
+OUTBOX_CONSUMER_MAX_POLL_RECORDS = env.int("OUTBOX_CONSUMER_MAX_POLL_RECORDS", default=500)
+OUTBOX_CONSUMER_FETCH_MAX_WAIT_MS = env.int("OUTBOX_CONSUMER_FETCH_MAX_WAIT_MS", default=20)
 CELERY_BEAT_SCHEDULE.update(
     {
         "outbox-relay": {"task": "outbox.tasks.relay", "schedule": 1.0, "options": {"expires": 1}},
