@@ -39,7 +39,7 @@ from scheduling.selectors import task_class_items, task_class_queryset, user_tz
 from scheduling.timetable import MAX_WEEKS
 from smartmate.errors import ApiError, Conflict
 
-TOPIC = "smartmate.plansquare"
+TOPIC = "smartmate.plansquare"  # the accounts service's credits consumer reads it (accounts/credits/handlers.py)
 LIKED = "plan_square.liked"
 IMPORTED = "plan_square.imported"
 EVENT_OF = {RewardKind.LIKE: LIKED, RewardKind.IMPORT: IMPORTED}

@@ -94,11 +94,22 @@ def test_liking_ones_own_post_counts_but_pays_nothing(api, user):
     assert rewards() == [] and not PostReward.objects.exists()
 
 
-def test_reward_events_are_publish_only_and_settle_on_publishing(other_api, user):
+def test_a_like_and_an_import_credit_the_author_through_the_outbox(other_api, user, other, settings):
+    from accounts.credits.selectors import credit_balance, credit_entry_list
+
+    settings.PLAN_SQUARE_LIKE_REWARD, settings.PLAN_SQUARE_IMPORT_REWARD = 1, 5
     post = publish(user)
     like(other_api, post)
-    relay_until_idle()
-    assert [e.status for e in rewards()] == ["consumed"]
+    import_post(other_api, post)
+    like(other_api, post, "delete")
+    like(other_api, post)
+    assert credit_balance(user=user)["balance"] == 0  # nothing is paid inside the request
+    relay_until_idle()  # the embedded transport hands the events to the accounts service
+    assert [e.status for e in rewards()] == ["consumed", "consumed"]
+    assert credit_balance(user=user)["balance"] == 6
+    refs = sorted(entry.ref for entry in credit_entry_list(user=user))
+    assert refs == [f"plan_square:import:{post.pk}:{other.pk}", f"plan_square:like:{post.pk}:{other.pk}"]
+    assert credit_balance(user=other)["balance"] == 0
 
 
 def test_rewards_paid_stay_when_the_post_is_deleted(api, other_api, user):
