@@ -1,7 +1,7 @@
 """Isolation (issue 9): every object endpoint of the URLconf, every method, as another user
 → 404 (never 403: API.md), and anonymous → 401; the admin refuses non-staff. Routes the
 contract makes public (the plan square: anyone reads a post, anyone signed in likes, imports,
-comments on and reports it) say so in SHARED, and are probed again with the object hidden.
+comments on and reports it) say so in PUBLIC_BY_CONTRACT, and are probed again with the object hidden.
 
 The object endpoints are DISCOVERED: every API URL pattern with a path parameter. Each needs a
 factory in FACTORIES (keyed by the router's basename, or the URL name of a plain view) that
@@ -184,7 +184,7 @@ FACTORIES = {
 
 # Routes public or shared by contract: the status anonymous and another user get instead of
 # 401 / 404, by (key, view action). Everything not named here refuses both.
-SHARED = {
+PUBLIC_BY_CONTRACT = {
     ("plan-square-post", "retrieve"): {"anonymous": 200, "other": 200},
     ("plan-square-post", "comments"): {"anonymous": 200, "other": 200},
     ("plan-square-post", "like"): {"other": 200},
@@ -201,7 +201,7 @@ def _hide_plan_square_post(kwargs):
     post_set_hidden(post_id=kwargs["pk"], hidden=True)
 
 
-# Objects staff can hide: once hidden, the SHARED routes refuse too (404 for anyone but the author).
+# Objects staff can hide: once hidden, the PUBLIC_BY_CONTRACT routes refuse too (404 for anyone but the author).
 HIDERS = {"plan-square-post": _hide_plan_square_post}
 
 # Routes with a path parameter that do not address another user's object, and why.
@@ -265,7 +265,7 @@ def _expected(key, pattern, method, who, hidden):
     """(status, code or None) that `who` ("anonymous" | "other") should get."""
     refused = (401, "not_authenticated") if who == "anonymous" else (404, "not_found")
     action = (getattr(pattern.callback, "actions", None) or {}).get(method.lower())
-    status = SHARED.get((key, action), {}).get(who)
+    status = PUBLIC_BY_CONTRACT.get((key, action), {}).get(who)
     if status is None:
         return refused
     return (404, "not_found") if hidden else (status, None)
@@ -336,7 +336,7 @@ def test_a_hidden_object_is_not_found_by_anyone_but_its_owner(route, pattern, ma
 
 def test_shared_routes_are_routes_of_the_urlconf():
     actions = {(_key(p), action) for _, p in ROUTES for action in (getattr(p.callback, "actions", None) or {}).values()}
-    assert set(SHARED) <= actions, set(SHARED) - actions
+    assert set(PUBLIC_BY_CONTRACT) <= actions, set(PUBLIC_BY_CONTRACT) - actions
 
 
 def test_the_probe_catches_a_post_that_reads_when_hidden(make_user, client_for, monkeypatch):
