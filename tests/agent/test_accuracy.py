@@ -182,3 +182,20 @@ def test_past_deadlines_in_the_blind_set_are_read_as_said_and_then_refused_by_th
         result = parse(row["text"], now, ZoneInfo(row["tz"]))
         check = deadline_check(result.deadline, now=now, far_named=result.far_named, read_fully=not result.partial)
         assert (check.ok, check.reason) == (False, "past"), row["text"]
+
+
+# --- the third author's slices (docs/BENCHMARKS.md, "a third author's blind slices") ---
+
+
+def test_the_third_authors_slice_is_large_in_both_languages_and_shares_nothing_with_the_other_sets():
+    from tests.agent.time_accuracy import BLIND, BLIND3, BLIND_HELDOUT, DEV, HOLDOUT, load
+
+    rows = load(BLIND3)
+    assert len(rows) >= 400
+    assert sum(r["lang"] == "en" for r in rows) >= 180
+    assert sum(r["lang"] != "en" for r in rows) >= 180
+    assert sum(r["lang"] in ("zh-Hant", "yue") for r in rows) >= 60
+    assert sum(r["class"] == "negative" and r["expect"] == "none" for r in rows) >= 100
+    assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
+    others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT, BLIND, BLIND_HELDOUT) for r in load(path)}
+    assert not {(r["text"], r["now"]) for r in rows} & others
