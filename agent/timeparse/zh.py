@@ -21,12 +21,27 @@ WEEK = r"(?:周|星期|礼拜)"
 _HALF_HOUR_CANTONESE = re.compile(r"(?<![\d零〇一二两三四五六七八九十])个半钟头?\s?(后|之后|以后|过后)")
 _QUARTERS = re.compile(rf"(过|再过)?\s?({NUM}|半)\s?刻钟\s?(后|之后|以后|过后|内|之内|以内)?")
 _OFFSET = re.compile(
-    rf"(过|再过)?\s?(?<![月\d.])({NUM}(?:\.\d{{1,2}})?|半|几|两三|三四|三五|一两|二三)\s?(个)?\s?(半)?\s?"
+    rf"(过|再过|未来|接下来的?|今后|往后)?\s?(?<![月\d.])({NUM}(?:\.\d{{1,2}})?|半|几|两三|三四|三五|一两|二三)\s?(个)?\s?(半)?\s?"
     r"(分钟|分|小时|钟头|钟|天|日|周|星期|礼拜|月|年)\s?(半)?\s?(后|之后|以后|过后|内|之内|以内|里|前|之前|以前)?"
 )
 
 
+# Words that look like a time and are not one, taken before any rule reads them: greetings (早上好, 晚安,
+# Cantonese 早晨! and 早唞), idioms with N点 (三点水 the radical, 两点一线, 好十三点 "silly"), and a question
+# about what day or date a day is (今天星期几, 明天几号).
+_NOT_A_TIME = re.compile(
+    r"(?<![今明听昨前后寻琴大])(?:早上|早晨|早|中午|下午|晚上|晚)(?:好|安)(?=\s?(?:[!,.?~啊呀哦喔哈啦]|$))"
+    r"|^\s?早晨(?=\s?(?:[!,.?~]|$))|早唞|早抖"
+    r"|[三3]\s?点水(?!果)|[两二三]\s?点一线|十三点兮兮"
+    r"|(?:好|很|太|咁|真|非常|有点|有啲)\s?十三点(?!\s?(?:半|钟|前|之前|以前|后|交|[\d零一二两三四五六七八九十]))"
+    r"|(?:今天|今日|明天|明日|听日|后天|后日|昨天|昨日|琴日|寻日)\s?(?:是)?\s?"
+    r"(?:(?:星期|礼拜|周)\s?几|几\s?[号日]|几\s?月\s?几\s?[号日])"
+)
+
+
 def _scan_offsets(s: Scan) -> None:
+    for m in s.each(_NOT_A_TIME):
+        s.skip(m)
     for m in s.each(_HALF_HOUR_CANTONESE):
         s.set_after(timedelta(minutes=90), m)
     for m in s.each(_QUARTERS):
@@ -119,7 +134,7 @@ _MD = re.compile(
     r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
 )
 _DAY = re.compile(
-    rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内选房门窗车站厅馆桌柜台码球队电波风])"
+    rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内选房门窗车站厅馆桌柜台码球队电波风巴舱闸栋座仓字])"
 )
 _REL_DAYS = {
     "今明两天": 1,
@@ -168,13 +183,15 @@ _HOLIDAYS = {
     "劳动节": (5, 1),
     "五一": (5, 1),
     "青年节": (5, 4),
-    "儿童节": (6, 1),
+    "儿童节": "children's day",
     "六一": (6, 1),
     "建党节": (7, 1),
     "建军节": (8, 1),
-    "教师节": (9, 10),
-    "国庆节": (10, 1),
-    "国庆": (10, 1),
+    "教师节": "teachers' day",
+    "双十节": (10, 10),
+    "双十": (10, 10),
+    "国庆节": "national day",
+    "国庆": "national day",
     "万圣节": (10, 31),
     "光棍节": (11, 11),
     "双十一": (11, 11),
@@ -184,27 +201,48 @@ _HOLIDAYS = {
     "圣诞": (12, 25),
 }
 # lunar-calendar holidays move every year: named, they are asked about rather than guessed
-_LUNAR = "春节|过年|除夕|元宵节?|端午节?|七夕|中秋节?|重阳节?|清明节?"
+_LUNAR = (
+    "春节|过年|除夕|元宵节?|端午节?|七夕|中秋节?|重阳节?|清明节?|农历新年|新年|大年三十|年三十|大年初一|年初一|冬至|腊八"
+    "|母亲节|父亲节|感恩节|复活节"
+)
 _HOLIDAY_NAME = "|".join(sorted(_HOLIDAYS, key=len, reverse=True))
 # a holiday is a deadline when a deadline word is next to it (圣诞节前, 到元旦, 国庆当天交), not in 元旦快乐
 _HOLIDAY = re.compile(
-    rf"(在|到|截至|截止到?|赶在|于)?\s?(?:({_HOLIDAY_NAME})|({_LUNAR}))\s?(?:节)?"
+    rf"(在|到|截至|截止到?|赶在|于)?\s?(?:(今年|明年|出年|下年|后年|去年|旧年|\d{{4}}\s?年)\s?的?\s?)?(?:({_HOLIDAY_NAME})|({_LUNAR}))\s?(?:节)?"
     r"(?:(前(?!后)|之前|以前|当天|那天|当日|那日)|(前后|后|之后|以后|期间|假期)|(?=\s?(?:交|截止|要交|提交|完成)))?"
 )
 
 
 def _scan_holidays(s: Scan) -> None:
     for m in s.each(_HOLIDAY):
-        cue, name, lunar, by, after = m[1], m[2], m[3], m[4], m[5]
-        named_as_deadline = cue or by or s.text[m.end() : m.end() + 4].lstrip()[:1] in ("交", "截", "要", "提", "完")
-        if not (named_as_deadline or after):
-            continue  # 元旦快乐: a greeting
+        cue, year_word, name, lunar, by, after = m.groups()
+        named_as_deadline = (
+            cue or by or year_word or s.text[m.end() : m.end() + 4].lstrip()[:1] in ("交", "截", "要", "提", "完")
+        )
+        alone = not s.text[: m.start()].strip() and not s.text[m.end() :].strip(" !.?~")  # the whole message
+        greeting = s.text[m.end() : m.end() + 3].lstrip().startswith(("快乐", "好"))
+        if greeting:
+            s.skip(m)  # 元旦快乐, 今年国庆节快乐: a greeting, its year word included
+            continue
+        if not (named_as_deadline or after or alone):
+            continue  # 国庆节的安排: the holiday as a topic
         if lunar or after:
             s.vague = True  # 春节前 (a lunar date), 国庆后 (after it, but when?): ask
             s.take_m(m)
             continue
-        month, day = _HOLIDAYS[name]
-        s.add_day(cv.month_day(s.today, month, day), m, explicit=True)
+        when = _HOLIDAYS[name]
+        if isinstance(when, str):
+            when = cv.regional_holiday(when, s.tz)  # 国庆 is 10 October in Taiwan
+        if when is None:
+            s.vague = True
+            s.take_m(m)
+            continue
+        month, day = when
+        year = None
+        if year_word:
+            year = int(year_word[:4]) if year_word[0].isdigit() else s.today.year + _YEAR_WORD[year_word]
+            s.far_named = s.far_named or year != s.today.year
+        s.add_day(cv.month_day(s.today, month, day, year), m, explicit=True)
 
 
 def _scan_dates(s: Scan) -> None:
@@ -382,6 +420,7 @@ _POINTS = re.compile(
     r"^\s?(?:的\s?)?(?:建议|意见|注意|要求|内容|原因|理由|想法|看法|体会|收获|感想|不足|好处|坏处|优点|缺点|问题|区别"
     r"|结论|改进|事项|规定|原则|方面|特点|要点|疑问|启发|思考|补充|说明|理解|经验|教训|心得|之间|连线|一线)"
 )
+_WORK_DAY = re.compile(r"(下班|放工|收工|上班|返工|开工)\s?(?:前|之前|以前)")
 _NOT_CLOCK_BEFORE = "有早快慢多少晚好再差一"
 
 
@@ -421,8 +460,8 @@ def _scan_times(s: Scan) -> None:
         bare_dian = s.text[m.end(1) : m.end(1) + 1] == "点" and not any((m[2], m[3], m[4], m[5], m[7]))
         if bare_dian and s.text[m.end(1) + 1 : m.end(1) + 2] in tuple(_NOT_CLOCK_AFTER):
             continue  # 三点都 / 两点心: not a clock time
-        if bare_dian and _POINTS.match(s.text[m.end() :]):
-            continue
+        if _POINTS.match(s.text[m.end(1) :].lstrip()[1:]):
+            continue  # 三点建议, 两点一线: points counted
         if s.text[m.end() : m.end() + 1] in ("几", "多") and s.text[m.end() : m.end() + 2] != "多少":
             s.partial = True  # 四点几 / 三点多: some time after four; ask
         try:
@@ -442,6 +481,9 @@ def _scan_times(s: Scan) -> None:
         except ValueError:
             continue
         s.add_clock(hour, minute, False, m)
+    for m in s.each(_WORK_DAY):
+        clock = cv.CLOSE_OF_BUSINESS if m[1] in ("下班", "放工", "收工") else cv.START_OF_BUSINESS
+        s.add_clock(clock.hour, clock.minute, True, m)
     for pattern, period in _PERIOD_RE:
         for m in s.each(pattern):
             s.set_period(period, m)
@@ -473,6 +515,14 @@ VAGUE = (
     "过段时间",
     "抽空",
     "之后再",
+    "(?<![今明去后前出旧周\\d零〇一二两三四五六七八九十几半])年[前后](?![天日])",
+    "下班后",
+    "放工后",
+    "一阵间",
+    "阵间",
+    "等阵",
+    "等一阵",
+    "过一阵",
     "等会",
     "一会儿",
     "一会",
@@ -503,7 +553,7 @@ _NARRATION = re.compile(
 
 
 def finish(s: Scan) -> None:
-    if _VAGUE_RE.search(s.text):
+    if any(s.free(m.start(), m.end()) for m in _VAGUE_RE.finditer(s.text)):
         s.vague = True
     for m in _NARRATION.finditer(s.text):
         s.narration = True
