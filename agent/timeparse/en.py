@@ -37,6 +37,8 @@ _WEEKDAYS = {
     "sun": 6,
 }
 WD = r"(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")"
+# words ending in "s" that are not a counted noun after a number ("by 4/1 thanks", "at 5 tues")
+_NOT_A_COUNT = r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless)"
 _AMBIGUOUS_ABBR = {"sat", "sun", "wed", "mon"}  # also ordinary words: need a cue
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 _ORDINALS.update({"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5})
@@ -174,12 +176,24 @@ _NOT_A_TIME = re.compile(
     r"|nothing|all|life|people|no\sone|nobody|who)\b)"
     r"|\b(?:at|to|from|in|near|the)\s(?:a\s|the\s)?7[- ]?(?:11|eleven)\b|\b24\s?/\s?7\b|\b24-7\b"
     r"|\bwhat(?:'s|\sis)?\s(?:the\s)?(?:day|date)(?:\s(?:is\s)?(?:it|today|tomorrow)){0,2}\b"
+    rf"|\b(?:have|had|enjoy)\s(?:a|an|your|the)\s(?:\w+\s)?(?:day|weekend|week|evening|night|morning|holiday|holidays)\b"
+    rf"|\bhappy\s(?:{WD}|weekend|new\syear|holidays)\b"
+)
+
+
+# a habit or a recurrence names no one deadline: "every morning", "each Monday at 9"
+_RECURRING = re.compile(
+    rf"\b(?:every|each)\s(?:single\s)?(?:other\s)?(?:day|morning|afternoon|evening|night|week|weekend|month|year|{WD})"
+    r"(?:\s(?:morning|afternoon|evening|night))?\b"
 )
 
 
 def _scan_offsets(s: Scan) -> None:
     for m in s.each(_NOT_A_TIME):
         s.skip(m)
+    for m in s.each(_RECURRING):
+        s.skip(m)
+        s.recurring = True
     for m in s.each(_SAME_TIME):
         s.add_day(s.today + timedelta(days=1 if m[1] == "tomorrow" else 7), m)
         s.clocks.append(_now_clock(s, m))
@@ -258,7 +272,9 @@ _DAY_OF_REL_MONTH = re.compile(
     rf"\b(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\sof\s(?:the\s)?(next|this)\smonth\b"
 )
 _ORDINAL_DAY = re.compile(
-    r"\b(?:(?:on|by|before|until|till|due|from|after)\s)?the\s(\d{1,2})(?:st|nd|rd|th)\b"
+    r"\b(?:(?:on|by|before|until|till|due|from|after)\s)?the\s(\d{1,2})(?:st|nd|rd|th)\b(?!\s(?:centur|floor|birthday|anniversar"
+    r"|place|time|row|grade|street|st\b|avenue|ave\b|amendment|edition|round|lap|percentile|generation|episode|chapter"
+    r"|page|attempt|try|person|customer|caller|visitor|player|pick|level|stage|hole|inning|year|annual|week|day|month))"
     r"|\b(?:on|by|before|until|till|due)\s(\d{1,2})(?:st|nd|rd|th)\b"
     rf"|\b(?:on|by|before|until|till|due)\sthe\s({DAY_WORD})\b"
     r"(?=\s?(?:$|[.,!?;]|at\b|by\b|in\sthe\b|morning|afternoon|evening|night|\d))"
@@ -345,6 +361,9 @@ def _cue_before(s: Scan, start: int) -> bool:
 
 
 # a measure after a number pair: "1/2 cup", "3/4 inch", "2/3 of the class" are fractions, not dates
+_COUNTED_AFTER = re.compile(
+    rf"^\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b|^\s(?:people|kids|children|men|women|copies|pieces?|cups?|per\b)"
+)
 _MEASURE_AFTER = re.compile(
     r"^\s?(?:of\b|cups?\b|inch(?:es)?\b|in\b(?!\s(?:the|a)\b)|\"|tsp\b|tbsp\b|teaspoons?\b|tablespoons?\b|miles?\b"
     r"|mi\b|pounds?\b|lbs?\b|oz\b|ounces?\b|kgs?\b|g\b|grams?\b|cm\b|mm\b|m\b|km\b|ft\b|foot\b|feet\b|yards?\b"
@@ -444,7 +463,8 @@ def _scan_dates(s: Scan) -> None:
     for m in s.each(_ORDINAL_DAY):
         s.add_day(cv.day_of_month(today, int(m[1] or m[2]) if (m[1] or m[2]) else _DAY_WORDS[m[3]]), m, explicit=True)
     for m in s.each(_NUMERIC):
-        if not _cue_before(s, m.start()) or _MEASURE_AFTER.match(s.text[m.end() :]):
+        after = s.text[m.end() :]
+        if not _cue_before(s, m.start()) or _MEASURE_AFTER.match(after) or _COUNTED_AFTER.match(after):
             continue
         if m[2] == "-" and _AT_BEFORE.search(s.text[max(0, m.start() - 8) : m.start()]):
             continue  # "at 3-4": a clock range (below), not 4 March
@@ -648,14 +668,19 @@ def _scan_month_year(s: Scan) -> None:
 
 
 # --- clock times ---
-_NOT_A_COUNT = r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless)"
 _AMPM = r"(?P<ampm>a\.m\.?|p\.m\.?|am|pm)"
 _RANGE_AMPM = re.compile(
     r"\b(?:between\s|from\s)?(\d{1,2})(?::(\d\d))?\s?(am|pm)?\s?(?:-|to|until|till|and)\s?(\d{1,2})(?::(\d\d))?\s?(am|pm)\b"
 )
-_RANGE_BETWEEN = re.compile(r"\bbetween\s(\d{1,2})(?::(\d\d))?\sand\s(\d{1,2})(?::(\d\d))?\b(?!\s?(?:am|pm|/))")
+_RANGE_BETWEEN = re.compile(
+    r"\bbetween\s(\d{1,2})(?::(\d\d))?\sand\s(\d{1,2})(?::(\d\d))?\b(?!\s?(?:am|pm|/))"
+    rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b|\s(?:people|kids|children|men|women))"
+)
 _CLOCK_AMPM = re.compile(
     rf"(?<![\d/.:$])\b(\d{{1,2}})(?:[:.]?(\d\d))?\s?{_AMPM}(?![a-z])|\b(\d{{1,2}})(?::(\d\d))?([ap])\b"
+)
+_SHORT_AMPM_CUE = re.compile(
+    rf"(?:\b(?:at|by|before|until|till|til|around|about|from|to|tomorrow|today|tonight|tmrw?|tmr|{WD})|@|-)\.?\s?$"
 )
 _HHMM = re.compile(r"(?<![\d/.:])(\d{1,2})\s?:\s?(\d\d)(?![\d:])(?:\s?h\b)?")
 _H_MM = re.compile(r"(?<![/.])\b(\d{1,2})h(\d\d)?\b")
@@ -666,7 +691,8 @@ _MILITARY = re.compile(
 # three digits after "at" are h:mm when nothing else can be meant: the end of the message, a part of the day
 _COMPACT_CLOCK = re.compile(
     r"(?:\b(?:at|around|about)\s|@\s?)([1-9])([0-5]\d)(?:-?ish)?\b"
-    r"(?=\s?(?:$|[.,!?]|in\sthe\s(?:morning|afternoon|evening)|tonight|this\s(?:morning|afternoon|evening)|tomorrow|today))"
+    r"(?=\s?(?:$|[.,!?](?!\d)|in\sthe\s(?:morning|afternoon|evening)|tonight|this\s(?:morning|afternoon|evening)|tomorrow"
+    r"|today))"
 )
 _MIN_PAST = re.compile(
     rf"\b(half|a\squarter|quarter|\d{{1,2}}|{EN_NUMWORD})\s(minutes?\s)?(past|after|to|till|til|of|before)\s"
@@ -675,7 +701,10 @@ _MIN_PAST = re.compile(
 )
 # "N to/of M" in digits is a clock time only with a cue ("at 10 to 6"), the word "minutes" or am/pm
 _CLOCK_CUE_NEAR = re.compile(r"(?:\b(?:at|by|before|until|till|til|around|about)|@)\s?$")
-_DOT_CLOCK = re.compile(r"\b(?:at|by|before|until|till|til|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d)")
+_DOT_CLOCK = re.compile(
+    r"\b(?:at|by|before|until|till|til|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d"
+    r"|\s?(?:each|per\b|apiece|a\s(?:piece|pop|kilo|pound|head|month|week|year)|dollars?|euros?|pounds?|bucks|usd|eur|gbp|%|percent))"
+)
 _COMPACT_OFFSET = re.compile(r"\b(?:in|within)\s(\d{1,3}(?:\.\d{1,2})?|\d/\d)\s?(h|hr|m|min)(?:\s?(\d{1,2})\s?m?)?\b")
 _RANGE_FROM = re.compile(
     r"\b(?:from\s(\d{1,2})(?::(\d\d))?\s?(?:-|to|until|till|til)|at\s(\d{1,2})(?::(\d\d))?\s?-)\s?(\d{1,2})(?::(\d\d))?\b"
@@ -756,8 +785,8 @@ def _scan_times(s: Scan) -> None:
     for m in s.each(_CLOCK_AMPM):
         if m[1] is not None:
             _add_ampm(s, int(m[1]), int(m[2] or 0), m["ampm"], m)
-        else:
-            _add_ampm(s, int(m[4]), int(m[5] or 0), m[6] + "m", m)
+        elif _SHORT_AMPM_CUE.search(s.text[max(0, m.start() - 12) : m.start()]):
+            _add_ampm(s, int(m[4]), int(m[5] or 0), m[6] + "m", m)  # "at 4p", "fri 9a"
     for m in s.each(_MILITARY):
         hour, minute, word = (int(m[2]), int(m[3]), m[1]) if m[2] else (int(m[4] or m[6]), int(m[5] or m[7]), None)
         if word in ("by", "before", "until", "till", "til") and 1950 <= hour * 100 + minute <= 2099:
@@ -873,9 +902,12 @@ def _add_ampm(s: Scan, hour: int, minute: int, ampm: str, m) -> None:
 
 VAGUE = re.compile(
     r"\b(?:sometime|some\stime|someday|some\sday|later|soon|at\ssome\spoint|when\si\s(?:have|get|find)\s(?:the\s)?time"
-    r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof|one\sof\sthese\sdays"
-    r"|eventually|in\sa\sbit|in\sa\swhile|whenever|next\stime|asap|as\ssoon\sas\spossible|in\sdue\scourse"
-    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso"
+    r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof\s(?:minutes|hours|days|weeks|months)"
+    r"|one\sof\sthese\sdays"
+    r"|eventually|in\sa\sbit|in\sa\swhile|whenever(?=\s?(?:$|[.,!?]|you|i\s(?:can|want|like|get)))|next\stime"
+    r"|asap|as\ssoon\sas\spossible|in\sdue\scourse"
+    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays"
+    r"|(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?|\d|noon|midnight|am|pm)\sor\sso"
     r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b)"
     r"|end\sof\s(?:the\s)?(?:semester|term|school\syear)|before\s(?:the\s)?(?:exams?|finals?|midterms?)"
     r"|(?:this|next|last|by|before|until|till|over\sthe|during\sthe|in\sthe|for\sthe)\s(?:summer|winter|spring|fall|autumn)"

@@ -75,6 +75,7 @@ class Scan:
         self.far_named = False
         self.vague = False
         self.partial = False
+        self.recurring = False  # "every Monday at 9", 每周五: a habit, no one deadline
         self.narration = False  # the sentence reports time spent ("took me 2 hours", 做了两个小时)
         self.narrated: list[tuple[int, int]] = []  # where: a day read inside one is the duration, not a date
         self.spans: list[tuple[int, int]] = []
@@ -196,6 +197,8 @@ class Scan:
         if self.spans:
             first, last = result.spans[0][0], max(end for _start, end in result.spans)
             result.matched = self.norm.raw[first:last]
+        if self.recurring and not self.days and self.exact is None:
+            self.clocks, self.period = [], None  # "every Monday at 9": the clock belongs to the habit
         day_read = self._one_day()
         result.grain = day_read.grain if day_read else None
         clock_read = self._one_clock()

@@ -19,6 +19,7 @@ WEEK = r"(?:周|星期|礼拜)"
 
 # --- offsets ---
 _HALF_HOUR_CANTONESE = re.compile(r"(?<![\d零〇一二两三四五六七八九十])个半钟头?\s?(后|之后|以后|过后)")
+_FIVE_MINUTES = re.compile(rf"({NUM})\s?个\s?字\s?(后|之后|以后|过后|内|之内|以内)")
 _QUARTERS = re.compile(rf"(过|再过)?\s?({NUM}|半)\s?刻钟\s?(后|之后|以后|过后|内|之内|以内)?")
 _OFFSET = re.compile(
     rf"(过|再过|未来|接下来的?|今后|往后)?\s?(?<![月\d.])({NUM}(?:\.\d{{1,2}})?|半|几|两三|三四|三五|一两|二三)\s?(个)?\s?(半)?\s?"
@@ -32,18 +33,33 @@ _OFFSET = re.compile(
 _NOT_A_TIME = re.compile(
     r"(?<![今明听昨前后寻琴大])(?:早上|早晨|早|中午|下午|晚上|晚)(?:好|安)(?=\s?(?:[!,.?~啊呀哦喔哈啦]|$))"
     r"|^\s?早晨(?=\s?(?:[!,.?~]|$))|早唞|早抖"
-    r"|[三3]\s?点水(?!果)|[两二三]\s?点一线|十三点兮兮"
+    r"|[三3]\s?点水(?!果)|[两二三]\s?点一线|十三点兮兮|[\d一二两三四五六七八九十]{1,2}\s?点钟?\s?方向|一点半点|半点"
+    r"|一时(?:半会|半刻|间|之间|兴起|冲动|糊涂|疏忽|语塞|想不)|下午茶|早午饭|一日之计"
+    r"|(?:周末|假期|新年|节日)\s?(?:快乐|愉快)|(?:回头|待会|等会|一会|晚点|迟啲|陣間|阵间)\s?见"
     r"|(?:好|很|太|咁|真|非常|有点|有啲)\s?十三点(?!\s?(?:半|钟|前|之前|以前|后|交|[\d零一二两三四五六七八九十]))"
     r"|(?:今天|今日|明天|明日|听日|后天|后日|昨天|昨日|琴日|寻日)\s?(?:是)?\s?"
     r"(?:(?:星期|礼拜|周)\s?几|几\s?[号日]|几\s?月\s?几\s?[号日])"
 )
 
 
+# a habit or a recurrence names no one deadline: 每天早上, 每周五, 逢礼拜三
+_RECURRING = re.compile(
+    rf"(?:每|逢)\s?(?:一)?\s?(?:个)?\s?(?:天|日|晚|早|朝|月|年|{WEEK}\s?[一二三四五六日天末1-7]?|周)"
+    r"\s?的?\s?(?:早上|早晨|上午|中午|下午|傍晚|晚上|夜里|凌晨)?"
+)
+
+
 def _scan_offsets(s: Scan) -> None:
     for m in s.each(_NOT_A_TIME):
         s.skip(m)
+    for m in s.each(_RECURRING):
+        s.skip(m)
+        s.recurring = True
     for m in s.each(_HALF_HOUR_CANTONESE):
         s.set_after(timedelta(minutes=90), m)
+    for m in s.each(_FIVE_MINUTES):
+        if 0 < cn_int(m[1]) < 12:
+            s.set_after(timedelta(minutes=5 * cn_int(m[1])), m)  # 三个字之后 (Cantonese): 15 minutes
     for m in s.each(_QUARTERS):
         if not (m[1] or m[3]):
             continue
@@ -63,7 +79,7 @@ def _scan_offsets(s: Scan) -> None:
             continue  # 一个钟 = an hour (Cantonese); 三点钟 is a clock time
         if unit == "月" and not ge and count != "半":
             continue  # 三月后 is ambiguous with March; 三个月后 is an offset
-        if m[0].startswith("过两天"):
+        if m[0].startswith(("过两天", "过两日")):
             s.vague = True  # colloquial "in a couple of days": not exactly two
             s.take_m(m)
             continue
@@ -108,7 +124,7 @@ def _scan_offsets(s: Scan) -> None:
 
 
 # --- dates ---
-_YEAR_WORD = {"今年": 0, "明年": 1, "出年": 1, "下年": 1, "后年": 2, "去年": -1, "旧年": -1, "前年": -2}
+_YEAR_WORD = {"今年": 0, "明年": 1, "出年": 1, "下年": 1, "后年": 2, "去年": -1, "旧年": -1, "上年": -1, "前年": -2}
 _YMD = re.compile(
     rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|出年|下年|后年|去年|旧年))?"
     rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?(?!天|\s?[一两二三四五六七八九十几]\s?次)\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
@@ -124,9 +140,11 @@ _REL_MONTH = re.compile(
 )
 _MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬|中(?![心间]))")
 _YEAR_EDGE = re.compile(
-    r"(今|明|出|后|去|旧)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|出年|下年|后年|去年|旧年)\s?(之内|以内|内)?"
+    r"(今|明|出|下|后|去|旧|上)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|出年|下年|后年|去年|旧年|上年)(?![纪级])\s?(之内|以内|内)?"
 )
-_YEAR4 = re.compile(r"(?<!\d)(\d{4})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)")
+_YEAR4 = re.compile(
+    r"(?<![\d零〇一二三四五六七八九])(\d{4}|[一二][〇零九][〇零一二三四五六七八九]{2})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)"
+)
 _HALF_YEAR = re.compile(r"[上下]半年")
 _AGE_AFTER = re.compile(rf"^\s?(?:就|才|已经|都|也|刚|满|快)?\s?{NUM}\s?周?岁")
 _MD = re.compile(
@@ -331,7 +349,7 @@ def _scan_dates(s: Scan) -> None:
             grain="year",
         )
     for m in s.each(_YEAR4):
-        s.add_day(date(int(m[1]), 12, 31), m, grain="year")
+        s.add_day(date(cn_int(m[1]), 12, 31), m, grain="year")
         s.far_named = True
     for m in s.each(_MD):
         month, day = (m[1], m[2]) if m[1] else (m[3], m[4])
@@ -343,7 +361,8 @@ def _scan_dates(s: Scan) -> None:
             continue
         if value > 31:
             continue
-        if m[1] == "一" and s.text[m.end() : m.end() + 1] not in _DEADLINE_AFTER_DAY:
+        follow = s.text[m.end() : m.end() + 2]
+        if m[1] == "一" and (follow[:1] not in _DEADLINE_AFTER_DAY or (follow[:1] == "之" and follow != "之前")):
             continue  # 一日到黑 / 一日三餐: "a day", not the first of the month
         s.add_day(cv.day_of_month(today, value), m, explicit=True)
     for m in s.each(_REL_DAY):
@@ -373,6 +392,7 @@ def _scan_dates(s: Scan) -> None:
 
 
 # --- clock times ---
+_AFTER_A_DAY = "(?:(?<=[周期拜][一二三四五六日天1-7])|(?<=[今明听琴寻后昨前][日天]))"
 _PERIOD_WORDS = (
     ("凌晨", "dawn"),
     ("早上", "morning"),
@@ -380,6 +400,7 @@ _PERIOD_WORDS = (
     ("清早", "morning"),
     ("清晨", "morning"),
     ("一早", "morning"),
+    ("朝头早", "morning"),
     ("朝早", "morning"),
     ("上午", "forenoon"),
     ("上昼", "forenoon"),
@@ -395,6 +416,7 @@ _PERIOD_WORDS = (
     ("傍晚", "afternoon"),
     ("黄昏", "afternoon"),
     ("挨晚", "afternoon"),
+    ("晚黑", "evening"),
     ("晚上", "evening"),
     ("晚间", "evening"),
     ("夜晚", "evening"),
@@ -405,6 +427,9 @@ _PERIOD_WORDS = (
     ("晚饭后", "evening"),
     ("晚(?=\\s?[0-9一二三四五六七八九十两])", "evening"),
     ("早(?=\\s?[0-9一二三四五六七八九十两])", "morning"),
+    # right after a weekday or a day word: 礼拜六晚, 星期日朝, 听日晚 (Cantonese)
+    (_AFTER_A_DAY + "\\s?(?:晚|夜)(?![饭餐报点安])", "evening"),
+    (_AFTER_A_DAY + "\\s?朝(?!早)", "morning"),
 )
 _PERIOD_RE = [(re.compile(word), period) for word, period in _PERIOD_WORDS]
 _MIDNIGHT = re.compile(r"午夜(?:十二点|12点|零点|0点)?")

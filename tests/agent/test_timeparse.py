@@ -440,6 +440,24 @@ NY_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NY)  # a Monday
         "我有兩點意見",
         "版本2.3",
         "今年国庆节快乐",
+        "I have a couple of questions",
+        "10 or so people came",
+        "whenever I study I get hungry",
+        "call 650.650.6500",
+        "the 4a class",
+        "they cost at 3.50 each",
+        "2-3 times a week",
+        "between 2 and 3 people",
+        "the 21st century",
+        "have a nice weekend",
+        "happy Friday!",
+        "一时半会儿",
+        "一日之计在于晨",
+        "下午茶",
+        "周末愉快",
+        "两点钟方向",
+        "回头见",
+        "他上年纪了",
     ],
 )
 def test_greetings_idioms_measures_labels_and_questions_about_the_day_are_not_times(text):
@@ -546,3 +564,38 @@ def test_every_traditional_form_of_a_character_the_rules_read_is_read_as_the_sim
         if t != c and normalise(t).text != c
     )
     assert not unread  # add each pair to the table in agent/timeparse/normalise.py
+
+
+def test_a_habit_or_recurrence_names_no_one_deadline_and_its_clock_is_not_read():
+    for text, now, tz in (
+        ("every Monday at 9", NY_NOW, NY),
+        ("each morning at 7", NY_NOW, NY),
+        ("每周五交周报", NOW, SH),
+        ("我每天早上跑步", NOW, SH),
+        ("逢礼拜三下午三点", NOW, SH),
+    ):
+        result = parse(text, now, tz)
+        assert result.deadline is None and not result.ambiguous, text
+    assert local(parse("every week, due friday", NY_NOW, NY)) == "2026-11-27 23:59"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("上年", "2025-12-31 23:59"),
+        ("下年初", "2027-01-01 23:59"),
+        ("朝頭早", "2026-11-24 09:00"),
+        ("聽日晚黑", "2026-11-24 22:00"),
+        ("禮拜六晚", "2026-11-28 22:00"),
+        ("星期日朝", "2026-11-29 09:00"),
+        ("二零二七年", "2027-12-31 23:59"),
+        ("三個字之後", "2026-11-23 10:15"),
+        ("一日之內", "2026-11-24 23:59"),
+    ],
+)
+def test_cantonese_day_parts_years_and_five_minute_units_read_as_said(text, expected):
+    assert local(parse(text, NOW, SH)) == expected
+
+
+def test_colloquial_in_a_couple_of_days_is_vague_in_cantonese_too():
+    assert parse("過兩日先交", NOW, SH).ambiguous
