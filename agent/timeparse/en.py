@@ -38,7 +38,11 @@ _WEEKDAYS = {
 }
 WD = r"(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")"
 # words ending in "s" that are not a counted noun after a number ("by 4/1 thanks", "at 5 tues")
-_NOT_A_COUNT = r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless)"
+_NOT_A_COUNT = (
+    r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless|works|sounds"
+    r"|suits|seems|looks|means|makes|gets|helps|fits|lets|tuesdays|thursdays|wednesdays|mondays|fridays|saturdays|sundays"
+    r"|weekdays|weekends|afterwards|besides|perhaps)"
+)
 _AMBIGUOUS_ABBR = {"sat", "sun", "wed", "mon"}  # also ordinary words: need a cue
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 _ORDINALS.update({"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5})
@@ -175,6 +179,8 @@ _NOT_A_TIME = re.compile(
     r"|\bat\sthe\send\sof\sthe\sday(?=,?\s(?:it|it's|its|we|i|i'm|you|they|he|she|that|this|there|what|everything"
     r"|nothing|all|life|people|no\sone|nobody|who)\b)"
     r"|\b(?:at|to|from|in|near|the)\s(?:a\s|the\s)?7[- ]?(?:11|eleven)\b|\b24\s?/\s?7\b|\b24-7\b"
+    r"|\b9/11(?=\s(?:memorial|attacks?|museum|victims?|era|commission|anniversary|terrorist))"
+    rf"|\b(?:\d{{1,2}}|{EN_NUMWORD})-day\sweekend\b"
     r"|\bwhat(?:'s|\sis)?\s(?:the\s)?(?:day|date)(?:\s(?:is\s)?(?:it|today|tomorrow)){0,2}\b"
     rf"|\b(?:have|had|enjoy)\s(?:a|an|your|the)\s(?:\w+\s)?(?:day|weekend|week|evening|night|morning|holiday|holidays)\b"
     rf"|\bhappy\s(?:{WD}|weekend|new\syear|holidays)\b"
@@ -185,6 +191,8 @@ _NOT_A_TIME = re.compile(
 _RECURRING = re.compile(
     rf"\b(?:every|each)\s(?:single\s)?(?:other\s)?(?:day|morning|afternoon|evening|night|week|weekend|month|year|{WD})"
     r"(?:\s(?:morning|afternoon|evening|night))?\b"
+    r"|\b(?:on\s)?(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekdays|weekends)\b"
+    r"|\b(?:daily|weekly|monthly|yearly|annually|nightly)\b"
 )
 
 
@@ -719,7 +727,13 @@ _CUE_HOUR = re.compile(
     rf"(?:\b(?:at|by|before|until|till|til|around)|@)\s?(\d{{1,2}}|{EN_HOURWORD})(?:\s?o'?clock|-?ish)?\b"
     r"(?!\s?(?:/|:|\.\d|st\b|nd\b|rd\b|th\b|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|%|people|pages?"
     r"|dollars?|times?|percent|items?|of\b|points?|stages?|moments?|go\b|places?|locations?|spots?|levels?|sides?"
-    r"|stations?|stores?|shops?|schools?|sites?|venues?|rooms?|tables?|desks?|stops?|kids|children|students))"
+    r"|stations?|stores?|shops?|schools?|sites?|venues?|rooms?|tables?|desks?|stops?|kids|children|students"
+    r"|feet|foot|ft\b|inch(?:es)?\b|cm\b|mm\b|km\b|kms\b|miles?|meters?|metres?|kg\b|kilos?|lbs?\b|pounds?|mph\b|kph\b"
+    r"|degrees?|percent|x\b))"
+    # a counted noun after the number, maybe with one describing word: "at 3 locations", "at 3 different places"
+    rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
+    r"(?!\s(?!(?:on|with|for|in|at|and|or|to|the|my|our|his|her|their|your|a|an|tomorrow|today|tonight|sharp|latest"
+    rf"|o'?clock|am|pm|so|then|if|but|because|when|unless|please|pls|ok|okay)\b)[a-z]+\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
 )
 # "a 2 by 4 plank", "the room is 10 by 12": a dimension, not "by 4 o'clock"
 _DIMENSION_BEFORE = re.compile(

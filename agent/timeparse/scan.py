@@ -157,9 +157,10 @@ class Scan:
                 return chosen  # "Monday, December 7": the date, when its weekday agrees
         if len(self.days) == 2 and _RANGE_BETWEEN.match(self._between(*self.days)):
             first, last = sorted(self.days, key=lambda d: d.start)
-            if last.roll and first.weekday is not None and not first.roll and last.weekday >= first.weekday:
-                # 下周一至周五: the end is in the week the start names
-                last = DayRead(first.day + timedelta(days=last.weekday - first.weekday), last.start, last.end)
+            if last.roll and first.weekday is not None:
+                # 下周一至周五, "Monday to Friday": the end is the first such weekday from the start on
+                days = (last.weekday - first.weekday) % 7
+                last = DayRead(first.day + timedelta(days=days), last.start, last.end)
             return max((first, last), key=lambda d: d.day)  # a range is due at its end
         self.partial = True
         return None

@@ -458,6 +458,10 @@ NY_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NY)  # a Monday
         "两点钟方向",
         "回头见",
         "他上年纪了",
+        "we met at 3 different places",
+        "she is at 5 feet tall",
+        "the 9/11 memorial",
+        "a 3-day weekend in Maine",
     ],
 )
 def test_greetings_idioms_measures_labels_and_questions_about_the_day_are_not_times(text):
@@ -570,6 +574,8 @@ def test_a_habit_or_recurrence_names_no_one_deadline_and_its_clock_is_not_read()
     for text, now, tz in (
         ("every Monday at 9", NY_NOW, NY),
         ("each morning at 7", NY_NOW, NY),
+        ("practice at 5 on tuesdays", NY_NOW, NY),
+        ("weekly sync at 9", NY_NOW, NY),
         ("每周五交周报", NOW, SH),
         ("我每天早上跑步", NOW, SH),
         ("逢礼拜三下午三点", NOW, SH),
@@ -599,3 +605,10 @@ def test_cantonese_day_parts_years_and_five_minute_units_read_as_said(text, expe
 
 def test_colloquial_in_a_couple_of_days_is_vague_in_cantonese_too():
     assert parse("過兩日先交", NOW, SH).ambiguous
+
+
+def test_a_range_of_weekdays_ends_on_the_first_such_weekday_from_its_start():
+    wednesday = datetime(2027, 2, 10, 9, 30, tzinfo=NY)
+    assert local(parse("Monday to Friday", wednesday, NY)) == "2027-02-19 23:59"
+    assert local(parse("from Wednesday to Friday", wednesday, NY)) == "2027-02-12 23:59"
+    assert local(parse("下周一至周五", wednesday.astimezone(SH), SH)) == "2027-02-19 23:59"
