@@ -189,6 +189,7 @@ _EN_WEEKDAY.update({"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "f
 _WEEK_EN_DAY = re.compile(
     rf"{PREFIX}\s?个?\s?{WEEK}\s?(?:的\s?)?(" + "|".join(sorted(_EN_WEEKDAY, key=len, reverse=True)) + r")(?![a-z])"
 )
+_WHICH_WEEKDAY = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}\s?几|{WEEK}\s?几(?=\s?(?:交|前|之前|截止|提交|要交|完成))")
 _WHOLE_WEEK = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}(?!\s?的?\s?{WEEK}?\s?[一二三四五六日天末1-7])(内|之内|以内)?")
 
 
@@ -196,6 +197,7 @@ _HOLIDAYS = {
     "元旦": (1, 1),
     "情人节": (2, 14),
     "妇女节": (3, 8),
+    "三八节": (3, 8),
     "植树节": (3, 12),
     "愚人节": (4, 1),
     "劳动节": (5, 1),
@@ -210,6 +212,7 @@ _HOLIDAYS = {
     "双十": (10, 10),
     "国庆节": "national day",
     "国庆": "national day",
+    "十一": (10, 1),  # 十一前: before the National Day holiday (十一点, 十一号, 十一月 are not it)
     "万圣节": (10, 31),
     "光棍节": (11, 11),
     "双十一": (11, 11),
@@ -238,6 +241,7 @@ def _scan_holidays(s: Scan) -> None:
             cue or by or year_word or s.text[m.end() : m.end() + 4].lstrip()[:1] in ("交", "截", "要", "提", "完")
         )
         alone = not s.text[: m.start()].strip() and not s.text[m.end() :].strip(" !.?~")  # the whole message
+        alone = alone and name != "十一"  # 十一 alone is a number
         greeting = s.text[m.end() : m.end() + 3].lstrip().startswith(("快乐", "好"))
         if greeting:
             s.skip(m)  # 元旦快乐, 今年国庆节快乐: a greeting, its year word included
@@ -371,6 +375,9 @@ def _scan_dates(s: Scan) -> None:
         shift = {"今": 0, "明": 1, "听": 1, "后": 2, "昨": -1, "寻": -1, "琴": -1, "前": -2}[m[1]]
         s.add_day(today + timedelta(days=shift), m)
         s.period = s.period or {"晚": "evening", "夜": "evening", "午": "noon"}.get(m[2], "morning")
+    for m in s.each(_WHICH_WEEKDAY):
+        s.vague = True  # 下周几交? which day: ask
+        s.take_m(m)
     for m in s.each(_WEEK_EN_DAY):
         weekday = _EN_WEEKDAY[m[2]]
         s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[m[1]]), m, weekday=weekday)

@@ -462,6 +462,8 @@ NY_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NY)  # a Monday
         "she is at 5 feet tall",
         "the 9/11 memorial",
         "a 3-day weekend in Maine",
+        "in my Sunday best",
+        "星期几？",
     ],
 )
 def test_greetings_idioms_measures_labels_and_questions_about_the_day_are_not_times(text):
@@ -490,6 +492,9 @@ def test_a_greeting_does_not_hide_a_deadline_in_the_same_message():
         "一陣間",
         "年前交",
         "下班后再做",
+        "in 2-3 days",
+        "in two or three hours",
+        "下周几交？",
     ],
 )
 def test_parts_of_a_period_and_holidays_without_one_known_date_are_asked_about(text):
@@ -507,6 +512,9 @@ def test_a_holiday_whose_date_depends_on_the_region_is_read_in_the_users_region(
     assert local(parse("雙十節前", NOW, SH)) == "2027-10-10 23:59"
     assert local(parse("今年国庆", datetime(2027, 2, 1, 9, 0, tzinfo=SH), SH)) == "2027-10-01 23:59"
     assert local(parse("christmas", NY_NOW, NY)) == "2026-12-25 23:59"  # a holiday named alone is that day
+    assert local(parse("十一前交", NOW, SH)) == "2027-10-01 23:59"  # the National Day holiday
+    assert local(parse("十一点前交", NOW, SH)) == "2026-11-23 11:00"  # eleven o'clock
+    assert local(parse("三八节前", NOW, SH)) == "2027-03-08 23:59"
 
 
 def test_a_clock_time_followed_by_a_zone_is_in_that_zone_and_given_in_the_users():
