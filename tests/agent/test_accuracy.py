@@ -199,3 +199,14 @@ def test_the_third_authors_slice_is_large_in_both_languages_and_shares_nothing_w
     assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
     others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT, BLIND, BLIND_HELDOUT) for r in load(path)}
     assert not {(r["text"], r["now"]) for r in rows} & others
+
+
+def test_the_third_authors_final_slice_is_new_and_at_least_150_utterances():
+    from tests.agent.time_accuracy import BLIND, BLIND3, BLIND4, BLIND_HELDOUT, DEV, HOLDOUT, load
+
+    rows = load(BLIND4)
+    assert len(rows) >= 150 and sum(r["class"] == "negative" for r in rows) >= 40
+    assert sum(r["lang"] == "en" for r in rows) >= 60 and sum(r["lang"] != "en" for r in rows) >= 60
+    assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
+    others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT, BLIND, BLIND_HELDOUT, BLIND3) for r in load(path)}
+    assert not {(r["text"], r["now"]) for r in rows} & others
