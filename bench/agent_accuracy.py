@@ -65,7 +65,7 @@ def main() -> None:
             "blind held-out miss",
         ),
         ("third author's blind slice (scored once, then tuned on)", BLIND3, args.blind3_misses, "blind3 miss"),
-        ("third author's final slice (scored once)", BLIND4, args.blind4_misses, "blind4 miss"),
+        ("third author's final slice (scored once, then tuned on)", BLIND4, args.blind4_misses, "blind4 miss"),
     )
     for title, path, show_misses, label in time_sets:
         if not path.exists():

@@ -574,6 +574,10 @@ _HOLIDAY = re.compile(
     rf"\b(?:(by|before|on|until|till|til|due|ahead\sof)|(after|over|around|during))\s(?:the\s)?({_HOLIDAY_NAME})"
     r"(?![a-z])"
     rf"|^(?:the\s)?({_HOLIDAY_NAME})(?=\s?[.!?]?$)"  # named alone, the whole message: that day
+    # with a time of its own: "Christmas Eve at 6pm", "New Year's Day morning"
+    rf"|\b({_HOLIDAY_NAME})(?=\s(?:at\s|@\s?|by\s)?\d|\s(?:morning|afternoon|evening|night|noon)\b)"
+    # "the day after Christmas", "the night before Christmas"
+    rf"|\bthe\s(?:day|night)\s(after|before)\s(?:the\s)?({_HOLIDAY_NAME})(?![a-z])"
 )
 # holidays whose date moves from year to year (or differs by region and calendar): asked about
 MOVING_HOLIDAY = (
@@ -594,7 +598,7 @@ def _scan_holidays(s: Scan) -> None:
             s.vague = True
             s.take_m(m)
             continue
-        when = _HOLIDAYS[m[3] or m[4]]
+        when = _HOLIDAYS[m[3] or m[4] or m[5] or m[7]]
         if isinstance(when, str):
             when = cv.regional_holiday(when, s.tz)
             if when is None:
@@ -602,7 +606,11 @@ def _scan_holidays(s: Scan) -> None:
                 s.take_m(m)
                 continue
         month, day = when
-        s.add_day(cv.month_day(s.today, month, day), m, explicit=True)
+        shift = {"after": 1, "before": -1}.get(m[6], 0)
+        named = cv.month_day(s.today - timedelta(days=shift), month, day)
+        s.add_day(named and named + timedelta(days=shift), m, explicit=True)
+        if m[6] and m[0].startswith("the night"):
+            s.period = s.period or "evening"  # "the night before Christmas": that evening
 
 
 def _scan_month_year(s: Scan) -> None:
@@ -920,7 +928,10 @@ VAGUE = re.compile(
     r"|one\sof\sthese\sdays"
     r"|eventually|in\sa\sbit|in\sa\swhile|whenever(?=\s?(?:$|[.,!?]|you|i\s(?:can|want|like|get)))|next\stime"
     r"|asap|as\ssoon\sas\spossible|in\sdue\scourse"
-    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays"
+    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\s(?:a|an|one)\s(?:minute|hour|day|week|month)\sor\stwo"
+    r"|a\sfew\sdays"
+    r"|(?:by|before|over|after|during|until|till)\s(?:the\s)?(?:holidays|holiday\sseason|(?:winter|summer|spring|easter|christmas)"
+    r"\sbreak|break|half[- ]term|reading\sweek|vacation|vac)"
     r"|(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?|\d|noon|midnight|am|pm)\sor\sso"
     rf"|(?:in|within)\s(?:\d{{1,3}}|{EN_NUMWORD})\s?(?:-|to|or)\s?(?:\d{{1,3}}|{EN_NUMWORD})\s{UNIT}"
     r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b)"

@@ -464,6 +464,7 @@ NY_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NY)  # a Monday
         "a 3-day weekend in Maine",
         "in my Sunday best",
         "星期几？",
+        "早晨呀",
     ],
 )
 def test_greetings_idioms_measures_labels_and_questions_about_the_day_are_not_times(text):
@@ -495,6 +496,8 @@ def test_a_greeting_does_not_hide_a_deadline_in_the_same_message():
         "in 2-3 days",
         "in two or three hours",
         "下周几交？",
+        "in an hour or two",
+        "before the holidays",
     ],
 )
 def test_parts_of_a_period_and_holidays_without_one_known_date_are_asked_about(text):
@@ -620,3 +623,10 @@ def test_a_range_of_weekdays_ends_on_the_first_such_weekday_from_its_start():
     assert local(parse("Monday to Friday", wednesday, NY)) == "2027-02-19 23:59"
     assert local(parse("from Wednesday to Friday", wednesday, NY)) == "2027-02-12 23:59"
     assert local(parse("下周一至周五", wednesday.astimezone(SH), SH)) == "2027-02-19 23:59"
+
+
+def test_a_holiday_with_a_time_of_its_own_or_a_day_before_or_after_it_is_that_day():
+    assert local(parse("Christmas Eve at 6pm", NY_NOW, NY)) == "2026-12-24 18:00"
+    assert local(parse("the day after Christmas", NY_NOW, NY)) == "2026-12-26 23:59"
+    assert local(parse("the night before Christmas", NY_NOW, NY)) == "2026-12-24 22:00"
+    assert local(parse("跨年夜交", NOW, SH)) == "2026-12-31 23:59"
