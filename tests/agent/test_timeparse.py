@@ -387,6 +387,12 @@ ADVERSARIAL = {
     "chat shorthand": lambda n: ("nxt wk b4 " * n)[:n],
     "chinese time spent": lambda n: ("做了两" * n)[:n],
     "holidays": lambda n: ("圣诞节前元旦" * n)[:n],
+    "greetings": lambda n: ("good morning 早晨 " * n)[:n],
+    "counted after a clock cue": lambda n: ("at 3 big " * n)[:n],
+    "zones after clocks": lambda n: ("4pm cet (utc+8) " * n)[:n],
+    "recurrences": lambda n: ("every 每周五 " * n)[:n],
+    "holiday with a time": lambda n: ("christmas eve at 6 the day after " * n)[:n],
+    "fractions and measures": lambda n: ("1/2 cup 3-4 " * n)[:n],
 }
 
 
