@@ -79,6 +79,26 @@ class TaskInputSerializer(StrictSerializer):
         return attrs
 
 
+# Ids are bigint in PostgreSQL: a larger number is a 400 here, not an overflow in the query.
+ID_MAX = 2**63 - 1
+
+
+class TaskStatusQuerySerializer(StrictSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX), min_length=1, max_length=100
+    )
+
+
+class TaskStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class TaskStatusesSerializer(serializers.Serializer):
+    results = TaskStatusSerializer(many=True)
+
+
 # --- task classes -------------------------------------------------------------------------
 
 

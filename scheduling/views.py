@@ -39,6 +39,8 @@ from scheduling.serializers import (
     TaskClassSerializer,
     TaskInputSerializer,
     TaskSerializer,
+    TaskStatusesSerializer,
+    TaskStatusQuerySerializer,
     TodaySerializer,
     WeekQuerySerializer,
     WeekSerializer,
@@ -165,6 +167,14 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
         """Mark a done task to do again"""
         task = services.task_reopen(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
+
+    @extend_schema(request=TaskStatusQuerySerializer, responses=TaskStatusesSerializer)
+    @action(detail=False, methods=["post"], url_path="status")
+    def statuses(self, request):
+        """The status of up to 100 tasks at once, in the order asked (others' and missing ids left out)"""
+        ids = validated(TaskStatusQuerySerializer, request)["ids"]
+        results = selectors.task_statuses(user=request.user, ids=ids)
+        return Response(TaskStatusesSerializer({"results": results}).data)
 
 
 # --- task classes ------------------------------------------------------------------------
