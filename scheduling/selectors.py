@@ -83,8 +83,7 @@ def task_statuses(*, user, ids: list[int]) -> list[dict]:
     """`{id, status, completed_at}` of the user's tasks among `ids`, in the order asked (each id
     once); ids of other users' or missing tasks are left out. One query."""
     found = {
-        row["id"]: row
-        for row in Task.objects.filter(user=user, id__in=set(ids)).values("id", "status", "completed_at")
+        row["id"]: row for row in Task.objects.filter(user=user, id__in=set(ids)).values("id", "status", "completed_at")
     }
     return [found[task_id] for task_id in dict.fromkeys(ids) if task_id in found]
 

@@ -282,12 +282,17 @@ WRITES = {
     "422": ("Unprocessable", "idempotency_key_reused, invalid_changes"),
     "502": ("UpstreamError", "upstream_error: a webhook or LLM endpoint answered with an error"),
 }
+# Statuses only some operations answer: listed where the view declares them (any body; the
+# shared component replaces it).
+DECLARED = {
+    "501": ("NotConfigured", "not_configured: the feature needs a part this deployment has not set up"),
+}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
 
 
 def error_responses() -> dict:
     out = {}
-    for name, description in (*ALWAYS.values(), *WRITES.values()):
+    for name, description in (*ALWAYS.values(), *WRITES.values(), *DECLARED.values()):
         out[name] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": REF.format("Error")}}},
@@ -308,6 +313,9 @@ def _add_error_responses(result) -> None:
             responses = operation.setdefault("responses", {})
             for status, (name, _) in errors.items():
                 responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+            for status, (name, _) in DECLARED.items():
+                if status in responses:
+                    responses[status] = {"$ref": f"#/components/responses/{name}"}
 
 
 # --- enums and nullables --------------------------------------------------------------------------
