@@ -84,3 +84,6 @@ class IdempotencyRecordAdmin(AuditAdmin):
     list_select_related = ("user",)
     exclude = ("response_body",)
     short_key = truncated("key", 30)
+
+
+from accounts.credits import admin as credits_admin  # noqa: E402, F401  (registers the credits models)

@@ -77,7 +77,7 @@ class TokenCharge(models.Model):
     request_id = models.CharField(max_length=100)
     tokens = models.PositiveIntegerField()
     window_started_at = models.DateTimeField()
-    # False while the row is a hold taken before an LLM call (accounts.quota.quota_reserve).
+    # False while the row is a hold taken before an LLM call (accounts.quota.quota_hold).
     settled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -112,3 +112,7 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.user_id}:{self.key}"
+
+
+# Credits live in their own sub-package; imported here so they keep the accounts app label.
+from accounts.credits.models import CreditAccount, CreditEntry, EntryKind, LlmCall  # noqa: E402, F401

@@ -18,3 +18,6 @@ def purge_idempotency_records():
 @shared_task(name="accounts.send_password_reset_mail", ignore_result=True)
 def send_password_reset_mail(user_id):
     return services.password_reset_mail_send(user_id=user_id)
+
+
+from accounts.credits.tasks import credits_check  # noqa: E402, F401  (registered under accounts.*)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
 from accounts.views import AuthViewSet, MeViewSet
@@ -14,5 +14,6 @@ urlpatterns = [
     path("me/password/", MeViewSet.as_view({"post": "password"}), name="me-password"),
     path("me/quota/", MeViewSet.as_view({"get": "quota"}), name="me-quota"),
     path("me/calendar-token/", MeViewSet.as_view({"post": "calendar_token"}), name="me-calendar-token"),
+    path("credits/", include("accounts.credits.urls")),
     *router.urls,
 ]

@@ -1,6 +1,7 @@
 # ruff: noqa: RUF001, E501  (Chinese text and long canned replies)
-"""One chat turn: start (sync: quota held, user message stored), events (async: the
-model, the tool actions), finish (sync: the hold settled at the tokens used, history via the outbox).
+"""One chat turn: start (sync: the call's cost held of the free allowance and credits, user
+message stored), events (async: the model, the tool actions), finish (sync: the holds settled at
+the tokens used, history via the outbox).
 
 The SSE writer (agent.sse) and the JSON view consume the same `turn_events`.
 """
@@ -19,12 +20,13 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.quota import quota_check, quota_reserve, quota_settle
+from accounts.credits.services import llm_call_check, llm_call_reserve, llm_call_settle
 from agent import selectors, services
 from agent.context import estimate_tokens
 from agent.intents import query
 from agent.models import Conversation, TimelineKind
 from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError, ToolCall, validated_arguments
+from agent.providers.choices import model_default
 from agent.timeparse.normalise import normalise
 from agent.timeparse.window import window
 
@@ -39,11 +41,13 @@ class Turn:
     text: str
     messages: list[dict]
     hints: Hints
+    model: str = "offline"  # the chosen model's id (agent.providers.choices), priced by credits
     reply: list[str] = field(default_factory=list)
     intent: str = "chat"
     actions: list[dict] = field(default_factory=list)
     timeline: list[dict] = field(default_factory=list)
     usage: dict | None = None
+    usage_estimated: bool = False
     error: dict | None = None
     finished: bool = False
     writes: int = 0  # writing tool calls run so far (MAX_WRITES_PER_TURN)
@@ -72,10 +76,14 @@ def _prompt_estimate(messages: list[dict]) -> int:
     return sum(4 + estimate_tokens(m.get("content") or "") for m in messages) + estimate_tokens(json.dumps(TOOLS))
 
 
-def turn_start(*, user, conversation: Conversation, text: str, now: datetime | None = None) -> Turn:
-    """Everything that can refuse the request happens here, before any stream starts: the quota
-    is held for this turn's prompt and its longest answer (a refusal stores nothing)."""
-    quota_check(user=user)
+def turn_start(
+    *, user, conversation: Conversation, text: str, model: str | None = None, now: datetime | None = None
+) -> Turn:
+    """Everything that can refuse the request happens here, before any stream starts: the call's
+    prompt and longest answer are held of the free allowance and credits (docs/DOMAIN.md §9; a
+    refusal, 402 insufficient_credits, stores nothing)."""
+    model = model or model_default()
+    llm_call_check(user=user, model=model)
     now = now or timezone.now()
     tz = _tz(user)
     request_id = uuid.uuid4().hex
@@ -87,9 +95,11 @@ def turn_start(*, user, conversation: Conversation, text: str, now: datetime | N
             conversation=conversation,
             now_line=f"Now: {local.isoformat()} ({tz.key}, {local.strftime('%A')}).",
         )
-        held = quota_reserve(user=user, request_id=request_id, prompt_tokens=_prompt_estimate(ctx["messages"]))
+        held = llm_call_reserve(
+            user=user, request_id=request_id, model=model, prompt_tokens=_prompt_estimate(ctx["messages"])
+        )
     hints = Hints(now=now, tz=tz, max_tokens=held.max_completion_tokens)
-    return Turn(user, conversation, request_id, text, ctx["messages"], hints)
+    return Turn(user, conversation, request_id, text, ctx["messages"], hints, model=model)
 
 
 # --- actions ---------------------------------------------------------------------------------
@@ -255,7 +265,7 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
 
 
 async def turn_events(turn: Turn, provider: Provider):
-    """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}. The quota was held in
+    """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}. The call's cost was held in
     turn_start, so a concurrent turn cannot use up what this one is about to spend."""
     intent_sent = False
     try:
@@ -275,7 +285,7 @@ async def turn_events(turn: Turn, provider: Provider):
                 for out in await sync_to_async(execute_tool)(turn, event.tool_call):
                     yield out
             elif event.kind == "usage":
-                turn.usage = event.usage
+                turn.usage, turn.usage_estimated = event.usage, event.estimated
     except ProviderError as exc:
         logger.warning("LLM provider error: %s", exc)
         turn.error = {
@@ -287,13 +297,19 @@ async def turn_events(turn: Turn, provider: Provider):
 
 
 def turn_finish(turn: Turn) -> None:
-    """Charge the tokens used (once per request id) and send the rest of the turn to history."""
+    """Pay the tokens used (once per request id) and send the rest of the turn to history."""
     if turn.finished:
         return
     turn.finished = True
     usage = turn.tokens_used()
-    tokens = int(usage.get("prompt_tokens", 0)) + int(usage.get("completion_tokens", 0))
-    quota_settle(user=turn.user, request_id=turn.request_id, tokens=tokens)
+    llm_call_settle(
+        user=turn.user,
+        request_id=turn.request_id,
+        prompt_tokens=int(usage.get("prompt_tokens", 0)),
+        completion_tokens=int(usage.get("completion_tokens", 0)),
+        estimated=turn.usage is None or turn.usage_estimated,
+        failed=bool(turn.error and turn.error["code"] == "upstream_error"),
+    )
     timeline = list(turn.timeline)
     if turn.error:
         timeline.append({"kind": TimelineKind.ERROR, "data": {"code": turn.error["code"]}})

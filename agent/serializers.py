@@ -3,6 +3,7 @@ from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_fiel
 from rest_framework import serializers
 
 from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, PlanStatus, TimelineEntry
+from agent.providers.choices import model_choices
 from scheduling.views_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
 
@@ -25,10 +26,16 @@ class ConversationListQuerySerializer(serializers.Serializer):  # beside page an
 
 class ChatInputSerializer(StrictSerializer):
     message = serializers.CharField(min_length=1, max_length=settings.AGENT_MESSAGE_MAX_CHARS, trim_whitespace=False)
+    model = serializers.CharField(required=False, max_length=100, help_text="An id of GET agent/models/")
 
     def validate_message(self, value):
         if not value.strip():
             raise serializers.ValidationError("This field may not be blank.")
+        return value
+
+    def validate_model(self, value):
+        if value not in {choice.id for choice in model_choices()}:
+            raise serializers.ValidationError("Unknown model: GET agent/models/ lists the models to choose from.")
         return value
 
 
@@ -38,6 +45,14 @@ class ChatOutputSerializer(serializers.Serializer):
     intent = serializers.ChoiceField(choices=["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"])
     actions = serializers.ListField(child=serializers.DictField())
     usage = serializers.DictField(child=serializers.IntegerField())
+
+
+class ModelChoiceSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    label = serializers.CharField()
+    prompt_per_1k = serializers.FloatField(help_text="Credits per 1,000 prompt tokens")
+    completion_per_1k = serializers.FloatField(help_text="Credits per 1,000 completion tokens")
+    default = serializers.BooleanField()
 
 
 class AgentPlanSerializer(CandidateSerializer):

@@ -11,5 +11,6 @@ router.register("chat", views.ChatViewSet, basename="agent-chat")
 
 urlpatterns = [
     path("memory/settings/", views.MemorySettingsView.as_view(), name="agent-memory-settings"),
+    path("models/", views.ModelListView.as_view(), name="agent-models"),
     *router.urls,
 ]

@@ -12,9 +12,12 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.credits.pricing import price_of
+from accounts.credits.services import llm_call_check
 from agent import chat, memory, selectors, services
 from agent.models import Conversation, MemoryItem
 from agent.providers import get_provider
+from agent.providers.choices import model_choices, model_default
 from agent.serializers import (
     AgentPlanAppliedSerializer,
     AgentPlanSerializer,
@@ -27,6 +30,7 @@ from agent.serializers import (
     MemoryItemSerializer,
     MemorySettingsSerializer,
     MessageSerializer,
+    ModelChoiceSerializer,
     TimelineSerializer,
 )
 from agent.sse import event_stream, replay_stream
@@ -131,12 +135,14 @@ class ChatMixin:
         try:
             conversation = conversation_for()
             data = validated(ChatInputSerializer, request)
-            turn = chat.turn_start(user=request.user, conversation=conversation, text=data["message"])
+            turn = chat.turn_start(
+                user=request.user, conversation=conversation, text=data["message"], model=data.get("model")
+            )
         except Exception:
             if record is not None:
                 idempotency_release(record)
             raise
-        provider = get_provider()
+        provider = get_provider(turn.model)
         on_finished = (lambda finished: _store_outcome(record, finished)) if record is not None else None
         if _wants_stream(request):
             stream = event_stream(turn, provider, ping_seconds=settings.AGENT_SSE_PING_SECONDS, on_finished=on_finished)
@@ -248,14 +254,12 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
     @extend_schema(request=ChatInputSerializer, responses=CHAT_RESPONSES, parameters=[IDEMPOTENCY_KEY])
     def create(self, request):
         """A chat turn in a new conversation (its id in X-Conversation-ID)"""
-        validated(ChatInputSerializer, request)  # refuse before creating anything
-        from accounts.quota import quota_check
-
+        data = validated(ChatInputSerializer, request)  # refuse before creating anything
         record, replay = self._claimed(request)  # a repeat creates no second conversation
         if replay:
             return replay
         try:
-            quota_check(user=request.user)
+            llm_call_check(user=request.user, model=data.get("model") or model_default())
         except Exception:
             if record is not None:
                 idempotency_release(record)
@@ -327,3 +331,22 @@ class MemorySettingsView(APIView):
         data = validated(MemorySettingsSerializer, request, partial=True)
         row = memory.memory_settings_update(user=request.user, **data)
         return Response(MemorySettingsSerializer(row).data)
+
+
+class ModelListView(APIView):
+    """The models a chat may choose (`model` on chat), each with its price in credits per 1,000
+    tokens; `default` marks the one used when chat names none."""
+
+    @extend_schema(responses={200: ModelChoiceSerializer(many=True)})
+    def get(self, request):
+        rows = [
+            {
+                "id": choice.id,
+                "label": choice.label,
+                "prompt_per_1k": price_of(choice.id).prompt_per_1k,
+                "completion_per_1k": price_of(choice.id).completion_per_1k,
+                "default": choice.default,
+            }
+            for choice in model_choices()
+        ]
+        return Response(ModelChoiceSerializer(rows, many=True).data)

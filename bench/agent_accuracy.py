@@ -1,8 +1,9 @@
 """Offline agent accuracy: `.venv/bin/python bench/agent_accuracy.py [--misses] [--holdout-misses]`.
 
-1. The time grammar on its development set (tests/data/time_dev.jsonl) and its held-out slice
-   (tests/data/time_holdout.jsonl): right / wrong / no answer per class and per language, and
-   the parse time per utterance (agent.timeparse.parse alone).
+1. The time grammar on its development set (tests/data/time_dev.jsonl), its held-out slice
+   (tests/data/time_holdout.jsonl) and the blind sets a second author wrote (tests/data/time_blind*.jsonl):
+   right / wrong / no answer per class and per language, and the parse time per utterance
+   (agent.timeparse.parse alone).
 2. The intent rules and quick-note drafts on tests/data/agent_utterances*.jsonl.
 Pure code: no database, no network. The held-out misses are printed only when asked: the
 slice is scored once per change, not tuned on.
@@ -39,21 +40,32 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--misses", action="store_true", help="print every miss of the development sets")
     parser.add_argument("--holdout-misses", action="store_true", help="print the held-out misses (spoils them)")
+    parser.add_argument("--blind-misses", action="store_true", help="print the misses of the blind set")
+    parser.add_argument(
+        "--blind-heldout-misses", action="store_true", help="print the misses of the second blind slice"
+    )
     args = parser.parse_args()
     from tests.agent.test_accuracy import HOLDOUT, evaluate, load
-    from tests.agent.time_accuracy import DEV, score
+    from tests.agent.time_accuracy import BLIND, BLIND_HELDOUT, DEV, score
     from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
 
-    dev = score(DEV)
-    table("time grammar, development set", dev)
-    if args.misses:
-        for miss in dev["misses"]:
-            print("miss:", miss)
-    held = score(TIME_HOLDOUT)
-    table("time grammar, held-out slice", held)
-    if args.holdout_misses:
-        for miss in held["misses"]:
-            print("held-out miss:", miss)
+    time_sets = (
+        ("development set", DEV, args.misses, "miss"),
+        ("held-out slice", TIME_HOLDOUT, args.holdout_misses, "held-out miss"),
+        ("blind set (second author)", BLIND, args.blind_misses, "blind miss"),
+        (
+            "second blind slice (scored once, then tuned on)",
+            BLIND_HELDOUT,
+            args.blind_heldout_misses,
+            "blind held-out miss",
+        ),
+    )
+    for title, path, show_misses, label in time_sets:
+        figures = score(path)
+        table(f"time grammar, {title}", figures)
+        if show_misses:
+            for miss in figures["misses"]:
+                print(f"{label}:", miss)
 
     started = time.perf_counter()
     figures = evaluate()

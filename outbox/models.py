@@ -3,16 +3,35 @@
 An OutboxEvent is written in the same transaction as the business change it
 announces (`outbox.services.enqueue`). The relay moves it pending → published
 (→ consumed for publish-only types); the owning service's consumer moves it
-published → consumed. See DOMAIN.md §1 for the state machine.
+published → consumed. See docs/DOMAIN.md §1 for the state machine.
+
+On PostgreSQL a statement-level trigger (migration 0004) sends NOTIFY on PENDING_CHANNEL
+after every INSERT into the outbox: the notification is delivered when the enqueuing
+transaction commits, and never if it rolls back; waiting relays wake on it.
 """
 
 import uuid
 
+import uuid6
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 LAST_ERROR_MAX = 2000
+PENDING_CHANNEL = "outbox_pending"
+
+
+def new_event_id() -> uuid.UUID:
+    """A time-ordered id (UUIDv7): new rows' keys, in the outbox and in the inbox, land at the
+    right edge of their indexes, so writing one costs the same with ten million rows behind it
+    as with none (random ids would land on a random, likely uncached, leaf page each)."""
+    return uuid.UUID(int=uuid6.uuid7().int)
+
+
+def default_max_retry() -> int:
+    """Attempts a new row gets; the number lives in one place, the OUTBOX_MAX_RETRY setting."""
+    return settings.OUTBOX_MAX_RETRY
 
 
 class OutboxEvent(models.Model):
@@ -22,7 +41,7 @@ class OutboxEvent(models.Model):
         CONSUMED = "consumed"
         DEAD = "dead"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False, help_text="Also the event id.")
+    id = models.UUIDField(primary_key=True, default=new_event_id, editable=False, help_text="Also the event id.")
     biz_type = models.CharField(max_length=64)
     service_name = models.CharField(max_length=64, help_text="The service whose consumer settles the row.")
     topic = models.CharField(max_length=128)
@@ -30,7 +49,7 @@ class OutboxEvent(models.Model):
     payload = models.JSONField(help_text='{"event_id", "biz_type", "occurred_at", "data"}')
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     retry_count = models.PositiveIntegerField(default=0)
-    max_retry = models.PositiveIntegerField(default=20)
+    max_retry = models.PositiveIntegerField(default=default_max_retry)
     next_retry_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     last_error = models.TextField(blank=True, default="")
     # Lease of the relay that claimed the row; lease_id tells that relay's claim from a later one.

@@ -6,10 +6,20 @@
     def deliver(event: Envelope) -> None: ...
 
 A handler runs inside the consumer's database transaction (with the inbox record and
-the row's `consumed` mark): raise to have the event retried with backoff. Handlers
-live in each app's `handlers.py`, imported by OutboxConfig.ready(). Event types that
-leave the product for subscribers only (no handler here) are declared with
-`publish_only(...)`: they are settled as consumed once published.
+the row's `consumed` mark), under a savepoint of its own: raise to have the event
+retried with backoff, without undoing the other events of the batch. Handlers live in
+each app's `handlers.py`, imported by OutboxConfig.ready(). Event types that leave the
+product for subscribers only (no handler here) are declared with `publish_only(...)`:
+they are settled as consumed once published.
+
+The batch form, for handlers where one statement can serve many events:
+
+    @handles("search.reindex", many=True)
+    def reindex(events: list[Envelope]) -> None: ...   # one INSERT … for all of them
+
+receives consecutive events of its type in commit order (apply them in that order). If
+it raises, each event is run again alone (`reindex([event])`), so only the failing ones
+retry.
 """
 
 import sys
@@ -28,17 +38,20 @@ class Envelope:
 
 
 Handler = Callable[[Envelope], None]
+BatchHandler = Callable[[list[Envelope]], None]
 
 _handlers: dict[str, tuple[str, Handler]] = {}
+_batch_types: set[str] = set()  # handlers registered with many=True
 _publish_only: set[str] = set()
 _publish_only_owner: dict[str, str] = {}
 _topics: dict[str, set[str]] = {}  # service -> topics its consumer group subscribes to
 
 
-def handles(biz_type: str, *, service: str | None = None, topic: str | None = None):
+def handles(biz_type: str, *, service: str | None = None, topic: str | None = None, many: bool = False):
     """Register the one handler of `biz_type`; `service` defaults to the handler's app label.
 
-    `topic` names the topic the events arrive on when it is not `smartmate.<service>`.
+    `topic` names the topic the events arrive on when it is not `smartmate.<service>`;
+    `many=True`: the handler takes a list of envelopes (the batch form above).
     """
 
     def register(fn: Handler) -> Handler:
@@ -49,6 +62,10 @@ def handles(biz_type: str, *, service: str | None = None, topic: str | None = No
         if existing and existing[1] is not fn and existing[1].__qualname__ != fn.__qualname__:
             raise RuntimeError(f"{biz_type} already handled by {existing[1].__module__}.{existing[1].__qualname__}")
         _handlers[biz_type] = (owner, fn)
+        if many:
+            _batch_types.add(biz_type)
+        else:
+            _batch_types.discard(biz_type)
         return fn
 
     return register
@@ -64,6 +81,11 @@ def publish_only(*biz_types: str, service: str | None = None) -> None:
 
 def handler_for(biz_type: str) -> tuple[str, Handler] | None:
     return _handlers.get(biz_type)
+
+
+def takes_batches(biz_type: str) -> bool:
+    """Its handler was registered with many=True: call it with a list of envelopes."""
+    return biz_type in _batch_types
 
 
 def is_publish_only(biz_type: str) -> bool:

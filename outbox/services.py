@@ -10,17 +10,18 @@ import logging
 import math
 import random
 import uuid
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Case, CharField, Count, DateTimeField, IntegerField, Min, Q, Value, When
-from django.db.models.functions import Cast
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Min, Q
 from django.utils import timezone
 
-from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock
+from outbox.models import LAST_ERROR_MAX, InboxRecord, OutboxEvent, OutboxLock, new_event_id
 from outbox.registry import is_publish_only, owner_of
 
 logger = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def enqueue(*, biz_type: str, topic: str, message_key: str, data: dict, service_
     ):
         if not value or len(value) > limit:
             raise ValueError(f"{name} is required and at most {limit} characters, got {value!r}")
-    event_id = uuid.uuid4()
+    event_id = new_event_id()
     now = timezone.now()
     payload = {"event_id": str(event_id), "biz_type": biz_type, "occurred_at": now.isoformat(), "data": data}
     json.dumps(payload, allow_nan=False)  # belt and braces: the check above should have caught everything
@@ -100,194 +101,218 @@ def enqueue(*, biz_type: str, topic: str, message_key: str, data: dict, service_
         message_key=message_key,
         payload=payload,
         status=Status.PENDING,
-        max_retry=settings.OUTBOX_MAX_RETRY,
         next_retry_at=now,
         created_at=now,
     )
 
 
-# --- relay settlement -----------------------------------------------------------------
+# --- what the relay hands on --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Claimed:
-    """What the relay needs of a claimed row (no ORM instance crosses the produce step)."""
+    """What the relay needs of a claimed row (no ORM instance crosses the produce step).
+
+    `payload_json` is the stored envelope as text, sent as it is: parsing it only to dump it
+    again would cost the relay as much as a claim.
+    """
 
     id: uuid.UUID
     biz_type: str
     service_name: str
     topic: str
     message_key: str
-    payload: dict
+    payload_json: str
     retry_count: int
     max_retry: int
     lease_id: uuid.UUID
+    # Another pending row of the same key waits behind this one: the relay claims again
+    # right after settling instead of waiting for the next commit.
+    followed: bool = False
+
+    @cached_property
+    def payload(self) -> dict:
+        return json.loads(self.payload_json)
 
 
-def settle_published(rows: list[Claimed], *, now: datetime | None = None) -> int:
-    """Rows the broker acknowledged: publish-only types are done (consumed), the rest await their consumer.
+# --- a row's next state --------------------------------------------------------------------
 
-    One UPDATE, guarded by status and the relay's own lease: a consumer that settled
-    the row first (fast consumer) or a later claim wins over this one.
+
+@dataclass(frozen=True)
+class Settlement:
+    """A row's next state, decided in Python by the rules below and written by `settle`."""
+
+    id: uuid.UUID
+    status: str
+    last_error: str = ""
+    next_retry_at: datetime | None = None
+    retry_count: int | None = None  # None: unchanged
+    published: bool = False  # published_at := now
+    consumed: bool = False  # consumed_at := now
+
+
+def after_publish(row: Claimed) -> Settlement:
+    """The broker acknowledged: publish-only types are done, the rest await their consumer."""
+    done = is_publish_only(row.biz_type)
+    return Settlement(row.id, Status.CONSUMED if done else Status.PUBLISHED, published=True, consumed=done)
+
+
+def after_failure(row_id, *, retry_count: int, max_retry: int, error: str, now: datetime) -> Settlement:
+    """The one retry rule (docs/DOMAIN.md §1), for a send the broker refused and a handler that
+    raised alike: one more attempt spent; dead once `max_retry` are spent, else pending again
+    after the backoff."""
+    spent = retry_count + 1
+    if spent >= max_retry:
+        return Settlement(row_id, Status.DEAD, truncate_error(error), None, spent)
+    return Settlement(
+        row_id, Status.PENDING, truncate_error(error), now + timedelta(seconds=backoff_seconds(spent)), spent
+    )
+
+
+def after_consume(row_id) -> Settlement:
+    return Settlement(row_id, Status.CONSUMED, consumed=True)
+
+
+def after_deferral(row_id, *, reason: str, seconds: float, now: datetime) -> Settlement:
+    """Back to pending without spending an attempt: an older event of the key must go first."""
+    return Settlement(row_id, Status.PENDING, truncate_error(reason), now + timedelta(seconds=seconds))
+
+
+def as_dead(row_id, *, reason: str) -> Settlement:
+    """Unrecoverable (poison message, no handler, staff decision): dead at once, attempts unchanged."""
+    return Settlement(row_id, Status.DEAD, truncate_error(reason))
+
+
+# The rows are locked in id order first (the InitPlan reads the whole CTE before the update
+# runs), the order the consumer locks its batch in: a relay settling a batch that a fast
+# consumer is already applying waits for it instead of deadlocking with it, whatever join
+# order the planner picks for the update itself.
+_SETTLE_SQL = """
+WITH locked AS (SELECT id FROM {table} WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE)
+UPDATE {table} AS o SET
+    status = s.status,
+    retry_count = COALESCE(s.retry_count, o.retry_count),
+    next_retry_at = s.next_retry_at,
+    last_error = s.last_error,
+    published_at = CASE WHEN s.published THEN %(now)s ELSE o.published_at END,
+    consumed_at = CASE WHEN s.consumed THEN %(now)s ELSE o.consumed_at END,
+    locked_until = NULL,
+    lease_id = NULL,
+    updated_at = %(now)s
+FROM unnest(%(ids)s::uuid[], %(statuses)s::varchar[], %(retries)s::int[], %(next)s::timestamptz[],
+            %(errors)s::text[], %(published)s::bool[], %(consumed)s::bool[])
+     AS s(id, status, retry_count, next_retry_at, last_error, published, consumed){lazy_flush}
+WHERE o.id = s.id AND o.status = ANY(%(expect)s::varchar[]) {lease_guard}
+  AND (SELECT count(*) FROM locked) > 0
+"""
+
+
+def settle(
+    settlements: list[Settlement],
+    *,
+    expect: Iterable[str],
+    lease_id: uuid.UUID | None = None,
+    now=None,
+    durable: bool = True,
+) -> int:
+    """Write each row's next state; returns the rows written.
+
+    Compare-and-set: a row is written only while its status is one of `expect` (and, for a
+    relay, while `lease_id` is still its lease), so whoever settled it first wins. On
+    PostgreSQL one statement writes the whole batch (arrays joined with `unnest`); other
+    databases get one UPDATE per distinct next state. `durable=False` (the relay's settle,
+    whose loss in a crash means the rows are sent again) lets the commit skip the WAL flush.
     """
-    if not rows:
+    if not settlements:
         return 0
     now = now or timezone.now()
-    done_ids = [r.id for r in rows if is_publish_only(r.biz_type)]
-    return OutboxEvent.objects.filter(
-        id__in=[r.id for r in rows], status=Status.PENDING, lease_id__in={r.lease_id for r in rows}
-    ).update(
-        status=Case(
-            When(id__in=done_ids, then=Value(Status.CONSUMED)),
-            default=Value(Status.PUBLISHED),
-            output_field=CharField(),
-        ),
-        consumed_at=Cast(
-            Case(When(id__in=done_ids, then=Value(now)), default=None, output_field=DateTimeField()), DateTimeField()
-        ),
-        published_at=now,
-        next_retry_at=None,
-        locked_until=None,
-        lease_id=None,
-        last_error="",
-        updated_at=now,
-    )
-
-
-def settle_failed(failures: list[tuple[Claimed, str]], *, now: datetime | None = None) -> tuple[int, int]:
-    """Rows the broker refused: retry_count+1 and back off, or dead at max_retry. One UPDATE.
-
-    Returns (retrying, dead).
-    """
-    if not failures:
-        return 0, 0
-    now = now or timezone.now()
-    retry_whens, next_whens, status_whens, error_whens = [], [], [], []
-    dead = 0
-    for row, error in failures:
-        n = row.retry_count + 1
-        is_dead = n >= row.max_retry
-        dead += is_dead
-        retry_whens.append(When(id=row.id, then=Value(n)))
-        status_whens.append(When(id=row.id, then=Value(Status.DEAD if is_dead else Status.PENDING)))
-        next_at = None if is_dead else now + timedelta(seconds=backoff_seconds(n))
-        next_whens.append(When(id=row.id, then=Value(next_at, output_field=DateTimeField())))
-        error_whens.append(When(id=row.id, then=Value(truncate_error(error))))
-    updated = OutboxEvent.objects.filter(
-        id__in=[r.id for r, _e in failures], status=Status.PENDING, lease_id__in={r.lease_id for r, _e in failures}
-    ).update(
-        retry_count=Case(*retry_whens, output_field=IntegerField()),
-        status=Case(*status_whens, output_field=CharField()),
-        # Cast: a CASE whose branches are all NULL (every row dead) is typed text by PostgreSQL.
-        next_retry_at=Cast(Case(*next_whens, output_field=DateTimeField()), DateTimeField()),
-        last_error=Case(*error_whens, output_field=CharField()),
-        locked_until=None,
-        lease_id=None,
-        updated_at=now,
-    )
-    if updated != len(failures):
-        logger.info(
-            "outbox: %d of %d failed rows were settled by someone else first", len(failures) - updated, len(failures)
+    expect = [str(s) for s in expect]
+    settlements = sorted(settlements, key=lambda s: s.id)  # and the portable path locks in id order
+    if connection.vendor == "postgresql":
+        sql = _SETTLE_SQL.format(
+            table=OutboxEvent._meta.db_table,
+            lease_guard="AND o.lease_id = %(lease)s" if lease_id else "",
+            lazy_flush="" if durable else ", (SELECT set_config('synchronous_commit', 'off', true)) AS lazy_flush",
         )
-    return len(failures) - dead, dead
-
-
-# --- consumer settlement --------------------------------------------------------------
-
-
-def mark_consumed(event_id, *, now: datetime | None = None) -> bool:
-    now = now or timezone.now()
-    return bool(
-        OutboxEvent.objects.filter(id=event_id, status__in=LIVE).update(
-            status=Status.CONSUMED,
-            consumed_at=now,
-            next_retry_at=None,
-            locked_until=None,
-            lease_id=None,
-            last_error="",
-            updated_at=now,
-        )
-    )
-
-
-def mark_failed(event_id, *, error: str) -> str | None:
-    """A handler failed: back to pending with backoff (the relay re-sends), or dead at max_retry.
-
-    Locks the row (as the seed does) so concurrent failures count once each. Returns the new status.
-    """
-    with transaction.atomic():
-        row = (
-            OutboxEvent.objects.select_for_update()
-            .filter(id=event_id, status__in=LIVE)
-            .values("retry_count", "max_retry")
-            .first()
-        )
-        if row is None:
-            return None
-        now = timezone.now()
-        n = row["retry_count"] + 1
-        status = Status.DEAD if n >= row["max_retry"] else Status.PENDING
-        OutboxEvent.objects.filter(id=event_id, status__in=LIVE).update(
-            status=status,
-            retry_count=n,
-            next_retry_at=None if status == Status.DEAD else now + timedelta(seconds=backoff_seconds(n)),
-            last_error=truncate_error(error),
-            locked_until=None,
-            lease_id=None,
-            updated_at=now,
-        )
-        return status
-
-
-def defer(event_id, *, reason: str, seconds: float = 1.0) -> bool:
-    """Back to pending without spending a retry (the consumer keeps per-key order this way)."""
-    now = timezone.now()
-    return bool(
-        OutboxEvent.objects.filter(id=event_id, status__in=LIVE).update(
-            status=Status.PENDING,
-            next_retry_at=now + timedelta(seconds=seconds),
-            locked_until=None,
-            lease_id=None,
-            last_error=truncate_error(reason),
-            updated_at=now,
-        )
-    )
+        params = {
+            "now": now,
+            "ids": [s.id for s in settlements],
+            "statuses": [str(s.status) for s in settlements],
+            "retries": [s.retry_count for s in settlements],
+            "next": [s.next_retry_at for s in settlements],
+            "errors": [s.last_error for s in settlements],
+            "published": [s.published for s in settlements],
+            "consumed": [s.consumed for s in settlements],
+            "expect": expect,
+            "lease": lease_id,
+        }
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.rowcount
+    groups: dict[tuple, list] = defaultdict(list)
+    for s in settlements:
+        groups[(s.status, s.last_error, s.next_retry_at, s.retry_count, s.published, s.consumed)].append(s.id)
+    written = 0
+    for (status, error, next_retry_at, retry_count, published, consumed), ids in groups.items():
+        fields = {
+            "status": status,
+            "last_error": error,
+            "next_retry_at": next_retry_at,
+            "locked_until": None,
+            "lease_id": None,
+            "updated_at": now,
+        }
+        if retry_count is not None:
+            fields["retry_count"] = retry_count
+        if published:
+            fields["published_at"] = now
+        if consumed:
+            fields["consumed_at"] = now
+        rows = OutboxEvent.objects.filter(id__in=ids, status__in=expect)
+        if lease_id:
+            rows = rows.filter(lease_id=lease_id)
+        written += rows.update(**fields)
+    return written
 
 
 def mark_dead(ids: Iterable, *, reason: str) -> int:
-    """Unrecoverable (poison message, no handler, staff decision): dead at once. Consumed rows stay consumed."""
-    now = timezone.now()
-    return OutboxEvent.objects.filter(id__in=list(ids), status__in=LIVE).update(
-        status=Status.DEAD,
-        next_retry_at=None,
-        locked_until=None,
-        lease_id=None,
-        last_error=truncate_error(reason),
-        updated_at=now,
-    )
+    """Staff decision: live rows dead at once. Consumed rows stay consumed."""
+    return settle([as_dead(row_id, reason=reason) for row_id in ids], expect=LIVE)
 
 
-def inbox_record(*, service_name: str, event_id) -> bool:
-    """Record that `service_name` applied `event_id`; False if it already had. Call inside the handler's transaction.
+# --- the consumers' inbox ------------------------------------------------------------------
 
-    INSERT … ON CONFLICT DO NOTHING (PostgreSQL and SQLite): no savepoint round trips, and a
-    concurrent duplicate waits on the first writer's unique-index entry, then reports 0 rows.
+
+def inbox_add(*, service_name: str, event_ids: list) -> set[uuid.UUID]:
+    """Record that `service_name` applies these events, in the caller's transaction; returns
+    the ids that were new (the others it had applied before).
+
+    One INSERT … ON CONFLICT DO NOTHING RETURNING (PostgreSQL and SQLite): a concurrent
+    duplicate waits on the first writer's unique-index entry, then is not returned.
     """
-    from django.db import connection
-
+    if not event_ids:
+        return set()
     table = InboxRecord._meta.db_table
-    field = InboxRecord._meta.get_field("event_id")
+    prep_id = InboxRecord._meta.get_field("event_id").get_db_prep_value
+    processed_at = InboxRecord._meta.get_field("processed_at").get_db_prep_value(timezone.now(), connection)
+    params = []
+    for event_id in event_ids:
+        params += [service_name, prep_id(uuid.UUID(str(event_id)), connection), processed_at]
+    values = ", ".join(["(%s, %s, %s)"] * len(event_ids))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"INSERT INTO {table} (service_name, event_id, processed_at) VALUES (%s, %s, %s) "  # noqa: S608
-            "ON CONFLICT (service_name, event_id) DO NOTHING",
-            [
-                service_name,
-                field.get_db_prep_value(uuid.UUID(str(event_id)), connection),
-                InboxRecord._meta.get_field("processed_at").get_db_prep_value(timezone.now(), connection),
-            ],
+            f"INSERT INTO {table} (service_name, event_id, processed_at) VALUES {values} "  # noqa: S608
+            "ON CONFLICT (service_name, event_id) DO NOTHING RETURNING event_id",
+            params,
         )
-        return cursor.rowcount == 1
+        return {uuid.UUID(str(value)) for (value,) in cursor.fetchall()}
+
+
+def inbox_remove(*, service_name: str, event_ids: list) -> None:
+    """Take back ids recorded in this transaction for events that did not apply after all."""
+    if event_ids:
+        recorded = InboxRecord.objects.filter(service_name=service_name, event_id__in=event_ids)
+        recorded._raw_delete(recorded.db)
 
 
 # --- staff and housekeeping -------------------------------------------------------------
@@ -326,25 +351,29 @@ def recover_leases(*, now: datetime | None = None) -> dict[str, int]:
 
 
 def purge(*, older_than: timedelta, batch_size: int = 5000) -> int:
-    """Delete consumed rows (and inbox records) older than `older_than`, a batch per statement."""
+    """Delete consumed rows, and inbox records, older than `older_than`; returns the rows deleted.
+
+    Each batch is its own short transaction that locks only the rows it deletes and skips
+    any row another transaction holds (SKIP LOCKED), so a purge of millions of rows never
+    holds a lock for longer than one batch, nor waits on a relay or a consumer (called
+    inside a transaction, the batches become savepoints and the locks last until its end).
+    """
     cutoff = timezone.now() - older_than
+    consumed = OutboxEvent.objects.filter(status=Status.CONSUMED, consumed_at__lt=cutoff)
+    total = _delete_in_batches(consumed, batch_size=batch_size)
+    _delete_in_batches(InboxRecord.objects.filter(processed_at__lt=cutoff), batch_size=batch_size)
+    return total
+
+
+def _delete_in_batches(rows, *, batch_size: int) -> int:
     total = 0
     while True:
-        ids = list(
-            OutboxEvent.objects.filter(status=Status.CONSUMED, consumed_at__lt=cutoff)
-            .order_by()
-            .values_list("id", flat=True)[:batch_size]
-        )
-        if not ids:
-            break
-        # Nothing references an outbox row: Django deletes it with one DELETE, no collector queries.
-        total += OutboxEvent.objects.filter(id__in=ids, status=Status.CONSUMED).delete()[0]
-    while True:
-        ids = list(InboxRecord.objects.filter(processed_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-        if not ids:
-            break
-        InboxRecord.objects.filter(id__in=ids).delete()
-    return total
+        with transaction.atomic():
+            ids = list(rows.order_by().select_for_update(skip_locked=True).values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return total
+            # Nothing references these rows: one DELETE, no collector queries.
+            total += rows.model.objects.filter(pk__in=ids)._raw_delete(rows.db)
 
 
 def stats() -> dict:
@@ -402,18 +431,22 @@ def counts_by_status() -> dict[str, int]:
 __all__ = [
     "Claimed",
     "OutboxPayloadError",
+    "Settlement",
+    "after_consume",
+    "after_deferral",
+    "after_failure",
+    "after_publish",
+    "as_dead",
     "backoff_seconds",
     "enqueue",
-    "inbox_record",
+    "inbox_add",
+    "inbox_remove",
     "lock_acquire",
     "lock_release",
-    "mark_consumed",
     "mark_dead",
-    "mark_failed",
     "purge",
     "recover_leases",
     "requeue",
-    "settle_failed",
-    "settle_published",
+    "settle",
     "stats",
 ]

@@ -172,6 +172,25 @@ DETAILS = {
             "required": ["resets_at"],
         },
     ),
+    "insufficient_credits": (
+        "InsufficientCreditsDetails",
+        {
+            "type": "object",
+            "properties": {
+                "balance": {"type": "integer", "description": "the credit balance (0 or less)"},
+                "free_allowance": {
+                    "type": "object",
+                    "properties": {
+                        "limit": {"type": "integer"},
+                        "used": {"type": "integer"},
+                        "resets_at": {"type": "string", "format": "date-time", "nullable": True},
+                    },
+                },
+                "resets_at": {"type": "string", "format": "date-time", "nullable": True},
+            },
+            "required": ["balance", "free_allowance"],
+        },
+    ),
     "not_enough_time": (
         "NotEnoughTimeDetails",
         {
@@ -271,7 +290,7 @@ ALWAYS = {
     "404": ("NotFound", "not_found: no such object, another user's object, or a page past the end"),
     "405": ("MethodNotAllowed", "method_not_allowed"),
     "406": ("NotAcceptable", "not_acceptable"),
-    "429": ("Throttled", "throttled / quota_exceeded (Retry-After set)"),
+    "429": ("Throttled", "throttled (Retry-After set)"),
     "503": ("ServiceUnavailable", "service_unavailable: a configured database, cache or broker is down"),
 }
 # Operations that take a body or change state.
@@ -282,6 +301,12 @@ WRITES = {
     "422": ("Unprocessable", "idempotency_key_reused, invalid_changes"),
     "502": ("UpstreamError", "upstream_error: a webhook or LLM endpoint answered with an error"),
 }
+# Operations that run a model call (the chats, the timetable photo) may be refused for credits
+# (docs/DOMAIN.md §9).
+LLM_CALLS = {
+    "402": ("InsufficientCredits", "insufficient_credits: the free allowance is used up and the balance is ≤ 0")
+}
+LLM_CALL_PATH = re.compile(r"/agent/(conversations/\{[^}]+\}/)?chat/$|/courses/parse-image/$")
 # Statuses only some operations answer: listed where the view declares them (any body; the
 # shared component replaces it).
 DECLARED = {
@@ -292,7 +317,7 @@ RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "se
 
 def error_responses() -> dict:
     out = {}
-    for name, description in (*ALWAYS.values(), *WRITES.values(), *DECLARED.values()):
+    for name, description in (*ALWAYS.values(), *WRITES.values(), *LLM_CALLS.values(), *DECLARED.values()):
         out[name] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": REF.format("Error")}}},
@@ -303,13 +328,15 @@ def error_responses() -> dict:
 
 
 def _add_error_responses(result) -> None:
-    for operations in result.get("paths", {}).values():
+    for path, operations in result.get("paths", {}).items():
         for method, operation in operations.items():
             if method not in ("get", "post", "put", "patch", "delete"):
                 continue
             errors = dict(ALWAYS)
             if method != "get":
                 errors.update(WRITES)
+            if method == "post" and LLM_CALL_PATH.search(path):
+                errors.update(LLM_CALLS)
             responses = operation.setdefault("responses", {})
             for status, (name, _) in errors.items():
                 responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})

@@ -393,10 +393,23 @@ PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600
 # The link in the reset mail: {base} is PUBLIC_BASE_URL; the page posts uid and token to
 # auth/password-reset/confirm/.
 PASSWORD_RESET_URL = env.str("PASSWORD_RESET_URL", default="{base}/password-reset/?uid={uid}&token={token}")
+# Credits (docs/DOMAIN.md §9): credits per 1,000 tokens by model, JSON
+# {"<model>": {"prompt_per_1k": n, "completion_per_1k": n}, "default": {...}}; "default" prices every
+# model not named (1 and 2 unless given). The offline provider is always free.
+try:
+    from accounts.credits.pricing import parse_prices
+
+    CREDIT_PRICES = parse_prices(env.str("CREDIT_PRICES", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"CREDIT_PRICES: {exc}")
+# How long a call in flight holds credits: a hold its process never settled (it died) stops
+# counting against the balance after this.
+CREDITS_HOLD_SECONDS = env.int("CREDITS_HOLD_SECONDS", default=900)
 CELERY_BEAT_SCHEDULE.update(
     {
         "accounts-flush-expired-tokens": {"task": "accounts.flush_expired_tokens", "schedule": 24 * 3600},
         "accounts-purge-idempotency-records": {"task": "accounts.purge_idempotency_records", "schedule": 3600},
+        "accounts-credits-check": {"task": "accounts.credits_check", "schedule": 24 * 3600},
     }
 )
 # [scheduling]
@@ -444,20 +457,28 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # [outbox]
 OUTBOX_TRANSPORT = env.str("OUTBOX_TRANSPORT", default=OUTBOX_TRANSPORT)  # "kafka" | "local"
-OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=100)
+# Relay batch: the best point of the measured curve (docs/BENCHMARKS.md).
+OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=1000)
 OUTBOX_LEASE_SECONDS = env.int("OUTBOX_LEASE_SECONDS", default=30)
 OUTBOX_MAX_RETRY = env.int("OUTBOX_MAX_RETRY", default=20)
 OUTBOX_BACKOFF_CAP_SECONDS = env.int("OUTBOX_BACKOFF_CAP_SECONDS", default=32)
 # Published rows their consumer has not settled within this are sent again (at-least-once).
 OUTBOX_REDELIVER_AFTER_SECONDS = env.int("OUTBOX_REDELIVER_AFTER_SECONDS", default=300)
 OUTBOX_PURGE_AFTER_DAYS = env.int("OUTBOX_PURGE_AFTER_DAYS", default=7)
+# The relay's poll when nothing wakes it (SQLite, or OUTBOX_RELAY_LISTEN off).
 OUTBOX_RELAY_IDLE_SECONDS = env.float("OUTBOX_RELAY_IDLE_SECONDS", default=0.5)
+# PostgreSQL: `outbox_relay --loop` waits on LISTEN for commits of new rows, polling only
+# every OUTBOX_RELAY_FALLBACK_SECONDS (or when a retry falls due).
+OUTBOX_RELAY_LISTEN = env.bool("OUTBOX_RELAY_LISTEN", default=True)
+OUTBOX_RELAY_FALLBACK_SECONDS = env.float("OUTBOX_RELAY_FALLBACK_SECONDS", default=5.0)
 OUTBOX_KAFKA_LINGER_MS = env.int("OUTBOX_KAFKA_LINGER_MS", default=5)
 OUTBOX_KAFKA_SEND_TIMEOUT_MS = env.int("OUTBOX_KAFKA_SEND_TIMEOUT_MS", default=10_000)
 OUTBOX_CONSUMER_GROUP_PREFIX = env.str("OUTBOX_CONSUMER_GROUP_PREFIX", default="smartmate.")
 OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS = env.int("OUTBOX_CONSUMER_MAX_POLL_INTERVAL_MS", default=8_000)
 OUTBOX_CONSUMER_SESSION_TIMEOUT_MS = env.int("OUTBOX_CONSUMER_SESSION_TIMEOUT_MS", default=6_000)
-OUTBOX_CONSUMER_MAX_POLL_RECORDS = env.int("OUTBOX_CONSUMER_MAX_POLL_RECORDS", default=50)
+# A poll's records are applied as one batch (one transaction).
+OUTBOX_CONSUMER_MAX_POLL_RECORDS = env.int("OUTBOX_CONSUMER_MAX_POLL_RECORDS", default=500)
+OUTBOX_CONSUMER_FETCH_MAX_WAIT_MS = env.int("OUTBOX_CONSUMER_FETCH_MAX_WAIT_MS", default=20)
 CELERY_BEAT_SCHEDULE.update(
     {
         "outbox-relay": {"task": "outbox.tasks.relay", "schedule": 1.0, "options": {"expires": 1}},
@@ -503,6 +524,15 @@ CELERY_BEAT_SCHEDULE.update(
 LLM_BASE_URL = env.str("LLM_BASE_URL", default="")
 LLM_API_KEY = env.str("LLM_API_KEY", default="")
 LLM_MODEL = env.str("LLM_MODEL", default="") or "gpt-4o-mini"  # an empty value (.env.example) means the default
+# The models a chat may choose (GET agent/models/, `model` on chat): a JSON list of
+# {"id", "label"?, "default"?}, or a comma list of `id` or `id=label`. Empty: LLM_MODEL alone.
+# The offline provider is always offered too, as "offline".
+try:
+    from agent.providers.choices import parse_models
+
+    LLM_MODELS = parse_models(env.str("LLM_MODELS", default=""))
+except ValueError as exc:
+    raise ImproperlyConfigured(f"LLM_MODELS: {exc}")
 AGENT_PROVIDER = env.str("AGENT_PROVIDER", default="openai" if LLM_BASE_URL else "offline")  # offline | openai
 LLM_TIMEOUT_SECONDS = env.float("LLM_TIMEOUT_SECONDS", default=30.0)
 LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)  # on 429 / 5xx, exponential backoff

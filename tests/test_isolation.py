@@ -361,3 +361,60 @@ def test_the_admin_refuses_anonymous_and_non_staff_users(make_user, client):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION="Bearer " + session_start(user=non_staff)["access"])
     assert api.get("/admin/").status_code == 302
+
+
+# --- per-user routes addressed by no id -----------------------------------------------------------
+# The credits routes read the signed-in user's own rows with no id in the path, so the object sweep
+# above cannot see them. Discovered by prefix: each is PER_USER (B gets what a user with nothing
+# gets, never A's) or SHARED (the same answer for everyone, e.g. prices); a new route under the
+# prefixes without a class fails `test_every_per_user_route_is_classified`.
+
+PER_USER_PREFIXES = ("api/v1/credits/", "api/v1/agent/models/")
+PER_USER = {"credits-balance", "credits-ledger", "credits-usage"}
+SHARED = {"credits-prices", "agent-models"}
+PER_USER_ROUTES = [(r, p) for r, p in _walk(get_resolver().url_patterns) if r.startswith(PER_USER_PREFIXES)]
+
+
+def _give_alice_credits_and_usage(alice, n=1):
+    from accounts.credits.services import credit_grant, llm_call_reserve, llm_call_settle
+    from accounts.quota import quota_charge
+
+    credit_grant(user=alice, amount=25, reason="A's grant", granted_by=None, ref=f"grant:a{n}")
+    llm_call_reserve(user=alice, request_id=f"a-call-{n}", model="m", prompt_tokens=10)
+    llm_call_settle(user=alice, request_id=f"a-call-{n}", prompt_tokens=10, completion_tokens=5)
+    quota_charge(user=alice, request_id=f"a-charge-{n}", tokens=100)
+
+
+def test_every_per_user_route_is_classified():
+    names = {p.name for _, p in PER_USER_ROUTES}
+    assert {"credits-balance", "credits-ledger", "agent-models"} <= names  # the walk found them
+    assert names - PER_USER - SHARED == set(), "classify these in tests/test_isolation.py"
+
+
+def _answers(client, route):
+    response = client.get("/" + route)
+    assert response.status_code == 200, (route, response.content)
+    return response.json()
+
+
+@pytest.mark.parametrize(("route", "pattern"), PER_USER_ROUTES, ids=[r for r, _ in PER_USER_ROUTES])
+def test_per_user_routes_show_nobody_elses_rows_and_refuse_anonymous(route, pattern, make_user, client_for):
+    alice, bob, carol = make_user("alice"), make_user("bob"), make_user("carol")
+    _give_alice_credits_and_usage(alice)
+    assert _code(APIClient().get("/" + route)) == (401, "not_authenticated")
+    as_alice, as_bob = _answers(client_for(alice), route), _answers(client_for(bob), route)
+    _give_alice_credits_and_usage(alice, 2)  # more of A's rows: B's answer must not move
+    as_carol = _answers(client_for(carol), route)
+    assert as_bob == as_carol == _answers(client_for(bob), route)
+    if pattern.name in PER_USER:
+        assert as_alice != as_bob  # A has rows here, so the comparison above can fail
+
+
+def test_the_per_user_probe_catches_a_selector_that_forgets_the_user(make_user, client_for, monkeypatch):
+    from accounts.credits import selectors
+    from accounts.credits.models import CreditEntry
+
+    monkeypatch.setattr(selectors, "credit_entry_list", lambda *, user: CreditEntry.objects.order_by("-id"))
+    alice, bob = make_user("alice"), make_user("bob")
+    _give_alice_credits_and_usage(alice)
+    assert _answers(client_for(bob), "api/v1/credits/ledger/")["count"] == 1  # B would see A's grant

@@ -121,6 +121,7 @@ def test_error_code_is_an_enum_of_every_documented_code_with_typed_details(doc):
     details = {
         "slot_conflict": ("SlotConflictDetails", "conflicts"),
         "quota_exceeded": ("QuotaExceededDetails", "resets_at"),
+        "insufficient_credits": ("InsufficientCreditsDetails", "balance"),
         "not_enough_time": ("NotEnoughTimeDetails", "needed_sections"),
         "upstream_error": ("UpstreamErrorDetails", "status"),
     }
@@ -244,6 +245,12 @@ def test_chat_documents_the_stream_and_its_chunks(doc):
     extra = schemas[_ref(schemas["ChatChunk"]["properties"]["extra"])]
     assert set(extra["discriminator"]["mapping"]) == {"text", "intent", "action", "preview", "error"}
     assert {"id", "object", "created", "model", "choices", "extra"} <= set(schemas["ChatChunk"]["properties"])
+
+
+def test_the_chats_and_only_they_document_the_credits_refusal(doc):
+    for path in ("/api/v1/agent/chat/", "/api/v1/agent/conversations/{id}/chat/"):
+        assert doc["paths"][path]["post"]["responses"]["402"] == {"$ref": "#/components/responses/InsufficientCredits"}
+    assert "402" not in doc["paths"]["/api/v1/tasks/"]["post"]["responses"]
 
 
 def test_a_new_view_conforms_without_hand_work(doc):

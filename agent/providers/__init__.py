@@ -109,6 +109,7 @@ class ProviderEvent:
     text: str = ""
     tool_call: ToolCall | None = None
     usage: dict = field(default_factory=dict)
+    estimated: bool = False  # usage counted by us: the endpoint reported none
 
 
 class ProviderError(Exception):
@@ -126,16 +127,20 @@ class Provider(Protocol):
     def stream(self, *, messages: list[dict], tools: list[dict], hints: Hints) -> AsyncIterator[ProviderEvent]: ...
 
 
-def get_provider() -> Provider:
+def get_provider(model: str | None = None) -> Provider:
+    """The provider of `model` (an id of agent.providers.choices.model_choices; None: the default)."""
     from django.conf import settings
 
-    if settings.AGENT_PROVIDER == "openai":
+    from agent.providers.choices import OFFLINE, model_default
+
+    model = model or model_default()
+    if settings.AGENT_PROVIDER == "openai" and model != OFFLINE:
         from agent.providers.openai import OpenAIProvider
 
         return OpenAIProvider(
             base_url=settings.LLM_BASE_URL,
             api_key=settings.LLM_API_KEY or "none",
-            model=settings.LLM_MODEL,
+            model=model,
             timeout=settings.LLM_TIMEOUT_SECONDS,
             max_retries=settings.LLM_MAX_RETRIES,
             backoff=settings.LLM_BACKOFF_SECONDS,

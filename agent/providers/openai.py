@@ -116,9 +116,10 @@ class OpenAIProvider:
                 "tool_call",
                 tool_call=ToolCall(id=slot["id"] or f"call_{index}", name=slot["name"], arguments=arguments),
             )
-        if usage is None:  # endpoint without include_usage: estimate
+        estimated = usage is None
+        if estimated:  # endpoint without include_usage: estimate
             usage = {
                 "prompt_tokens": sum(4 + estimate_tokens(m.get("content") or "") for m in messages),
                 "completion_tokens": estimate_tokens("".join(completion_text)),
             }
-        yield ProviderEvent("usage", usage=usage)
+        yield ProviderEvent("usage", usage=usage, estimated=estimated)

@@ -7,7 +7,7 @@ hard-code one of these choices.
 from __future__ import annotations
 
 import calendar
-from datetime import date, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 # A day named without a clock time: the deadline is the end of that day.
@@ -53,6 +53,15 @@ def day_first(tz: ZoneInfo) -> bool:
     return key in _DAY_FIRST_ZONES or key.startswith(_DAY_FIRST_ZONE_PREFIXES)
 
 
+def dotted_pair_is_clock(first: int, second: str, *, after_at: bool) -> bool:
+    """A dotted pair of numbers in English ("9.15", "5.30", "10.12"): after "at"/"around" a clock time;
+    after "by"/"before"/"until" a clock time only when the second number cannot be a month ("by 5.30"
+    is 17:30, "by 10.12" is a date); elsewhere a date, when there is a cue for one."""
+    if after_at:
+        return True
+    return len(second) == 2 and int(second) > 12 and first <= 23
+
+
 def weekday_coming(today: date, weekday: int) -> date:
     """A weekday named alone ("Friday", "this Friday", 周五): the coming one, today included.
 
@@ -77,6 +86,12 @@ def weekday_last(today: date, weekday: int) -> date:
 def week_end(today: date, weeks_ahead: int) -> date:
     """A week named as a whole ("next week", 这个星期, 周末): its Sunday."""
     return weekday_in_week(today, 6, weeks_ahead)
+
+
+def elapsed(now: datetime, delta: timedelta) -> datetime:
+    """An offset in minutes or hours is elapsed time, not a move of the wall clock: "in 2 hours" said at
+    00:30 on the night the clocks go forward is 03:30 local (Python's aware arithmetic would say 02:30)."""
+    return (now.astimezone(UTC) + delta).astimezone(now.tzinfo)
 
 
 def month_end(year: int, month: int) -> date:

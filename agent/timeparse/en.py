@@ -118,10 +118,10 @@ def _offset(s: Scan, amount: float, unit: str, m, base: date | None = None, sign
     longer to the day."""
     unit = unit.rstrip("s")
     if unit in ("minute", "min"):
-        s.set_exact(s.now + sign * timedelta(minutes=amount), m)
+        s.set_after(sign * timedelta(minutes=amount), m)
         return
     if unit in ("hour", "hr"):
-        s.set_exact(s.now + sign * timedelta(hours=amount), m)
+        s.set_after(sign * timedelta(hours=amount), m)
         return
     whole = amount == int(amount)
     start = base or s.today
@@ -129,7 +129,7 @@ def _offset(s: Scan, amount: float, unit: str, m, base: date | None = None, sign
         if whole:
             s.add_day(start + sign * timedelta(days=int(amount)), m)
         elif base is None:
-            s.set_exact(s.now + sign * timedelta(days=amount), m)
+            s.set_after(sign * timedelta(days=amount), m)
         else:
             s.add_day(None, m)
     elif unit in ("week", "wk", "fortnight"):
@@ -144,13 +144,16 @@ def _offset(s: Scan, amount: float, unit: str, m, base: date | None = None, sign
 
 _OFFSET_IN = re.compile(
     rf"\b(?:in|within|after|over)\s(?:the\s(?:next|coming)\s)?{AMT}\s(?P<unit>{UNIT})(?:'s|s')?"
-    r"(?:\sand\sa\s(?P<tail>half|quarter))?(?:\stime)?\b(?!\sor\s)"
+    r"(?:\sand\sa\s(?P<tail>half|quarter))?"
+    rf"(?:,?\s(?:and\s)?(?P<n2>\d{{1,2}}|{EN_NUMWORD})\s(?P<unit2>minutes?|mins?)\b)?(?:\stime)?\b(?!\sor\s)"
 )
 _OFFSET_REL = re.compile(
     rf"\b{AMT}\s(?P<unit>{UNIT})(?:'s|s')?\s(?P<rel>from\s(?:now|today|tomorrow|(?P<wd>{WD}))|later|ago|hence|before\snow)\b"
 )
 _WITHIN_THE = re.compile(r"\bwithin\sthe\s(hour|day|week|month)\b")
-_WEEK_TODAY = re.compile(rf"\ba\s(week|fortnight)\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\sweek\b")
+_WEEK_TODAY = re.compile(
+    rf"\ba\s(week|fortnight)\s(?:(?:from|on)\s)?(today|tomorrow|{WD})\b|\b(tomorrow|{WD})\s(week|fortnight)\b"
+)
 _SAME_TIME = re.compile(r"\b(?:by\s)?(?:this|the\ssame|same)\stime\s(tomorrow|next\sweek)\b")
 
 
@@ -162,6 +165,11 @@ def _scan_offsets(s: Scan) -> None:
         amount = _amount(m)
         if m["tail"] and amount is not None:
             amount += 0.5 if m["tail"] == "half" else 0.25
+        if m["n2"] and amount is not None:
+            if not m["unit"].startswith("h"):
+                s.add_day(None, m)  # "in 2 days 15 minutes": not a form people use; ask
+                continue
+            amount += en_int(m["n2"]) / 60
         if amount is None:
             s.add_day(None, m)
             continue
@@ -181,7 +189,7 @@ def _scan_offsets(s: Scan) -> None:
     for m in s.each(_COMPACT_OFFSET):
         hours = m[2].startswith("h")
         amount = float(m[1]) * (60 if hours else 1) + (int(m[3]) if m[3] and hours else 0)
-        s.set_exact(s.now + timedelta(minutes=amount), m)
+        s.set_after(timedelta(minutes=amount), m)
     for m in s.each(_WITHIN_THE):
         _offset(s, 1, m[1], m)
     for m in s.each(_WEEK_TODAY):
@@ -192,7 +200,7 @@ def _scan_offsets(s: Scan) -> None:
             base = s.today + timedelta(days=1)
         else:
             base = cv.weekday_coming(s.today, _weekday(word))
-        s.add_day(base + timedelta(days=14 if m[1] == "fortnight" else 7), m)
+        s.add_day(base + timedelta(days=14 if "fortnight" in (m[1], m[4]) else 7), m)
         s.far_named = True
 
 
@@ -252,6 +260,16 @@ _MONTH_ALONE = re.compile(
     rf"|\b({MONTH})\s(\d{{4}})\b"
 )
 _YEAR_ALONE = re.compile(r"\b(?:in|by|during|until|till|before\sthe\send\sof)\s((?:19|20)\d\d)\b")
+
+
+_AT_BEFORE = re.compile(r"\b(?:at|around)\s?$")
+_BY_BEFORE = re.compile(r"\b(?:by|before|until|till|til)\s?$")
+
+
+def _dotted_clock(s: Scan, m) -> bool:
+    head = s.text[max(0, m.start() - 8) : m.start()]
+    after_at = bool(_AT_BEFORE.search(head))
+    return (after_at or bool(_BY_BEFORE.search(head))) and cv.dotted_pair_is_clock(int(m[1]), m[3], after_at=after_at)
 
 
 def _cue_before(s: Scan, start: int) -> bool:
@@ -320,9 +338,12 @@ def _scan_dates(s: Scan) -> None:
             continue
         if m[2] != "/" and s.text[m.end() : m.end() + 1].isalpha():
             continue
-        if m[2] == "." and re.search(r"\b(?:at|around)\s?$", s.text[max(0, m.start() - 8) : m.start()]):
-            continue  # "at 9.15": a clock time, read below
-        s.add_day(_ymd(s, int(m[1]), int(m[3]), None), m, explicit=True)
+        if m[2] == "." and _dotted_clock(s, m):
+            continue  # "at 9.15", "by 5.30": a clock time, read below
+        day = _ymd(s, int(m[1]), int(m[3]), None)
+        if day is None and m[2] == ".":
+            continue  # "2.0", "3.75": a decimal number, not a date
+        s.add_day(day, m, explicit=True)
     for m in s.each(_REL_DAYS):
         word = m[1]
         if word is None:
@@ -356,7 +377,7 @@ def _scan_dates(s: Scan) -> None:
         s.add_day(cv.week_end(today, 0), m, grain="week")
     for m in s.each(_WD):
         which, name = m[1], m[2]
-        bare_abbr = name in _AMBIGUOUS_ABBR and not which and not _cue_before(s, m.start())
+        bare_abbr = name in _AMBIGUOUS_ABBR and not which and not (m.start() > 0 and _cue_before(s, m.start()))
         if bare_abbr and not m[0].endswith(".") and not _WD_CONTEXT.match(s.text[m.end() :]):
             continue  # "I sat down", "sun cream": not a weekday
         weekday = _weekday(name)
@@ -366,7 +387,51 @@ def _scan_dates(s: Scan) -> None:
             s.add_day(cv.weekday_last(today, weekday), m, weekday=weekday)
         else:
             s.add_day(cv.weekday_coming(today, weekday), m, weekday=weekday, roll=True)
+    _scan_holidays(s)
     _scan_month_year(s)
+
+
+_HOLIDAYS = {
+    "new year's eve": (12, 31),
+    "new years eve": (12, 31),
+    "nye": (12, 31),
+    "new year's day": (1, 1),
+    "new years day": (1, 1),
+    "new year's": (1, 1),
+    "new year": (1, 1),
+    "christmas eve": (12, 24),
+    "xmas eve": (12, 24),
+    "christmas day": (12, 25),
+    "christmas": (12, 25),
+    "xmas": (12, 25),
+    "boxing day": (12, 26),
+    "halloween": (10, 31),
+    "valentine's day": (2, 14),
+    "valentines day": (2, 14),
+    "valentine's": (2, 14),
+    "st patrick's day": (3, 17),
+    "st. patrick's day": (3, 17),
+    "april fools' day": (4, 1),
+    "april fools day": (4, 1),
+    "april fool's day": (4, 1),
+}
+_HOLIDAY_NAME = "|".join(sorted((re.escape(h) for h in _HOLIDAYS), key=len, reverse=True))
+# after a deadline word ("by Christmas") it is that date; "after"/"over" Christmas name no one day (ask);
+# "flights for Christmas" names a purpose, not a deadline
+_HOLIDAY = re.compile(
+    rf"\b(?:(by|before|on|until|till|til|due|ahead\sof)|(after|over|around|during))\s(?:the\s)?({_HOLIDAY_NAME})"
+    r"(?![a-z])"
+)
+
+
+def _scan_holidays(s: Scan) -> None:
+    for m in s.each(_HOLIDAY):
+        if m[2]:
+            s.vague = True
+            s.take_m(m)
+            continue
+        month, day = _HOLIDAYS[m[3]]
+        s.add_day(cv.month_day(s.today, month, day), m, explicit=True)
 
 
 def _scan_month_year(s: Scan) -> None:
@@ -437,6 +502,7 @@ def _scan_month_year(s: Scan) -> None:
 
 
 # --- clock times ---
+_NOT_A_COUNT = r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless)"
 _AMPM = r"(?P<ampm>a\.m\.?|p\.m\.?|am|pm)"
 _RANGE_AMPM = re.compile(
     r"\b(?:between\s|from\s)?(\d{1,2})(?::(\d\d))?\s?(am|pm)?\s?(?:-|to|until|till|and)\s?(\d{1,2})(?::(\d\d))?\s?(am|pm)\b"
@@ -450,31 +516,43 @@ _MILITARY = re.compile(
     r"|\b(\d\d)(\d\d)\s?(?:hours|hrs|h)\b|\b(\d\d)(\d\d)(?=\s(?:tonight|today|tomorrow)\b)"
 )
 _MIN_PAST = re.compile(
-    rf"\b(half|a\squarter|quarter|\d{{1,2}}|{EN_NUMWORD})\s(?:minutes?\s)?(past|after|to|till|til|of|before)\s"
+    rf"\b(half|a\squarter|quarter|\d{{1,2}}|{EN_NUMWORD})\s(minutes?\s)?(past|after|to|till|til|of|before)\s"
     rf"(\d{{1,2}}|{EN_HOURWORD}|noon|midnight)\b(?!\s?(?:/|:|\d))(?:\s?(a\.m\.?|p\.m\.?|am|pm)(?![a-z]))?"
+    rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
 )
-_DOT_CLOCK = re.compile(r"\b(?:at|by|before|until|till|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d)")
+# "N to/of M" in digits is a clock time only with a cue ("at 10 to 6"), the word "minutes" or am/pm
+_CLOCK_CUE_NEAR = re.compile(r"(?:\b(?:at|by|before|until|till|til|around|about)|@)\s?$")
+_DOT_CLOCK = re.compile(r"\b(?:at|by|before|until|till|til|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d)")
 _COMPACT_OFFSET = re.compile(r"\b(?:in|within)\s(\d{1,3}(?:\.\d{1,2})?)\s?(h|hr|m|min)(?:\s?(\d{1,2})\s?m?)?\b")
+_RANGE_FROM = re.compile(
+    r"\bfrom\s(\d{1,2})(?::(\d\d))?\s?(?:-|to|until|till|til)\s?(\d{1,2})(?::(\d\d))?\b"
+    rf"(?!\s?(?:am|pm|a\.m|p\.m|/|:|\.\d|%)|\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
+)
 _HALF_H = re.compile(rf"\bhalf\s(\d{{1,2}}|{EN_HOURWORD})\b(?!\s?(?:hours?|an?\b|of\b|/|past))")
 _WORD_CLOCK = re.compile(
     rf"\b(?:(?:at|by|before|until|till|around)\s)({EN_HOURWORD})[- ]({EN_MINUTEWORD})\b(?!\s?(?:minutes?|hours?|days?))"
 )
 _CUE_HOUR = re.compile(
-    rf"\b(?:at|by|before|until|till|til|around|@)\s?(\d{{1,2}}|{EN_HOURWORD})(?:\s?o'?clock)?\b"
+    rf"(?:\b(?:at|by|before|until|till|til|around)|@)\s?(\d{{1,2}}|{EN_HOURWORD})(?:\s?o'?clock|-?ish)?\b"
     r"(?!\s?(?:/|:|\.\d|st\b|nd\b|rd\b|th\b|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|%|people|pages?"
     r"|dollars?|times?|percent|items?|of\b))"
 )
 _HOUR_THEN_PERIOD = re.compile(
-    rf"\b(\d{{1,2}}|{EN_HOURWORD})(?::(\d\d))?(?=\s(?:tonight|tonite|this\s(?:morning|afternoon|evening)"
-    r"|in\sthe\s(?:morning|afternoon|evening)|at\snight|tomorrow|today|on\s|next\s))"
+    rf"(?<![\d/.:])\b(\d{{1,2}}|{EN_HOURWORD})(?::(\d\d))?(?=\s(?:tonight|tonite|this\s(?:morning|afternoon|evening|arvo)"
+    rf"|in\sthe\s(?:morning|afternoon|evening|arvo)|at\snight|tomorrow|today|on\s(?:{WD}|the\s\d|{MONTH}|\d)|next\s))"
 )
 _OCLOCK = re.compile(rf"\b(\d{{1,2}}|{EN_HOURWORD})\s?o'?clock\b")
-_NOON = re.compile(r"\b(?:12\s)?(noon|midday|midnight|lunchtime|lunch\stime|at\slunch)\b")
+_NOON = re.compile(
+    r"\b(?:12\s)?(noon|midday|midnight|lunchtime|lunch\stime|at\slunch)(?:-?ish)?\b"
+    r"|\b(?:before|by|until|till|til)\slunch\b"
+)
 _EOD = re.compile(
     r"\b(?:the\s)?(?:end\sof\s(?:the\s)?(?:business\s|work\s?)?day|close\sof\sbusiness|end\sof\sbusiness|eod|cob|eob)\b"
     r"|\bfirst\sthing\b"
 )
-_PERIODS = re.compile(r"\b(?:(?:in|during)\sthe\s|(this)\s|at\s)?(morning|afternoon|evening|night|tonight|tonite)\b")
+_PERIODS = re.compile(
+    r"\b(?:(?:in|during)\sthe\s|(this)\s|at\s)?(morning|afternoon|arvo|evening|night|tonight|tonite)\b"
+)
 
 
 def _hour_token(token: str) -> int:
@@ -491,6 +569,8 @@ def _scan_times(s: Scan) -> None:
         _add_ampm(s, hour, minute, ampm, m)
     for m in s.each(_RANGE_BETWEEN):
         s.add_clock(int(m[3]), int(m[4] or 0), False, m)
+    for m in s.each(_RANGE_FROM):
+        s.add_clock(int(m[3]), int(m[4] or 0), False, m)  # "from 2 to 4": due at its end
     for m in s.each(_CLOCK_AMPM):
         if m[1] is not None:
             _add_ampm(s, int(m[1]), int(m[2] or 0), m["ampm"], m)
@@ -504,6 +584,8 @@ def _scan_times(s: Scan) -> None:
             start = m.start(2) if m[2] else m.start()
             s.add_clock(hour, minute, True, m, start=start)
     for m in s.each(_HHMM):
+        if _named_reference(s, m.start()):
+            continue
         hour = int(m[1])
         s.add_clock(hour, int(m[2]), hour > 12 or hour == 0 or m[1].startswith("0"), m)
     for m in s.each(_H_MM):
@@ -542,12 +624,27 @@ def _scan_times(s: Scan) -> None:
         if word in ("tonight", "tonite"):
             s.period = s.period or "evening"
         else:
-            s.set_period({"morning": "morning", "afternoon": "afternoon"}.get(word, "evening"), m)
+            s.set_period({"morning": "morning", "afternoon": "afternoon", "arvo": "afternoon"}.get(word, "evening"), m)
+
+
+_CAPITALISED_BEFORE = re.compile(r"[^\s.!?]\s([A-Z][a-z]{1,15})\s$")
+_TIME_NAMES = set(_WEEKDAYS) | set(_MONTHS) | {"noon", "midnight", "today", "tomorrow", "tonight", "at", "by", "due"}
+
+
+def _named_reference(s: Scan, start: int) -> bool:
+    """ "John 3:16", "Psalm 23:4": a colon pair right after a capitalised name inside the sentence is a
+    chapter and verse (or a score), not a clock time."""
+    raw_start = s.norm.original(start, start + 1)[0]
+    m = _CAPITALISED_BEFORE.search(s.norm.raw[max(0, raw_start - 20) : raw_start])
+    return bool(m) and m[1].lower() not in _TIME_NAMES
 
 
 def _minutes_past(s: Scan, m) -> None:
     """ "half past four", "a quarter to six", "ten to midnight", "twenty past 3 pm"."""
-    token, relation, target, ampm = m[1], m[2], m[3], m[4]
+    token, said_minutes, relation, target, ampm = m[1], m[2], m[3], m[4], m[5]
+    counted = token.isdigit() and relation not in ("past", "after") and not (said_minutes or ampm)
+    if counted and not _CLOCK_CUE_NEAR.search(s.text[max(0, m.start() - 8) : m.start()]):
+        return  # "5 to 10", "2 of 3": a range or a count
     minutes = 30 if token == "half" else 15 if "quarter" in token else _hour_token(token)
     if minutes >= 60:
         return
@@ -585,7 +682,22 @@ VAGUE = re.compile(
     r"\b(?:sometime|some\stime|someday|some\sday|later|soon|at\ssome\spoint|when\si\s(?:have|get|find)\s(?:the\s)?time"
     r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof|one\sof\sthese\sdays"
     r"|eventually|in\sa\sbit|in\sa\swhile|whenever|next\stime|asap|as\ssoon\sas\spossible|in\sdue\scourse"
-    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso)\b"
+    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso"
+    r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b)"
+    r"|end\sof\s(?:the\s)?(?:semester|term|school\syear)|before\s(?:the\s)?(?:exams?|finals?|midterms?)"
+    r"|(?:by|before|over|after|around|during|until|till)\s(?:easter|thanksgiving|passover|diwali|ramadan|eid|hanukkah"
+    r"|(?:chinese|lunar)\snew\syear))\b"
+)
+# "at 3 or 4", "next week or the week after": two answers offered, so none is the deadline (ask)
+_OR_ANOTHER = re.compile(
+    rf"^,?\s?or\s(?:maybe\s|perhaps\s|possibly\s)?(?:the\s|on\s|at\s|by\s)?"
+    rf"(?:\d|(?:{EN_HOURWORD}|{WD}|tomorrow|tmrw?|today|tonight|next|this|week|day|noon|midnight|morning|afternoon"
+    rf"|evening|{MONTH})\b)"
+)
+# time already spent: "it took me 2 hours", "spent 3 days on it", "studied for 4 hrs"
+_NARRATION = re.compile(
+    r"\b(?:took|spent|studied|worked|waited|lasted|slept|practi[cs]ed|played|revised|trained|wasted)\b[^.!?;]{0,30}?"
+    rf"\b(?:\d{{1,3}}(?:\.\d)?|an?|{EN_NUMWORD}|a\scouple\sof|a\sfew)\s(?:more\s)?(?:minutes?|mins?|hours?|hrs?|days?|weeks?)\b"
 )
 _UNIT_AFTER = re.compile(
     rf"^\s?(?:of\s)?(?:an?\s)?(?:minutes?|hours?|hrs?|days?|weeks?|months?|years?)\b"
@@ -599,6 +711,11 @@ PHASES = (_scan_offsets, _scan_dates, _scan_times)
 def finish(s: Scan) -> None:
     if VAGUE.search(s.text):
         s.vague = True
+    for m in _NARRATION.finditer(s.text):
+        s.narration = True
+        s.narrated.append(m.span())
     for _start, end in list(s.spans):
         if _UNIT_AFTER.match(s.text[end:]):
             s.partial = True  # "3/4 of an hour" read as a date: the rest says it was not one
+        if _OR_ANOTHER.match(s.text[end:]):
+            s.partial = True

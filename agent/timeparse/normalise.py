@@ -7,7 +7,9 @@
   (週→周, 點→点, 後→后, 聽→听 …). A table rather than OpenCC: OpenCC converts phrases and
   may change the length (breaking the offsets), and costs more than the whole parse;
 - every run of whitespace → one space. This bounds every `\\s?` in the grammar to one
-  character, which is what keeps the patterns linear on adversarial input.
+  character, which is what keeps the patterns linear on adversarial input;
+- English chat shorthand for time words → the words (nxt wk → next week, b4 → before), so the
+  grammar has one spelling to read; the offsets map back to the shorthand as written.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 
-_TRADITIONAL = "週點後個號禮鐘時兩幾這過內間開會晝說還從現頭歲請於離麼們準備約報題書記別與為嗎聽尋來將節線讓設計劃進閒長歷曆錯課業試電話車機場學習寫畫問幫給樣沒無緊優務單項餘裡裏認識舊調換遲規劃剩東邊該際總結稿論費繳複診審覆郵處餐閱讀續證護照辦預考數線們隻麵買賣帶發達陽陰氣"
-_SIMPLIFIED = "周点后个号礼钟时两几这过内间开会昼说还从现头岁请于离么们准备约报题书记别与为吗听寻来将节线让设计划进闲长历历错课业试电话车机场学习写画问帮给样没无紧优务单项余里里认识旧调换迟规划剩东边该际总结稿论费缴复诊审复邮处餐阅读续证护照办预考数线们只面买卖带发达阳阴气"
+_TRADITIONAL = "週點後個號禮鐘時兩幾這過內間開會晝說還從現頭歲請於離麼們準備約報題書記別與為嗎聽尋來將節線讓設計劃進閒長歷曆錯課業試電話車機場學習寫畫問幫給樣沒無緊優務單項餘裡裏認識舊調換遲規劃剩東邊該際總結稿論費繳複診審覆郵處餐閱讀續證護照辦預考數線們隻麵買賣帶發達陽陰氣聖誕國慶兒勞動萬師婦樹軍黨雙風"
+_SIMPLIFIED = "周点后个号礼钟时两几这过内间开会昼说还从现头岁请于离么们准备约报题书记别与为吗听寻来将节线让设计划进闲长历历错课业试电话车机场学习写画问帮给样没无紧优务单项余里里认识旧调换迟规划剩东边该际总结稿论费缴复诊审复邮处餐阅读续证护照办预考数线们只面买卖带发达阳阴气圣诞国庆儿劳动万师妇树军党双风"
 assert len(_TRADITIONAL) == len(_SIMPLIFIED)
 
 _TABLE = {ord(t): s for t, s in zip(_TRADITIONAL, _SIMPLIFIED, strict=True)}
@@ -27,13 +29,31 @@ _TABLE.update({ord("。"): ord("."), ord("，"): ord(","), ord("、"): ord(",")}
 for upper in range(0xFF21, 0xFF3B):  # full-width A-Z → a-z
     _TABLE[upper] = upper - 0xFEE0 + 0x20
 
-_SPACE = re.compile(r"\s+")
+_SHORTHAND = {
+    "nxt": "next",
+    "wk": "week",
+    "wks": "weeks",
+    "wkend": "weekend",
+    "wknd": "weekend",
+    "b4": "before",
+    "bfr": "before",
+    "2nite": "tonight",
+    "2night": "tonight",
+    "2day": "today",
+    "nite": "night",
+    "morn": "morning",
+    "2mrw": "tomorrow",
+    "2morrow": "tomorrow",
+    "tmrow": "tomorrow",
+}
+# a whitespace run, or a shorthand word standing alone (not inside "b4x" or "wk5")
+_SPACE = re.compile(r"\s+|(?<![a-z0-9])(?:" + "|".join(sorted(_SHORTHAND, key=len, reverse=True)) + r")(?![a-z0-9])")
 
 
 class Normalised:
     """`text`: what the grammar reads; `original(start, end)`: the span in the user's text."""
 
-    __slots__ = ("_norm_starts", "_orig_starts", "raw", "text")
+    __slots__ = ("_norm_starts", "_orig_lengths", "_orig_starts", "raw", "text")
 
     def __init__(self, raw: str):
         self.raw = raw
@@ -41,24 +61,34 @@ class Normalised:
         pieces: list[str] = []
         norm_starts: list[int] = []
         orig_starts: list[int] = []
+        orig_lengths: list[int] = []
         length = last = 0
         for m in _SPACE.finditer(translated):
-            for segment, origin in ((translated[last : m.start()], last), (" ", m.start())):
+            word = m[0]
+            replacement = " " if word[0].isspace() else _SHORTHAND[word]
+            for segment, origin, size in (
+                (translated[last : m.start()], last, m.start() - last),
+                (replacement, m.start(), len(word)),
+            ):
                 pieces.append(segment)
                 norm_starts.append(length)
                 orig_starts.append(origin)
+                orig_lengths.append(size)
                 length += len(segment)
             last = m.end()
         pieces.append(translated[last:])
         norm_starts.append(length)
         orig_starts.append(last)
+        orig_lengths.append(len(translated) - last)
         self.text = "".join(pieces)
         self._norm_starts = norm_starts
         self._orig_starts = orig_starts
+        self._orig_lengths = orig_lengths
 
     def _at(self, index: int) -> int:
         i = bisect_right(self._norm_starts, index) - 1
-        return self._orig_starts[i] + (index - self._norm_starts[i])
+        # within a piece that changed length (a whitespace run, a shorthand word), stay inside its original
+        return self._orig_starts[i] + min(index - self._norm_starts[i], max(self._orig_lengths[i] - 1, 0))
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         if end <= start:

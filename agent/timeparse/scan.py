@@ -74,6 +74,8 @@ class Scan:
         self.far_named = False
         self.vague = False
         self.partial = False
+        self.narration = False  # the sentence reports time spent ("took me 2 hours", 做了两个小时)
+        self.narrated: list[tuple[int, int]] = []  # where: a day read inside one is the duration, not a date
         self.spans: list[tuple[int, int]] = []
         self.taken = bytearray(len(self.text))
 
@@ -117,6 +119,10 @@ class Scan:
     def set_period(self, period: str, m) -> None:
         self.period = self.period or period
         self.take_m(m)
+
+    def set_after(self, delta: timedelta, m) -> None:
+        """An offset from now in minutes or hours ("in 2 hours", 半小时后): elapsed time."""
+        self.set_exact(cv.elapsed(self.now, delta), m)
 
     def set_exact(self, when: datetime, m) -> None:
         self.take_m(m)
@@ -162,7 +168,21 @@ class Scan:
         self.partial = True
         return None
 
+    def _drop_past_days(self) -> None:
+        """A sentence that reports time already spent names when that happened, not a deadline: its past
+        days ("it took me 2 hours yesterday") are not read."""
+
+        def narrated(d: DayRead) -> bool:
+            return d.day < self.today or any(d.start < end and start < d.end for start, end in self.narrated)
+
+        past = [d for d in self.days if narrated(d)]
+        self.days = [d for d in self.days if not narrated(d)]
+        gone = {(d.start, d.end) for d in past}
+        self.spans = [span for span in self.spans if span not in gone]
+
     def result(self) -> ParseResult:
+        if self.narration:
+            self._drop_past_days()
         result = ParseResult(spans=sorted(self.norm.original(a, b) for a, b in self.spans))
         result.has_hint = bool(self.spans) or self.vague
         result.far_named = self.far_named

@@ -28,14 +28,14 @@ _OFFSET = re.compile(
 
 def _scan_offsets(s: Scan) -> None:
     for m in s.each(_HALF_HOUR_CANTONESE):
-        s.set_exact(s.now + timedelta(minutes=90), m)
+        s.set_after(timedelta(minutes=90), m)
     for m in s.each(_QUARTERS):
         if not (m[1] or m[3]):
             continue
         quarters = 2 if m[2] == "半" else cn_int(m[2])
         if quarters <= 0:
             continue
-        s.set_exact(s.now + timedelta(minutes=15 * quarters), m)
+        s.set_after(timedelta(minutes=15 * quarters), m)
     for m in s.each(_OFFSET):
         prefix, count, ge, half_before, unit, half_after, suffix = m.groups()
         if not suffix and not prefix:
@@ -69,12 +69,12 @@ def _scan_offsets(s: Scan) -> None:
             amount += 0.5
         sign = -1 if suffix in ("前", "之前", "以前") else 1
         if unit in ("分钟", "分"):
-            s.set_exact(s.now + sign * timedelta(minutes=amount), m)
+            s.set_after(sign * timedelta(minutes=amount), m)
         elif unit in ("小时", "钟头", "钟"):
-            s.set_exact(s.now + sign * timedelta(hours=amount), m)
+            s.set_after(sign * timedelta(hours=amount), m)
         elif unit in ("天", "日"):
             if amount != int(amount):
-                s.set_exact(s.now + sign * timedelta(days=amount), m)
+                s.set_after(sign * timedelta(days=amount), m)
             else:
                 s.add_day(s.today + sign * timedelta(days=int(amount)), m)
         elif unit in ("周", "星期", "礼拜"):
@@ -93,10 +93,10 @@ def _scan_offsets(s: Scan) -> None:
 
 
 # --- dates ---
-_YEAR_WORD = {"今年": 0, "明年": 1, "后年": 2, "去年": -1, "前年": -2}
+_YEAR_WORD = {"今年": 0, "明年": 1, "出年": 1, "下年": 1, "后年": 2, "去年": -1, "旧年": -1, "前年": -2}
 _YMD = re.compile(
-    rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|后年|去年))?"
-    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
+    rf"(?:(\d{{4}}|[〇零一二三四五六七八九]{{4}}|[两二]千零?[一二三四五六七八九十]{{0,3}})\s?年|(今年|明年|出年|下年|后年|去年|旧年))?"
+    rf"\s?的?\s?(?<![\d零〇一二两三四五六七八九十])({NUM})\s?月份?(?!天|\s?[一两二三四五六七八九十几]\s?次)\s?的?\s?(?:初(?=[一二三四五六七八九十]))?"
     rf"(?:({NUM})\s?[日号]?(?![\d点时:个分天周月年])|(底|末|尾|初|中旬|上旬|下旬|中))?(?!\s?(?:后|之后|以后|内|以内|之内))"
 )
 _NTH = re.compile(
@@ -108,14 +108,19 @@ _REL_MONTH = re.compile(
     rf"(?:({NUM})\s?[号日]|月?(底|末|尾|初|中旬|上旬|下旬|中|内|之内|以内))?"
 )
 _MONTH_EDGE = re.compile(r"月(底|末|尾|初|中旬|中(?![心间]))")
-_YEAR_EDGE = re.compile(r"(今|明|后|去)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|后年|去年)\s?(之内|以内|内)?")
+_YEAR_EDGE = re.compile(
+    r"(今|明|出|后|去|旧)?\s?年\s?年?(底|末|尾|初|内|中)|(今年|明年|出年|下年|后年|去年|旧年)\s?(之内|以内|内)?"
+)
 _YEAR4 = re.compile(r"(?<!\d)(\d{4})\s?年(?!\s?[\d零〇一二三四五六七八九十]{1,2}\s?月)")
 _HALF_YEAR = re.compile(r"[上下]半年")
+_AGE_AFTER = re.compile(rf"^\s?(?:就|才|已经|都|也|刚|满|快)?\s?{NUM}\s?周?岁")
 _MD = re.compile(
     r"(?<![\d./:-])(1[0-2]|0?[1-9])/(\d{1,2})(?![\d./:])(?=\s?[\u4e00-\u9fff])"
     r"|(?<![\d./:-])(1[0-2]|0?[1-9])\.(\d{1,2})(?![\d./:])(?=\s?(?:前|之前|以前|号|日|交|截止|提交))"
 )
-_DAY = re.compile(rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内])")
+_DAY = re.compile(
+    rf"(?<![月\d.第])({NUM})\s?[号日](?![子记常本语文历元期报楼线床位键夜间出落光程益用头后内选房门窗车站厅馆桌柜台码球队电波风])"
+)
 _REL_DAYS = {
     "今明两天": 1,
     "大后天": 3,
@@ -125,6 +130,8 @@ _REL_DAYS = {
     "明天": 1,
     "明日": 1,
     "明儿": 1,
+    "后儿": 2,
+    "昨儿": -1,
     "听日": 1,
     "今天": 0,
     "今日": 0,
@@ -138,15 +145,70 @@ _REL_DAYS = {
     "前天": -2,
     "前日": -2,
 }
+_DEADLINE_AFTER_DAY = tuple("前之以交截上下中晚早凌午")
 _REL_DAY = re.compile("|".join(sorted(_REL_DAYS, key=len, reverse=True)))
-_DAY_PERIOD = re.compile(r"(今|明|听|昨|前)(晚|早|晨|夜|朝|午)(?!饭|餐|报|点)")
+_DAY_PERIOD = re.compile(r"(今|明|听|昨|前|寻|琴|(?<![之以然课饭过最学班落午事])后)(晚|早|晨|夜|朝|午)(?!饭|餐|报|点)")
 _WEEKDAY_RE = re.compile(
-    rf"{PREFIX}?\s?(个)?\s?{WEEK}\s?(?:的?\s?{WEEK}\s?|的\s?)?([一二三四五六日天末1-7])(?![报记刊])|(周末|礼拜末)"
+    rf"{PREFIX}?\s?(个)?\s?{WEEK}\s?(?:的?\s?{WEEK}\s?|的\s?)?([一二三四五六日天末1-7])(?![报记刊]|\s?[次遍趟])|(周末|礼拜末)"
+)
+_EN_WEEKDAY = {"mon": 0, "tue": 1, "tues": 1, "wed": 2, "thu": 3, "thur": 3, "thurs": 3, "fri": 4, "sat": 5, "sun": 6}
+_EN_WEEKDAY.update({"monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6})
+_WEEK_EN_DAY = re.compile(
+    rf"{PREFIX}\s?个?\s?{WEEK}\s?(?:的\s?)?(" + "|".join(sorted(_EN_WEEKDAY, key=len, reverse=True)) + r")(?![a-z])"
 )
 _WHOLE_WEEK = re.compile(rf"{PREFIX}\s?个?\s?{WEEK}(?!\s?的?\s?{WEEK}?\s?[一二三四五六日天末1-7])(内|之内|以内)?")
 
 
+_HOLIDAYS = {
+    "元旦": (1, 1),
+    "情人节": (2, 14),
+    "妇女节": (3, 8),
+    "植树节": (3, 12),
+    "愚人节": (4, 1),
+    "劳动节": (5, 1),
+    "五一": (5, 1),
+    "青年节": (5, 4),
+    "儿童节": (6, 1),
+    "六一": (6, 1),
+    "建党节": (7, 1),
+    "建军节": (8, 1),
+    "教师节": (9, 10),
+    "国庆节": (10, 1),
+    "国庆": (10, 1),
+    "万圣节": (10, 31),
+    "光棍节": (11, 11),
+    "双十一": (11, 11),
+    "双十二": (12, 12),
+    "平安夜": (12, 24),
+    "圣诞节": (12, 25),
+    "圣诞": (12, 25),
+}
+# lunar-calendar holidays move every year: named, they are asked about rather than guessed
+_LUNAR = "春节|过年|除夕|元宵节?|端午节?|七夕|中秋节?|重阳节?|清明节?"
+_HOLIDAY_NAME = "|".join(sorted(_HOLIDAYS, key=len, reverse=True))
+# a holiday is a deadline when a deadline word is next to it (圣诞节前, 到元旦, 国庆当天交), not in 元旦快乐
+_HOLIDAY = re.compile(
+    rf"(在|到|截至|截止到?|赶在|于)?\s?(?:({_HOLIDAY_NAME})|({_LUNAR}))\s?(?:节)?"
+    r"(?:(前(?!后)|之前|以前|当天|那天|当日|那日)|(前后|后|之后|以后|期间|假期)|(?=\s?(?:交|截止|要交|提交|完成)))?"
+)
+
+
+def _scan_holidays(s: Scan) -> None:
+    for m in s.each(_HOLIDAY):
+        cue, name, lunar, by, after = m[1], m[2], m[3], m[4], m[5]
+        named_as_deadline = cue or by or s.text[m.end() : m.end() + 4].lstrip()[:1] in ("交", "截", "要", "提", "完")
+        if not (named_as_deadline or after):
+            continue  # 元旦快乐: a greeting
+        if lunar or after:
+            s.vague = True  # 春节前 (a lunar date), 国庆后 (after it, but when?): ask
+            s.take_m(m)
+            continue
+        month, day = _HOLIDAYS[name]
+        s.add_day(cv.month_day(s.today, month, day), m, explicit=True)
+
+
 def _scan_dates(s: Scan) -> None:
+    _scan_holidays(s)
     today = s.today
     for m in s.each(_NTH):
         year_word, month_token, rel, _this_month, nth, last, weekday = m.groups()
@@ -219,6 +281,8 @@ def _scan_dates(s: Scan) -> None:
         s.vague = True
         s.take_m(m)
     for m in s.each(_YEAR_EDGE):
+        if m[3] and not m[2] and not m[4] and _AGE_AFTER.match(s.text[m.end() :]):
+            continue  # 我今年20岁: an age, not a deadline
         word = (m[1] + "年") if m[1] else m[3]
         year = today.year + (_YEAR_WORD[word] if word else 0)
         edge = m[2]
@@ -241,13 +305,18 @@ def _scan_dates(s: Scan) -> None:
             continue
         if value > 31:
             continue
+        if m[1] == "一" and s.text[m.end() : m.end() + 1] not in _DEADLINE_AFTER_DAY:
+            continue  # 一日到黑 / 一日三餐: "a day", not the first of the month
         s.add_day(cv.day_of_month(today, value), m, explicit=True)
     for m in s.each(_REL_DAY):
         s.add_day(today + timedelta(days=_REL_DAYS[m[0]]), m)
     for m in s.each(_DAY_PERIOD):
-        shift = {"今": 0, "明": 1, "听": 1, "昨": -1, "前": -2}[m[1]]
+        shift = {"今": 0, "明": 1, "听": 1, "后": 2, "昨": -1, "寻": -1, "琴": -1, "前": -2}[m[1]]
         s.add_day(today + timedelta(days=shift), m)
         s.period = s.period or {"晚": "evening", "夜": "evening", "午": "noon"}.get(m[2], "morning")
+    for m in s.each(_WEEK_EN_DAY):
+        weekday = _EN_WEEKDAY[m[2]]
+        s.add_day(cv.weekday_in_week(today, weekday, _WEEK_PREFIX[m[1]]), m, weekday=weekday)
     for m in s.each(_WEEKDAY_RE):
         if m[4]:
             s.add_day(cv.week_end(today, 0), m, grain="week")
@@ -308,6 +377,11 @@ _CLOCK = re.compile(
     rf"({NUM})\s?[点时](?!半小时|半个)(?:钟)?\s?(?:(半)|(整|正|踏正)|过?\s?(一刻|三刻)|({NUM})\s?个字|过?\s?(零)?\s?({NUM})\s?(分钟?|分)?)?"
 )
 _NOT_CLOCK_AFTER = "都也儿点不没心子菜名赞击头评燃亮滴缀数"
+# N点 followed by one of these counts points ("三点建议", 两点注意事项), it is not a clock time
+_POINTS = re.compile(
+    r"^\s?(?:的\s?)?(?:建议|意见|注意|要求|内容|原因|理由|想法|看法|体会|收获|感想|不足|好处|坏处|优点|缺点|问题|区别"
+    r"|结论|改进|事项|规定|原则|方面|特点|要点|疑问|启发|思考|补充|说明|理解|经验|教训|心得|之间|连线|一线)"
+)
 _NOT_CLOCK_BEFORE = "有早快慢多少晚好再差一"
 
 
@@ -347,6 +421,10 @@ def _scan_times(s: Scan) -> None:
         bare_dian = s.text[m.end(1) : m.end(1) + 1] == "点" and not any((m[2], m[3], m[4], m[5], m[7]))
         if bare_dian and s.text[m.end(1) + 1 : m.end(1) + 2] in tuple(_NOT_CLOCK_AFTER):
             continue  # 三点都 / 两点心: not a clock time
+        if bare_dian and _POINTS.match(s.text[m.end() :]):
+            continue
+        if s.text[m.end() : m.end() + 1] in ("几", "多") and s.text[m.end() : m.end() + 2] != "多少":
+            s.partial = True  # 四点几 / 三点多: some time after four; ask
         try:
             hour = cn_int(hour_token)
             if m[2]:
@@ -403,6 +481,12 @@ VAGUE = (
     "尽早",
     "早点",
     "早些",
+    "期末",
+    "期中",
+    "开学前",
+    "放假前",
+    "考试前",
+    "考完",
 )
 _VAGUE_RE = re.compile("|".join(VAGUE))
 _RESIDUE_AFTER = re.compile(r"^\s?(?:后|之后|以后|[点时号])")
@@ -411,9 +495,19 @@ _RESIDUE_AFTER = re.compile(r"^\s?(?:后|之后|以后|[点时号])")
 PHASES = (_scan_offsets, _scan_dates, _scan_times)
 
 
+# time already spent: 做了两个小时, 花了三天, 温咗三个钟书
+_NARRATION = re.compile(
+    rf"[了咗]\s?(?:整整|足足|快|差不多|将近|大概)?\s?(?:{NUM}|半|几)\s?(?:个|粒)?\s?半?\s?多?\s?(?:小时|钟头|钟|分钟|天|日|礼拜|星期|周)"
+    r"(?!\s?(?:后|之后|以后|内|之内|以内))"
+)
+
+
 def finish(s: Scan) -> None:
     if _VAGUE_RE.search(s.text):
         s.vague = True
+    for m in _NARRATION.finditer(s.text):
+        s.narration = True
+        s.narrated.append(m.span())
     for _start, end in list(s.spans):
         if _RESIDUE_AFTER.match(s.text[end:]) and not s.taken[end : end + 2].count(1):
             s.partial = True  # a number read as a date with 后 left over: it was an offset

@@ -1,8 +1,10 @@
 """How the relay hands a claimed batch on: `kafka` (production) or `local` (embedded default).
 
 A transport's `send(rows)` returns {event id: error} for the rows it could not hand
-over (an empty dict: all sent); `after_settle(rows)` runs once the sent rows are
-settled (the local transport applies them there, in-process).
+over (an empty dict: all sent); `start(rows)` and `finish(in_flight)` are the same in
+two halves, so the relay can claim its next batch while the broker acknowledges this
+one; `after_settle(rows)` runs once the sent rows are settled (the local transport
+applies them there, in-process).
 """
 
 import threading
@@ -17,6 +19,10 @@ class Transport(Protocol):
     name: str
 
     def send(self, rows: list[Claimed]) -> dict: ...
+
+    def start(self, rows: list[Claimed]) -> object: ...
+
+    def finish(self, in_flight: object) -> dict: ...
 
     def after_settle(self, rows: list[Claimed]) -> None: ...
 

@@ -1,6 +1,6 @@
-"""A timetable from a photo: one call to the vision model, paid from the user's LLM quota like a
-chat turn; nothing of the schedule is written (docs/DOMAIN.md §6). What is sent and how the
-answer is read: `scheduling.photo`.
+"""A timetable from a photo: one call to the vision model, paid like a chat turn (the free
+allowance first, then credits: docs/DOMAIN.md §9); nothing of the schedule is written
+(docs/DOMAIN.md §6). What is sent and how the answer is read: `scheduling.photo`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import openai
 from django.conf import settings
 from openai.types.chat import ChatCompletion
 
-from accounts.quota import quota_reserve, quota_settle
+from accounts.credits.services import llm_call_check, llm_call_reserve, llm_call_settle
 from scheduling import photo
 from smartmate.errors import ApiError, UpstreamError
 
@@ -73,20 +73,30 @@ def _ask(chat: list[dict], *, max_tokens: int):
 def timetable_photo_parse(*, user, image: bytes) -> photo.PhotoResult:
     """Rows for courses/import/ read from a photo of a timetable, each with its confidence, and
     the warnings; 501 without a vision model, 400/413 for an upload that is no image we take,
-    502 when the model endpoint fails, 429 when the quota cannot pay the call."""
+    502 when the model endpoint fails, 402 when neither the allowance nor credits pay the call."""
     if not vision_configured():
         raise NotConfigured()
+    model = settings.LLM_VISION_MODEL
+    llm_call_check(user=user, model=model)
     prepared = _image(image)
     chat = photo.messages(prepared, section_times=settings.SCHEDULING_SECTION_TIMES)
     request_id = f"photo:{uuid.uuid4().hex}"
-    held = quota_reserve(user=user, request_id=request_id, prompt_tokens=photo.prompt_tokens(prepared, chat))
-    used = 0  # a call that failed is not charged
+    prompt = photo.prompt_tokens(prepared, chat)
+    held = llm_call_reserve(user=user, request_id=request_id, model=model, prompt_tokens=prompt)
     try:
         completion = _ask(chat, max_tokens=held.max_completion_tokens)
-        usage = getattr(completion, "usage", None)
-        used = (usage.prompt_tokens + usage.completion_tokens) if usage else held.tokens
-    finally:
-        quota_settle(user=user, request_id=request_id, tokens=used)
+    except UpstreamError:
+        # A call the endpoint failed costs nothing.
+        llm_call_settle(user=user, request_id=request_id, prompt_tokens=0, completion_tokens=0, failed=True)
+        raise
+    usage = completion.usage
+    llm_call_settle(
+        user=user,
+        request_id=request_id,
+        prompt_tokens=usage.prompt_tokens if usage else prompt,
+        completion_tokens=usage.completion_tokens if usage else held.max_completion_tokens,
+        estimated=usage is None,
+    )
     choice = (completion.choices or [None])[0]
     if choice is None or choice.message is None:
         return photo.rows_from_answer(None)

@@ -3,8 +3,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.credits.models import LlmCall
+from accounts.credits.services import InsufficientCredits, llm_call_reserve, llm_call_settle
 from accounts.models import TokenCharge, TokenQuota
-from accounts.quota import QuotaExceeded, quota_charge, quota_check, quota_status
+from accounts.quota import quota_charge, quota_status
 from tests.concurrency import errors_of, run_concurrently
 
 
@@ -18,16 +20,15 @@ def test_a_charge_is_recorded_once_per_request_id(user):
 
 
 @pytest.mark.django_db
-def test_requests_are_refused_once_used_reaches_the_limit(user, settings):
-    settings.LLM_TOKEN_QUOTA = 100
-    quota_charge(user=user, request_id="a", tokens=99)
-    quota_check(user=user)  # 99 < 100 still passes
-    quota_charge(user=user, request_id="b", tokens=1)
-    with pytest.raises(QuotaExceeded) as exc:
-        quota_check(user=user)
-    assert exc.value.status_code == 429
-    assert exc.value.error_code == "quota_exceeded"
-    assert "resets_at" in exc.value.details
+def test_a_call_is_refused_once_used_reaches_the_limit_and_no_credits_are_left(user, settings):
+    settings.LLM_TOKEN_QUOTA = 1000
+    quota_charge(user=user, request_id="a", tokens=900)
+    llm_call_reserve(user=user, request_id="fits", model="m", prompt_tokens=50)  # 50 answer tokens left
+    with pytest.raises(InsufficientCredits) as exc:
+        llm_call_reserve(user=user, request_id="refused", model="m", prompt_tokens=1)
+    assert exc.value.status_code == 402
+    assert exc.value.error_code == "insufficient_credits"
+    assert exc.value.details["resets_at"] == quota_status(user=user).resets_at.isoformat()
 
 
 @pytest.mark.django_db
@@ -84,42 +85,39 @@ def test_concurrent_distinct_charges_add_up_exactly(user):
 
 @pytest.mark.django_db
 def test_a_hold_caps_the_answer_at_what_is_left_and_settles_at_the_reported_usage(user, settings):
-    from accounts.quota import quota_reserve, quota_settle
-
     settings.LLM_TOKEN_QUOTA, settings.LLM_MAX_COMPLETION_TOKENS = 1000, 500
     quota_charge(user=user, request_id="earlier", tokens=600)
-    held = quota_reserve(user=user, request_id="turn", prompt_tokens=200)
-    assert held.max_completion_tokens == 200 and held.tokens == 400  # 1000 - 600 - 200 left for the answer
+    held = llm_call_reserve(user=user, request_id="turn", model="m", prompt_tokens=200)
+    assert held.max_completion_tokens == 200 and held.allowance_held == 400  # 1000 - 600 - 200 left for the answer
     assert quota_status(user=user).used == 1000
-    quota_settle(user=user, request_id="turn", tokens=250)
-    quota_settle(user=user, request_id="turn", tokens=999)  # a repeat changes nothing
+    llm_call_settle(user=user, request_id="turn", prompt_tokens=200, completion_tokens=50)
+    llm_call_settle(user=user, request_id="turn", prompt_tokens=900, completion_tokens=99)  # a repeat changes nothing
     assert quota_status(user=user).used == 850
     assert TokenCharge.objects.get(user=user, request_id="turn").tokens == 250
 
 
 @pytest.mark.django_db
 def test_a_hold_is_refused_when_the_prompt_leaves_no_room_for_an_answer(user, settings):
-    from accounts.quota import quota_reserve
-
     settings.LLM_TOKEN_QUOTA = 1000
     quota_charge(user=user, request_id="earlier", tokens=900)
-    with pytest.raises(QuotaExceeded):
-        quota_reserve(user=user, request_id="turn", prompt_tokens=95)  # 5 tokens left for an answer
+    with pytest.raises(InsufficientCredits):
+        llm_call_reserve(user=user, request_id="turn", model="m", prompt_tokens=95)  # 5 tokens left for an answer
     assert quota_status(user=user).used == 900
     assert not TokenCharge.objects.filter(request_id="turn").exists()
+    assert not LlmCall.objects.filter(request_id="turn").exists()
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_holds_never_promise_more_than_the_quota(user, settings):
-    from accounts.quota import quota_reserve
-
     settings.LLM_TOKEN_QUOTA, settings.LLM_MAX_COMPLETION_TOKENS = 1000, 100
     outcomes = run_concurrently(
-        20, lambda i: quota_reserve(user=user, request_id=f"t{i}", prompt_tokens=200), close_caller_connection=True
+        20,
+        lambda i: llm_call_reserve(user=user, request_id=f"t{i}", model="m", prompt_tokens=200),
+        close_caller_connection=True,
     )
-    assert [type(o).__name__ for o in outcomes].count("Reservation") == 3  # 3 holds of 300 fit in 1000
-    assert all(isinstance(o, QuotaExceeded) for o in outcomes if type(o).__name__ != "Reservation")
+    assert [type(o).__name__ for o in outcomes].count("CallBudget") == 3  # 3 holds of 300 fit in 1000
+    assert all(isinstance(o, InsufficientCredits) for o in outcomes if type(o).__name__ != "CallBudget")
     assert TokenQuota.objects.get(user=user).used == 900
 
 
@@ -152,7 +150,7 @@ def test_concurrent_chat_turns_cannot_overspend_the_quota(user, settings, httpse
 
     responses = run_concurrently(8, chat)
     statuses = [r.status_code for r in responses]
-    assert 200 in statuses and 429 in statuses and set(statuses) <= {200, 429}, statuses
+    assert 200 in statuses and 402 in statuses and set(statuses) <= {200, 402}, statuses
     assert TokenQuota.objects.get(user=user).used <= settings.LLM_TOKEN_QUOTA
     charged = sum(TokenCharge.objects.filter(user=user).values_list("tokens", flat=True))
     assert TokenQuota.objects.get(user=user).used == charged

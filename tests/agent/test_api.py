@@ -1,4 +1,4 @@
-"""Conversations, chat (JSON), history through the outbox, memory, quota, ownership."""
+"""Conversations, chat (JSON), history through the outbox, memory, allowance and credits, ownership."""
 
 import pytest
 
@@ -135,25 +135,32 @@ def test_context_is_trimmed_oldest_first_to_the_budget(auth_api, settings):
     assert trimmed["messages"] < full["messages"] and trimmed["tokens"]["total"] <= trimmed["budget"]
 
 
-def test_quota_exhausted_refuses_with_429_before_any_model_call_or_stream(auth_api, user, settings):
+def test_allowance_and_credits_used_up_refuses_with_402_before_any_model_call_or_stream(llm, auth_api, user, settings):
     from accounts.quota import quota_charge
 
     quota_charge(user=user, request_id="used-up", tokens=settings.LLM_TOKEN_QUOTA)
     for accept in ("application/json", "text/event-stream"):
         response = auth_api.post(BASE + "chat/", {"message": "hello"}, format="json", HTTP_ACCEPT=accept)
-        assert response.status_code == 429
-        assert response.json()["error"]["code"] == "quota_exceeded"
+        assert response.status_code == 402
+        assert response["Content-Type"].startswith("application/json")
+        assert response.json()["error"]["code"] == "insufficient_credits"
         assert "resets_at" in response.json()["error"]["details"]
     assert Message.objects.count() == 0
+    assert llm.log == []
+    # The offline model is free: it is never refused and spends nothing.
+    offline = auth_api.post(BASE + "chat/", {"message": "hello", "model": "offline"}, format="json")
+    assert offline.status_code == 200, offline.content
 
 
-def test_each_turn_is_charged_once_under_its_request_id(auth_api, user):
+def test_each_turn_is_charged_once_under_its_request_id(llm, auth_api, user):
     from accounts.models import TokenCharge
+    from tests.agent import fake_llm
 
+    llm.expect_request(fake_llm.PATH).respond_with_handler(lambda _: fake_llm.sse_response(fake_llm.text_chunks("ok")))
     auth_api.post(BASE + "chat/", {"message": "hello"}, format="json")
     auth_api.post(BASE + "chat/", {"message": "明天交报告"}, format="json")
     charges = list(TokenCharge.objects.filter(user=user))
-    assert len(charges) == 2 and all(c.tokens > 0 for c in charges)
+    assert len(charges) == 2 and all(c.tokens == 18 for c in charges)  # the fake's reported 11 + 7
     assert {c.request_id for c in charges} == set(
         Message.objects.filter(role="user").values_list("request_id", flat=True)
     )
@@ -192,21 +199,24 @@ def test_task_query_answers_from_the_database(auth_api, user):
     assert titles == ["数据库作业"]
 
 
-def test_a_started_turn_holds_its_tokens_so_a_concurrent_one_cannot_spend_them(user, settings):
+def test_a_started_turn_holds_its_tokens_so_a_concurrent_one_cannot_spend_them(llm, user, settings):
     from asgiref.sync import async_to_sync
 
-    from accounts.quota import QuotaExceeded, quota_status
+    from accounts.credits.services import InsufficientCredits
+    from accounts.quota import quota_status
     from agent import chat, services
-    from agent.providers.offline import OfflineProvider
+    from agent.providers import get_provider
     from agent.sse import event_stream
+    from tests.agent import fake_llm
 
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.sse_response(fake_llm.text_chunks("hi")))
     first = chat.turn_start(user=user, conversation=services.conversation_create(user=user), text="hello")
     settings.LLM_TOKEN_QUOTA = quota_status(user=user).used + 10  # nothing left beyond the hold
-    with pytest.raises(QuotaExceeded):
+    with pytest.raises(InsufficientCredits):
         chat.turn_start(user=user, conversation=services.conversation_create(user=user), text="hello")
 
     async def collect():
-        return "".join([part async for part in event_stream(first, OfflineProvider(), ping_seconds=5)])
+        return "".join([part async for part in event_stream(first, get_provider(first.model), ping_seconds=5)])
 
     events = parse_sse(async_to_sync(collect)())
     assert not [e for e in events if isinstance(e, dict) and e["extra"]["kind"] == "error"]

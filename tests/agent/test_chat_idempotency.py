@@ -114,14 +114,18 @@ def test_the_same_key_with_another_message_is_a_422(auth_api):
 
 
 @pytest.mark.django_db
-def test_a_refused_turn_frees_its_key_for_a_retry(auth_api, user, settings):
+def test_a_refused_turn_frees_its_key_for_a_retry(llm, auth_api, user, settings):
     from accounts.quota import quota_charge
+    from tests.agent import fake_llm
 
+    llm.expect_request(fake_llm.PATH).respond_with_handler(
+        lambda _: fake_llm.sse_response(fake_llm.tool_chunks("quick_note", {"title": "call mom"}))
+    )
     settings.LLM_TOKEN_QUOTA = 10
     quota_charge(user=user, request_id="earlier", tokens=10)
     key = {"HTTP_IDEMPOTENCY_KEY": "note-4"}
     refused = auth_api.post("/api/v1/agent/chat/", {"message": NOTE}, format="json", **key)
-    assert refused.status_code == 429
+    assert refused.status_code == 402  # the allowance is used up and there are no credits
     assert Conversation.objects.filter(user=user).count() == 0
     settings.LLM_TOKEN_QUOTA = 100_000
     retried = auth_api.post("/api/v1/agent/chat/", {"message": NOTE}, format="json", **key)

@@ -167,7 +167,7 @@ def test_json_chat_works_under_asgi_too(live_asgi, user):
     assert response.headers["x-conversation-id"] == str(body["conversation_id"])
 
 
-def test_validation_and_quota_errors_are_json_before_the_stream_under_asgi(live_asgi, user, settings):
+def test_validation_and_credit_errors_are_json_before_the_stream_under_asgi(live_asgi, user, llm, settings):
     from accounts.quota import quota_charge
 
     headers = {
@@ -180,4 +180,5 @@ def test_validation_and_quota_errors_are_json_before_the_stream_under_asgi(live_
     assert bad.json()["error"]["code"] == "validation_error"
     quota_charge(user=user, request_id="all", tokens=settings.LLM_TOKEN_QUOTA)
     over = httpx.post(live_asgi + "/api/v1/agent/chat/", json={"message": "hi"}, headers=headers, timeout=20)
-    assert over.status_code == 429 and over.json()["error"]["code"] == "quota_exceeded"
+    assert over.status_code == 402 and over.json()["error"]["code"] == "insufficient_credits"
+    assert over.headers["content-type"].startswith("application/json") and llm.log == []

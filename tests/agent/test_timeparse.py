@@ -1,7 +1,7 @@
 # ruff: noqa: RUF001  (full-width punctuation and long patterns are the point here)
 """timeparse is pure: the DOMAIN §8 rules, tested directly."""
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -219,6 +219,129 @@ def test_numbers_and_words_that_are_not_times_are_not_read_as_one(text):
     assert result.deadline is None and not result.ambiguous, text
 
 
+# --- rules added for a second author's phrasing (tests/data/time_blind.jsonl) ---
+
+NY = ZoneInfo("America/New_York")
+LONDON = ZoneInfo("Europe/London")
+
+
+def local(result):
+    return result.deadline.strftime("%Y-%m-%d %H:%M")
+
+
+def test_an_offset_in_hours_is_elapsed_time_across_the_clocks_going_forward_and_back():
+    spring = datetime(2026, 3, 8, 0, 45, tzinfo=NY)  # clocks jump 02:00 → 03:00
+    assert local(parse("wake me in 2 hours", spring, NY)) == "2026-03-08 03:45"
+    assert local(parse("90分钟后", spring, NY)) == "2026-03-08 03:15"
+    autumn = datetime(2026, 10, 25, 0, 30, tzinfo=LONDON)  # clocks go back 02:00 BST → 01:00 GMT
+    assert local(parse("in 2 hours", autumn, LONDON)) == "2026-10-25 01:30"
+    later = parse("in 2 hours", autumn, LONDON).deadline  # the second 01:30 (fold=1): two real hours on
+    assert later.astimezone(UTC) - autumn.astimezone(UTC) == timedelta(hours=2)
+    assert local(parse("tomorrow at 9", spring, NY)) == "2026-03-09 09:00"  # days stay on the wall clock
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("problem set due nxt wk", "2026-12-06 23:59"),
+        ("pls submit b4 5", "2026-11-23 17:00"),
+        ("coffee tomorrow @ 2", "2026-11-24 14:00"),
+        ("submit by 9ish", "2026-11-23 21:00"),
+        ("pick up the parcel this arvo", "2026-11-23 18:00"),
+        ("email the prof before lunch tomorrow", "2026-11-24 12:00"),
+        ("meeting starts in 2 hrs 15 mins", "2026-11-23 12:15"),
+        ("study session from 2 to 4 tomorrow", "2026-11-24 16:00"),
+        ("by Christmas", "2026-12-25 23:59"),
+        ("finish it by new year's eve", "2026-12-31 23:59"),
+        ("圣诞节前寄贺卡", "2026-12-25 23:59"),
+        ("元旦之前交总结", "2027-01-01 23:59"),
+        ("出年交", "2027-12-31 23:59"),
+        ("supervision tuesday fortnight", "2026-12-08 23:59"),
+        ("lunch order by noonish", "2026-11-23 12:00"),
+        ("pay jake back 2mrw", "2026-11-24 23:59"),
+        ("flashcards tmrw morn", "2026-11-24 09:00"),
+        ("后儿交", "2026-11-25 23:59"),
+        ("後晚交", "2026-11-25 22:00"),
+        ("下课后晚上交", "2026-11-23 22:00"),  # 课后 is "after class", not 后晚
+        ("聖誕節前交", "2026-12-25 23:59"),
+        ("下周 tue 交", "2026-12-01 23:59"),
+    ],
+)
+def test_chat_shorthand_holidays_and_compound_offsets_read_as_people_mean_them(text, expected):
+    assert local(parse(text, NOW, SH)) == expected
+
+
+def test_a_dotted_time_after_by_is_a_clock_only_when_its_second_number_cannot_be_a_month():
+    saturday = datetime(2026, 10, 24, 21, 0, tzinfo=LONDON)
+    assert local(parse("book the room by 5.30 tomorrow", saturday, LONDON)) == "2026-10-25 17:30"
+    assert local(parse("by 10.12", saturday, LONDON)) == "2026-12-10 23:59"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "call at 3 or 4",
+        "study group next week or the week after",
+        "we can hand it in the day after",
+        "四點幾交",
+        "三点多交",
+        "春节前交",
+        "国庆后再交",
+        "after christmas",
+        "finish the thesis by the end of the semester",
+        "visit home over easter",
+        "期末考试前交",
+    ],
+)
+def test_alternatives_approximate_clocks_and_moving_holidays_are_asked_about(text):
+    result = parse(text, NOW, SH)
+    assert result.ambiguous and result.deadline is None, text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "it took me 2 hours yesterday",
+        "昨天做了两个小时",
+        "尋日做咗兩個鐘",
+        "write 5 to 10 pages",
+        "2 of 3 essays done",
+        "got 4/5 on the lab",
+        "memorise John 3:16 for the quiz",
+        "sat the exam already",
+        "我今年20岁",
+        "我有三点建议",
+        "两点注意事项",
+        "每周三次课",
+        "听五月天的歌",
+        "二号选手",
+        "下载版本2.0",
+        "flights for Christmas",
+        "元旦快乐",
+        "两点之间直线最短",
+        "买三号电池",
+        "一月一次的例会",
+        "做咗三日",
+        "一日到黑都喺度溫書",
+        "掛咗三號波",
+        "八號風球停課",
+    ],
+)
+def test_counts_ages_references_and_time_already_spent_are_not_deadlines(text):
+    result = parse(text, NOW, SH)
+    assert result.deadline is None and not result.ambiguous, text
+
+
+def test_a_report_of_time_spent_keeps_a_deadline_it_also_names():
+    assert local(parse("spent 3 hours on it yesterday, due friday", NOW, SH)) == "2026-11-27 23:59"
+    assert local(parse("the essay was due yesterday", NOW, SH)) == "2026-11-22 23:59"  # read; the agent asks
+
+
+def test_shorthand_spans_point_at_the_shorthand_the_user_wrote():
+    text = "pset due NXT WK ok"
+    assert parse(text, NOW, SH).strip(text).split() == ["pset", "due", "ok"]
+
+
 def test_spans_point_into_the_users_own_text_across_collapsed_whitespace_and_traditional_characters():
     text = "交   報告  下週五  下午三點"
     result = parse(text, NOW, SH)
@@ -259,6 +382,11 @@ ADVERSARIAL = {
     "what": lambda n: ("what " * n)[:n],
     "quarter past": lambda n: ("quarter past " * n)[:n],
     "week words": lambda n: ("下周" * n)[:n],
+    "time spent": lambda n: ("took 2 " * n)[:n],
+    "offered alternatives": lambda n: ("at 3 or " * n)[:n],
+    "chat shorthand": lambda n: ("nxt wk b4 " * n)[:n],
+    "chinese time spent": lambda n: ("做了两" * n)[:n],
+    "holidays": lambda n: ("圣诞节前元旦" * n)[:n],
 }
 
 

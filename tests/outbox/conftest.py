@@ -9,7 +9,7 @@ from django.db import connection
 from outbox.consumer import ConsumerLoop
 from outbox.relay import StopFlag, relay_until_idle
 from outbox.transports import close_transports, get_transport
-from tests.outbox.handlers_for_tests import FLAKY, SERVICE
+from tests.outbox.handlers_for_tests import BATCH_CALLS, FLAKY, SERVICE
 
 
 @pytest.fixture
@@ -21,8 +21,10 @@ def effect_table(db):
         )
         cursor.execute("DELETE FROM outbox_test_effect")
     FLAKY.clear()
+    BATCH_CALLS.clear()
     yield
     FLAKY.clear()
+    BATCH_CALLS.clear()
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM outbox_test_effect")
 

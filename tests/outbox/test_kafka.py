@@ -1,12 +1,10 @@
 """Kafka-only behaviour: broker outages, poison messages, consumer groups, concurrent relays."""
 
 import json
-import threading
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from kafka import KafkaProducer
 
 from outbox.consumer import ConsumerLoop
@@ -14,6 +12,7 @@ from outbox.models import OutboxEvent
 from outbox.relay import StopFlag, claim_batch, relay_once, relay_until_idle, send_and_settle
 from outbox.services import enqueue, requeue
 from outbox.transports import close_transports, get_transport
+from tests.concurrency import errors_of, run_concurrently
 from tests.conftest import TansuBroker
 from tests.outbox.conftest import effects
 from tests.outbox.handlers_for_tests import SERVICE
@@ -131,35 +130,20 @@ def test_two_relays_at_once_never_publish_a_row_twice(settings, kafka_bootstrap)
     topic = f"smartmate.test.{uuid.uuid4().hex[:10]}"
     ids = {emit(topic, f"race-{i}").id for i in range(600)}
     settings.OUTBOX_BATCH_SIZE = 50
-    start = threading.Barrier(2)
-    sent: dict[str, list] = {"a": [], "b": []}
-    errors = []
+    sent: dict[int, list] = {0: [], 1: []}
 
     def relay(name):
-        try:
-            start.wait()
-            transport = get_transport()
-            while True:
-                rows = claim_batch()
-                if not rows:
-                    break
-                sent[name].extend(r.id for r in rows)
-                send_and_settle(rows, transport)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+        transport = get_transport()
+        while rows := claim_batch():
+            sent[name].extend(r.id for r in rows)
+            send_and_settle(rows, transport)
 
-    threads = [threading.Thread(target=relay, args=(n,)) for n in sent]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
+    outcomes = run_concurrently(2, relay, timeout=120)
     close_transports()
-    assert not errors
-    assert sent["a"] and sent["b"], "both relays took part"
-    assert not set(sent["a"]) & set(sent["b"])
-    assert len(sent["a"]) + len(sent["b"]) == len(ids) and set(sent["a"]) | set(sent["b"]) == ids
+    assert not errors_of(outcomes), errors_of(outcomes)
+    assert sent[0] and sent[1], "both relays took part"
+    assert not set(sent[0]) & set(sent[1])
+    assert len(sent[0]) + len(sent[1]) == len(ids) and set(sent[0]) | set(sent[1]) == ids
     assert OutboxEvent.objects.filter(status=Status.PUBLISHED).count() == len(ids)
 
     # The topic holds each event exactly once.

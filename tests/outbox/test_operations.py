@@ -171,3 +171,28 @@ def test_admin_actions_mark_dead_and_requeue(staff_client):
     assert row.status == Status.DEAD and "marked dead by staff root" in row.last_error
     staff_client.post(url, {"action": "requeue_rows", "_selected_action": [str(event.id)]})
     assert OutboxEvent.objects.get(id=event.id).status == Status.PENDING
+
+
+def test_idle_relay_ticks_log_at_debug_and_a_run_that_relayed_something_at_info(caplog):
+    from celery.app import trace
+    from celery.worker import strategy
+
+    def succeeded(returned, name="outbox.tasks.relay"):
+        trace.info(trace.LOG_SUCCESS, {"name": name, "id": "t1", "runtime": 0.01, "return_value": returned})
+
+    with caplog.at_level("INFO"):
+        context = {"name": "outbox.tasks.relay", "id": "t1"}
+        strategy.logger.info(trace.LOG_RECEIVED, context, extra={"data": context})  # as the worker logs it
+        succeeded("{'claimed': 0, 'published': 0, 'dead': 0}")
+        succeeded("{'skipped': 'another relay run holds the lock'}")
+        assert caplog.records == []
+        succeeded("{'claimed': 3, 'published': 3, 'dead': 0}")
+        succeeded("{'claimed': 0}", name="notifications.deliver")  # other tasks are left alone
+    assert [(r.levelname, r.getMessage().split(": ", 1)[1]) for r in caplog.records] == [
+        ("INFO", "{'claimed': 3, 'published': 3, 'dead': 0}"),
+        ("INFO", "{'claimed': 0}"),
+    ]
+    caplog.clear()
+    with caplog.at_level("DEBUG"):
+        succeeded("{'claimed': 0, 'published': 0, 'dead': 0}")
+    assert [r.levelname for r in caplog.records] == ["DEBUG"]

@@ -228,11 +228,25 @@ def test_the_call_is_paid_from_the_quota_with_the_reported_usage(api, user, visi
     assert quota_status(user=user).used == 1234 + 56
 
 
-def test_a_used_up_quota_is_a_429_before_the_model_is_asked(api, user, vision, settings):
+def test_with_the_allowance_used_up_and_no_credits_it_is_a_402_before_the_model_is_asked(api, user, vision, settings):
     settings.LLM_TOKEN_QUOTA = 500  # less than the image alone costs
     response = upload(api, PNG)
-    assert response.status_code == 429 and response.json()["error"]["code"] == "quota_exceeded"
+    assert response.status_code == 402 and response.json()["error"]["code"] == "insufficient_credits"
     assert vision.sent == []
+
+
+def test_beyond_the_allowance_the_call_is_paid_in_credits_of_the_vision_model(api, user, vision, settings):
+    from accounts.credits.models import CreditEntry
+    from accounts.credits.services import credit_grant
+
+    settings.LLM_TOKEN_QUOTA = 500
+    settings.CREDIT_PRICES = {"default": {"prompt_per_1k": "1", "completion_per_1k": "2"}}
+    credit_grant(user=user, amount=100, reason="test", granted_by=None, ref="grant-1")
+    answer_with(vision, rows_answer(row(), usage=(1500, 500)))
+    assert upload(api, PNG).status_code == 200
+    (spend,) = CreditEntry.objects.filter(account_id=user.pk, kind="spend")
+    assert spend.amount < 0 and "fake-vision-model" in spend.reason
+    assert quota_status(user=user).used == 500
 
 
 @pytest.mark.parametrize("missing", ["LLM_VISION_MODEL", "LLM_BASE_URL"])

@@ -77,6 +77,11 @@ def build_admin_world(settings):
 
     if not OutboxEvent.objects.exists():
         enqueue(biz_type="notification.requested", topic="smartmate.notifications", message_key="1", data={})
+    from accounts.credits.services import credit_grant, llm_call_reserve, llm_call_settle
+
+    credit_grant(user=user, amount=10, reason="welcome", granted_by=None, ref="grant:admin-world")
+    llm_call_reserve(user=user, request_id="admin-world-call", model="offline", prompt_tokens=20)
+    llm_call_settle(user=user, request_id="admin-world-call", prompt_tokens=20, completion_tokens=8)
     Group.objects.create(name="operators")
     InboxRecord.objects.create(service_name="notifications", event_id=uuid.uuid4())
     OutboxLock.objects.create(name="relay", holder="worker-1", expires_at=now + timedelta(seconds=30))

@@ -29,13 +29,13 @@ def test_relay_loop_keeps_running_when_lease_recovery_hits_a_database_outage(mon
     stop = StopFlag()
     passes = []
 
-    def relay_once(**kwargs):
+    def drain(**kwargs):
         passes.append(1)
         stop.event.set()
         return RelayResult()
 
     monkeypatch.setattr(relay, "recover_leases", _down)
-    monkeypatch.setattr(relay, "relay_once", relay_once)
+    monkeypatch.setattr(relay, "drain", drain)
     relay.relay_loop(stop=stop)  # before the fix the OperationalError ended the loop (and the process)
     assert passes == [1]
 
