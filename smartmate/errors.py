@@ -17,6 +17,8 @@ from rest_framework import exceptions as drf
 from rest_framework import status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from smartmate.body_limit import body_cap
+
 logger = logging.getLogger("smartmate.errors")
 
 
@@ -258,8 +260,6 @@ class JsonErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        from smartmate.body_limit import body_cap
-
         length = request.META.get("CONTENT_LENGTH")
         if length:
             max_body = body_cap(request.path)
