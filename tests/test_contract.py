@@ -27,12 +27,10 @@ NOT_YET_SERVED: set[str] = {
     "PUT /api/v1/plan-square/posts/{id}/like/",
     "POST /api/v1/plan-square/posts/{id}/report/",
     "GET /api/v1/plan-square/tags/",
-    # upstream parity (actions, models, edited drafts, photo import, batch status)
+    # upstream parity (actions, models, edited drafts)
     "POST /api/v1/agent/actions/{id}/confirm/",
     "POST /api/v1/agent/actions/{id}/reject/",
     "PATCH /api/v1/agent/conversations/{id}/schedule-preview/",
-    "POST /api/v1/courses/parse-image/",
-    "POST /api/v1/tasks/status/",
 }
 
 
