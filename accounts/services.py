@@ -45,9 +45,14 @@ class RegistrationClosed(ApiError):
     default_detail = "Registration is closed on this server."
 
 
-def user_register(*, username: str, password: str, email: str = "", timezone_name: str | None = None) -> User:
+def registration_open_check() -> None:
+    """403 registration_closed when REGISTRATION_OPEN is false (docs/DOMAIN.md §5)."""
     if not settings.REGISTRATION_OPEN:
         raise RegistrationClosed()
+
+
+def user_register(*, username: str, password: str, email: str = "", timezone_name: str | None = None) -> User:
+    registration_open_check()
     tz_name = timezone_name or settings.TIME_ZONE
     today = timezone.localdate(timezone=zoneinfo.ZoneInfo(tz_name))
     try:

@@ -39,6 +39,7 @@ class AuthViewSet(viewsets.ViewSet):
     @action(detail=False, methods=["post"], **ANONYMOUS)
     def register(self, request):
         """Create an account and log in"""
+        services.registration_open_check()  # before validation: a closed door says nothing of names taken
         data = validated(RegisterSerializer, request)
         user = services.user_register(
             username=data["username"],

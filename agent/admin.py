@@ -10,19 +10,29 @@ from smartmate.admin import AuditAdmin, ServiceAdmin, changed, truncated
 
 @admin.register(Conversation)
 class ConversationAdmin(ServiceAdmin):
-    list_display = ("id", "short_title", "user", "last_message_at", "created_at")
+    list_display = ("id", "short_title", "user", "archived", "last_message_at", "created_at")
+    list_filter = ("archived",)
     search_fields = ("title", "user__username")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
-    fields = ("user", "title", "next_message_seq", "next_timeline_seq", "created_at", "updated_at", "last_message_at")
+    fields = (
+        "user",
+        "title",
+        "archived",
+        "next_message_seq",
+        "next_timeline_seq",
+        "created_at",
+        "updated_at",
+        "last_message_at",
+    )
     readonly_fields = ("next_message_seq", "next_timeline_seq", "created_at", "updated_at", "last_message_at")
     show_full_result_count = False
     short_title = truncated("title", 50)
 
     def service_save(self, request, obj, form, change):
         if change:
-            return services.conversation_update(conversation=obj, title=obj.title)
-        return services.conversation_create(user=obj.user, title=obj.title)
+            return services.conversation_update(conversation=obj, title=obj.title, archived=obj.archived)
+        return services.conversation_create(user=obj.user, title=obj.title, archived=obj.archived)
 
     def service_delete(self, request, obj):
         services.conversation_delete(conversation=obj)

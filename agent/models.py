@@ -11,12 +11,15 @@ class Conversation(models.Model):
     next_message_seq = models.PositiveIntegerField(default=1)
     next_timeline_seq = models.PositiveIntegerField(default=1)
     last_message_at = models.DateTimeField(null=True, blank=True)
+    # Out of the default list (docs/DOMAIN.md §8); still readable and usable by its id.
+    archived = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ("-updated_at", "-id")
-        indexes = [models.Index(fields=("user", "-updated_at"), name="agent_conv_user_updated")]
+        # Every list filters on `archived` (false unless asked), so it leads after the user.
+        indexes = [models.Index(fields=("user", "archived", "-updated_at"), name="agent_conv_user_arch_updated")]
 
     def __str__(self):
         return f"{self.pk}: {self.title or '(untitled)'}"

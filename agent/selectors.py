@@ -16,8 +16,9 @@ from agent.services import plan_cache_key
 logger = logging.getLogger("smartmate.agent")
 
 
-def conversation_list(*, user):
-    return Conversation.objects.filter(user=user).order_by("-updated_at", "-id")
+def conversation_list(*, user, archived: bool = False):
+    """The user's archived conversations, or (by default) the others; newest activity first."""
+    return Conversation.objects.filter(user=user, archived=archived).order_by("-updated_at", "-id")
 
 
 def conversation_get(*, user, pk) -> Conversation:

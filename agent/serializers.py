@@ -10,11 +10,18 @@ from smartmate.api import StrictModelSerializer, StrictSerializer
 
 class ConversationSerializer(StrictModelSerializer):
     title = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    archived = serializers.BooleanField(required=False, help_text="Archived conversations leave the default list.")
 
     class Meta:
         model = Conversation
-        fields = ("id", "title", "created_at", "updated_at", "last_message_at")
+        fields = ("id", "title", "archived", "created_at", "updated_at", "last_message_at")
         read_only_fields = ("id", "created_at", "updated_at", "last_message_at")
+
+
+class ConversationListQuerySerializer(serializers.Serializer):  # beside page and page_size
+    archived = serializers.BooleanField(
+        required=False, default=False, help_text="true: only archived conversations; false (default): the others."
+    )
 
 
 class ChatInputSerializer(StrictSerializer):

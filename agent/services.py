@@ -23,13 +23,19 @@ logger = logging.getLogger("smartmate.agent")
 TOPIC = "smartmate.agent"
 
 
-def conversation_create(*, user, title: str = "") -> Conversation:
-    return Conversation.objects.create(user=user, title=title[:200])
+def conversation_create(*, user, title: str = "", archived: bool = False) -> Conversation:
+    return Conversation.objects.create(user=user, title=title[:200], archived=archived)
 
 
-def conversation_update(*, conversation: Conversation, title: str) -> Conversation:
-    conversation.title = title[:200]
-    conversation.save(update_fields=["title", "updated_at"])
+def conversation_update(
+    *, conversation: Conversation, title: str | None = None, archived: bool | None = None
+) -> Conversation:
+    """Rename and/or (un)archive; what is left out (None) stays as it is."""
+    if title is not None:
+        conversation.title = title[:200]
+    if archived is not None:
+        conversation.archived = archived
+    conversation.save(update_fields=["title", "archived", "updated_at"])
     return conversation
 
 

@@ -25,6 +25,7 @@ from agent.serializers import (
     ChatInputSerializer,
     ChatOutputSerializer,
     ContextStatsSerializer,
+    ConversationListQuerySerializer,
     ConversationSerializer,
     MemoryItemSerializer,
     MemorySettingsSerializer,
@@ -172,19 +173,27 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return Conversation.objects.none()
-        return selectors.conversation_list(user=self.request.user)
+        archived = validated(ConversationListQuerySerializer, self.request.query_params)["archived"]
+        return selectors.conversation_list(user=self.request.user, archived=archived)
 
     def get_object(self):
         return selectors.conversation_get(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(parameters=[ConversationListQuerySerializer])
+    def list(self, request, *args, **kwargs):
+        """The user's conversations, newest activity first: archived ones only with ?archived=true"""
+        return super().list(request, *args, **kwargs)
+
     def perform_create(self, serializer):
+        data = serializer.validated_data
         serializer.instance = services.conversation_create(
-            user=self.request.user, title=serializer.validated_data.get("title", "")
+            user=self.request.user, title=data.get("title", ""), archived=data.get("archived", False)
         )
 
     def perform_update(self, serializer):
+        data = serializer.validated_data
         serializer.instance = services.conversation_update(
-            conversation=serializer.instance, title=serializer.validated_data.get("title", serializer.instance.title)
+            conversation=serializer.instance, title=data.get("title"), archived=data.get("archived")
         )
 
     def perform_destroy(self, instance):

@@ -1,7 +1,8 @@
 """Offline agent accuracy: `.venv/bin/python bench/agent_accuracy.py [--misses] [--holdout-misses]`.
 
 1. The time grammar on its development set (tests/data/time_dev.jsonl), its held-out slice
-   (tests/data/time_holdout.jsonl) and the blind sets a second author wrote (tests/data/time_blind*.jsonl):
+   (tests/data/time_holdout.jsonl) and the blind sets a second and a third author wrote
+   (tests/data/time_blind*.jsonl):
    right / wrong / no answer per class and per language, and the parse time per utterance
    (agent.timeparse.parse alone).
 2. The intent rules and quick-note drafts on tests/data/agent_utterances*.jsonl.
@@ -44,9 +45,13 @@ def main() -> None:
     parser.add_argument(
         "--blind-heldout-misses", action="store_true", help="print the misses of the second blind slice"
     )
+    parser.add_argument("--blind3-misses", action="store_true", help="print the misses of the third author's slice")
+    parser.add_argument(
+        "--blind4-misses", action="store_true", help="print the misses of the third author's final slice (spoils it)"
+    )
     args = parser.parse_args()
     from tests.agent.test_accuracy import HOLDOUT, evaluate, load
-    from tests.agent.time_accuracy import BLIND, BLIND_HELDOUT, DEV, score
+    from tests.agent.time_accuracy import BLIND, BLIND3, BLIND4, BLIND_HELDOUT, DEV, score
     from tests.agent.time_accuracy import HOLDOUT as TIME_HOLDOUT
 
     time_sets = (
@@ -59,8 +64,12 @@ def main() -> None:
             args.blind_heldout_misses,
             "blind held-out miss",
         ),
+        ("third author's blind slice (scored once, then tuned on)", BLIND3, args.blind3_misses, "blind3 miss"),
+        ("third author's final slice (scored once, then tuned on)", BLIND4, args.blind4_misses, "blind4 miss"),
     )
     for title, path, show_misses, label in time_sets:
+        if not path.exists():
+            continue
         figures = score(path)
         table(f"time grammar, {title}", figures)
         if show_misses:

@@ -1,23 +1,23 @@
 from django.contrib import admin, messages
 
-from notifications import services
+from notifications import channels, services
 from notifications.models import NotificationChannel, NotificationRecord
-from notifications.ssrf import mask_url
 from smartmate.admin import AuditAdmin, ServiceAdmin, truncated
 
 
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(ServiceAdmin):
-    """URLs masked after the host, secrets never shown; staff may only switch a channel on or off."""
+    """URLs masked after the host, addresses before the @, secrets never shown; staff may only switch a
+    channel on or off."""
 
-    list_display = ("user", "kind", "masked_url", "has_secret", "enabled", "last_test_status", "last_test_at")
+    list_display = ("user", "kind", "masked_target", "has_secret", "enabled", "last_test_status", "last_test_at")
     list_filter = ("kind", "enabled", "last_test_status")
     search_fields = ("user__username",)
     list_select_related = ("user",)
     fields = (
         "user",
         "kind",
-        "masked_url",
+        "masked_target",
         "has_secret",
         "enabled",
         "last_test_status",
@@ -29,9 +29,9 @@ class NotificationChannelAdmin(ServiceAdmin):
     readonly_fields = tuple(f for f in fields if f != "enabled")
     show_full_result_count = False
 
-    @admin.display(description="webhook URL")
-    def masked_url(self, channel):
-        return mask_url(channel.webhook_url)
+    @admin.display(description="sends to")
+    def masked_target(self, channel):
+        return channels.get(channel.kind).mask(channel.target)
 
     @admin.display(boolean=True, description="secret set")
     def has_secret(self, channel):

@@ -14,10 +14,14 @@ from django.db.models import Q
 class ChannelKind(models.TextChoices):
     FEISHU = "feishu"
     WEBHOOK = "webhook"
+    EMAIL = "email"
 
 
 class NotificationChannel(models.Model):
-    """A user's Feishu bot or generic webhook. `secret` never leaves the server."""
+    """A user's Feishu bot, generic webhook or email address. `secret` never leaves the server.
+
+    The HTTP kinds send to `webhook_url`, the email kind to `address`; `target` is whichever the
+    kind uses (a constraint keeps the other one empty)."""
 
     class TestStatus(models.TextChoices):
         DELIVERED = "delivered"
@@ -25,7 +29,8 @@ class NotificationChannel(models.Model):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_channels")
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
-    webhook_url = models.CharField(max_length=2000)
+    webhook_url = models.CharField(max_length=2000, blank=True, default="")
+    address = models.EmailField(max_length=254, blank=True, default="")
     secret = models.CharField(max_length=512, blank=True, default="")
     # The secret a PUT replaced, still signing beside the new one until it expires (rotation).
     previous_secret = models.CharField(max_length=512, blank=True, default="")
@@ -38,11 +43,23 @@ class NotificationChannel(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="uniq_notification_channel_per_kind")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "kind"], name="uniq_notification_channel_per_kind"),
+            models.CheckConstraint(
+                condition=(Q(kind="email") & ~Q(address="") & Q(webhook_url=""))
+                | (~Q(kind="email") & ~Q(webhook_url="") & Q(address="")),
+                name="notification_channel_one_target",
+            ),
+        ]
         ordering = ["kind"]
 
     def __str__(self):
         return f"{self.user_id}:{self.kind}"
+
+    @property
+    def target(self) -> str:
+        """Where this channel sends: the address of the email kind, the URL of the others."""
+        return self.address if self.kind == ChannelKind.EMAIL else self.webhook_url
 
     @property
     def has_secret(self) -> bool:
@@ -67,6 +84,7 @@ class NotificationRecord(models.Model):
     class Channel(models.TextChoices):
         FEISHU = "feishu"
         WEBHOOK = "webhook"
+        EMAIL = "email"
         NONE = "none"  # the user had no enabled channel
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")

@@ -1,11 +1,15 @@
 from rest_framework import serializers
 
-from notifications.models import NotificationChannel, NotificationRecord
-from notifications.ssrf import MAX_URL_LENGTH, mask_url
+from notifications import channels
+from notifications.channels.email import MAX_ADDRESS_LENGTH
+from notifications.models import ChannelKind, NotificationChannel, NotificationRecord
+from notifications.ssrf import MAX_URL_LENGTH
 from smartmate.api import StrictSerializer
 
 
-class ChannelInputSerializer(StrictSerializer):
+class WebhookChannelInputSerializer(StrictSerializer):
+    """PUT notification-channels/feishu/ or webhook/."""
+
     webhook_url = serializers.CharField(max_length=MAX_URL_LENGTH, trim_whitespace=False)
     secret = serializers.CharField(
         required=False,
@@ -24,18 +28,38 @@ class ChannelInputSerializer(StrictSerializer):
         return value
 
 
+class EmailChannelInputSerializer(StrictSerializer):
+    """PUT notification-channels/email/."""
+
+    address = serializers.EmailField(max_length=MAX_ADDRESS_LENGTH)
+    enabled = serializers.BooleanField(default=True)
+
+
 class ChannelSerializer(serializers.ModelSerializer):
-    webhook_url = serializers.SerializerMethodField(help_text="Masked after the host.")
+    webhook_url = serializers.SerializerMethodField(help_text="Masked after the host; null for email.")
+    address = serializers.SerializerMethodField(help_text="The email address, masked; null for the other kinds.")
     has_secret = serializers.BooleanField(read_only=True)
     last_test_error = serializers.SerializerMethodField(help_text="Why the last test failed; null otherwise.")
 
     class Meta:
         model = NotificationChannel
-        fields = ["kind", "enabled", "webhook_url", "has_secret", "last_test_status", "last_test_error", "last_test_at"]
+        fields = [
+            "kind",
+            "enabled",
+            "webhook_url",
+            "address",
+            "has_secret",
+            "last_test_status",
+            "last_test_error",
+            "last_test_at",
+        ]
         read_only_fields = fields
 
-    def get_webhook_url(self, channel) -> str:
-        return mask_url(channel.webhook_url)
+    def get_webhook_url(self, channel) -> str | None:
+        return None if channel.kind == ChannelKind.EMAIL else channels.get(channel.kind).mask(channel.webhook_url)
+
+    def get_address(self, channel) -> str | None:
+        return channels.get(channel.kind).mask(channel.address) if channel.kind == ChannelKind.EMAIL else None
 
     def get_last_test_error(self, channel) -> str | None:
         return channel.last_test_error or None

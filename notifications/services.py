@@ -23,6 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from notifications import channels, ssrf
+from notifications.channels import email as email_channel
 from notifications.messages import InvalidEvent, Message, compose, connection_test_message, validate_event
 from notifications.metrics import DELIVERIES
 from notifications.models import ChannelKind, NotificationChannel, NotificationRecord
@@ -66,16 +67,32 @@ def _check_url(kind: str, url: str) -> None:
         raise ValidationError({"webhook_url": [str(exc)]})
 
 
-def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: bool = True) -> NotificationChannel:
-    """Create or replace the user's channel of `kind`. `secret` left out keeps the stored one;
-    an empty secret removes it. A new URL or secret clears the last test result."""
+def _checked_target(kind: str, *, webhook_url: str, address: str) -> tuple[str, str]:
+    """(webhook_url, address) as stored: the kind's own target checked, the other one empty."""
+    if kind == ChannelKind.EMAIL:
+        address = (address or "").strip()
+        problem = email_channel.address_problem(address)
+        if problem:
+            raise ValidationError({"address": [problem]})
+        local, _, domain = address.rpartition("@")
+        return "", f"{local}@{domain.lower()}"
     _check_url(kind, webhook_url)
+    return webhook_url, ""
+
+
+def channel_upsert(
+    *, user, kind: str, webhook_url: str = "", address: str = "", secret=UNSET, enabled: bool = True
+) -> NotificationChannel:
+    """Create or replace the user's channel of `kind`: a URL for Feishu and webhooks, an address
+    for email. `secret` left out keeps the stored one; an empty secret removes it. A new target or
+    secret clears the last test result."""
+    webhook_url, address = _checked_target(kind, webhook_url=webhook_url, address=address)
     with transaction.atomic():
         channel, created = NotificationChannel.objects.select_for_update().get_or_create(
-            user=user, kind=kind, defaults={"webhook_url": webhook_url, "enabled": enabled}
+            user=user, kind=kind, defaults={"webhook_url": webhook_url, "address": address, "enabled": enabled}
         )
-        changed = created or channel.webhook_url != webhook_url
-        channel.webhook_url = webhook_url
+        changed = created or (channel.webhook_url, channel.address) != (webhook_url, address)
+        channel.webhook_url, channel.address = webhook_url, address
         channel.enabled = enabled
         if secret is not UNSET:
             secret = secret or ""
@@ -88,7 +105,7 @@ def channel_upsert(*, user, kind: str, webhook_url: str, secret=UNSET, enabled: 
         channel.save()
     logger.info(
         "notification channel saved",
-        extra={"user_id": user.pk, "kind": kind, "host": ssrf.mask_url(webhook_url), "enabled": enabled},
+        extra={"user_id": user.pk, "kind": kind, "host": channels.get(kind).mask(channel.target), "enabled": enabled},
     )
     return channel
 
@@ -128,7 +145,7 @@ def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -
     message = connection_test_message(kind=channel.kind, base_url=settings.PUBLIC_BASE_URL)
     context = {"event": "test", "notification_id": None, "user_id": channel.user_id}
     previous = channel.rotating_secret(now)
-    error = _send(channel.kind, channel.webhook_url, channel.secret, message, context, now, previous)
+    error = _send(channel.kind, channel.target, channel.secret, message, context, now, previous)
     if error is not None and error.status is None:
         # Refused, reset, timed out, no such host: one answer, so the test is no port scanner.
         error = channels.DeliveryError(UNREACHABLE, permanent=error.permanent)
@@ -137,7 +154,7 @@ def channel_test(*, channel: NotificationChannel, now: datetime | None = None) -
         last_test_error=str(error)[:MAX_ERROR] if error else "",
         last_test_at=now,
     )
-    _log_result(channel.kind, None, channel.webhook_url, "test_failed" if error else "test_sent", error)
+    _log_result(channel.kind, None, channel.target, "test_failed" if error else "test_sent", error)
     if error:
         details = {"status": error.status}
         if error.code is not None:
@@ -255,20 +272,18 @@ def notifications_claim(*, now: datetime, limit: int, record_ids=None) -> list[C
     return [Claim(token=token, **row) for row in rows]
 
 
-def _send(kind: str, url: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = ""):
-    """One POST; returns None on success or the DeliveryError. Never raises for delivery."""
+def _send(kind: str, target: str, secret: str, message: Message, context: dict, now: datetime, previous_secret=""):
+    """One send; returns None on success or the DeliveryError. Never raises for delivery."""
+    channel = channels.get(kind)
     try:
-        ssrf.check_channel_url(kind, url)  # a channel saved before the kind's host rule existed
-    except ssrf.UnsafeUrl as exc:
-        return channels.DeliveryError(f"Refused: {exc}", permanent=True)
-    try:
-        channels.get(kind).send(
-            url=url, secret=secret, message=message, context=context, now=now, previous_secret=previous_secret
+        channel.check(target)  # a channel saved before one of the kind's rules existed
+        channel.send(
+            target=target, secret=secret, message=message, context=context, now=now, previous_secret=previous_secret
         )
     except channels.DeliveryError as exc:
         return exc
     except Exception as exc:  # a bug must not leave the row in `sending` until the lease runs out
-        logger.exception("notification send crashed", extra={"kind": kind, "host": ssrf.mask_url(url)})
+        logger.exception("notification send crashed", extra={"kind": kind, "host": channel.mask(target)})
         return channels.DeliveryError(f"Internal error: {type(exc).__name__}.", permanent=False)
     return None
 
@@ -321,8 +336,8 @@ def _settle(claim: Claim, error, *, now: datetime, skip_reason: str | None = Non
     return outcome
 
 
-def _log_result(kind, record_id, url, outcome, error) -> None:
-    extra = {"notification_id": record_id, "kind": kind, "host": ssrf.mask_url(url), "outcome": outcome}
+def _log_result(kind, record_id, target, outcome, error) -> None:
+    extra = {"notification_id": record_id, "kind": kind, "host": channels.get(kind).mask(target), "outcome": outcome}
     if error is None:
         logger.info("notification %s", outcome, extra=extra)
     else:
@@ -373,7 +388,7 @@ def notifications_deliver(*, now: datetime | None = None, limit: int | None = No
         claim, config = job
         return _send(
             config.kind,
-            config.webhook_url,
+            config.target,
             config.secret,
             Message.from_dict(claim.message),
             _context(claim),
@@ -390,7 +405,7 @@ def notifications_deliver(*, now: datetime | None = None, limit: int | None = No
     for (claim, config), error in zip(jobs, errors, strict=True):
         settle_now = fixed_now or timezone.now()
         outcome = _settle(claim, error, now=settle_now)
-        _log_result(claim.channel, claim.id, config.webhook_url, outcome or "lease_lost", error)
+        _log_result(claim.channel, claim.id, config.target, outcome or "lease_lost", error)
         tally(outcome)
     return results
 

@@ -1,6 +1,6 @@
 import django_filters
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, PolymorphicProxySerializer, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
@@ -9,16 +9,23 @@ from rest_framework.response import Response
 from notifications import selectors, services
 from notifications.models import ChannelKind, NotificationRecord
 from notifications.serializers import (
-    ChannelInputSerializer,
     ChannelSerializer,
     DeliveredSerializer,
+    EmailChannelInputSerializer,
     NotificationSerializer,
+    WebhookChannelInputSerializer,
 )
 from smartmate.api import validated
 from smartmate.idempotency import idempotent
 
 KIND_PARAMETER = OpenApiParameter(
-    "kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ChannelKind.values, description="feishu or webhook"
+    "kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=ChannelKind.values, description="feishu, webhook or email"
+)
+# One body per kind family: a URL (and secret) for Feishu and webhooks, an address for email.
+CHANNEL_INPUT = PolymorphicProxySerializer(
+    component_name="ChannelUpdate",
+    serializers=[WebhookChannelInputSerializer, EmailChannelInputSerializer],
+    resource_type_field_name=None,
 )
 
 
@@ -30,27 +37,28 @@ def _kind(kind: str) -> str:
 
 @extend_schema_view(
     list=extend_schema(responses=ChannelSerializer(many=True)),
-    update=extend_schema(parameters=[KIND_PARAMETER], request=ChannelInputSerializer, responses=ChannelSerializer),
+    update=extend_schema(parameters=[KIND_PARAMETER], request=CHANNEL_INPUT, responses=ChannelSerializer),
     destroy=extend_schema(parameters=[KIND_PARAMETER], responses={204: None}),
     test=extend_schema(parameters=[KIND_PARAMETER], request=None, responses=DeliveredSerializer),
 )
 class NotificationChannelViewSet(viewsets.ViewSet):
-    """The user's Feishu bot and generic webhook. Secrets are write-only; URLs come back masked."""
+    """The user's Feishu bot, generic webhook and email address. Secrets are write-only; URLs and
+    addresses come back masked."""
 
     lookup_field = "kind"
     lookup_value_regex = "[^/.]+"
 
     def list(self, request):
-        """The user's notification channels (URLs masked, secrets never shown)"""
+        """The user's notification channels (URLs and addresses masked, secrets never shown)"""
         return Response(ChannelSerializer(selectors.channel_list(user=request.user), many=True).data)
 
     def update(self, request, kind=None):
         """Set up or replace the channel of a kind"""
         kind = _kind(kind)
-        data = validated(ChannelInputSerializer, request)
-        fields = {"webhook_url": data["webhook_url"], "enabled": data["enabled"]}
-        if "secret" in data:
-            fields["secret"] = data["secret"]
+        if kind == ChannelKind.EMAIL:
+            fields = validated(EmailChannelInputSerializer, request)
+        else:
+            fields = dict(validated(WebhookChannelInputSerializer, request))  # `secret` left out: kept
         channel = services.channel_upsert(user=request.user, kind=kind, **fields)
         return Response(ChannelSerializer(channel).data)
 

@@ -12,6 +12,7 @@ from scheduling.models import Course, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
+from scheduling.photo import WARNING_CODES
 from scheduling.services.planning import effective_plan_status
 from scheduling.timetable import MAX_WEEKS, expand_weeks
 from smartmate.api import BoundedDateTimeField, StrictSerializer
@@ -77,6 +78,26 @@ class TaskInputSerializer(StrictSerializer):
         if deadline and threshold and threshold > deadline:
             raise serializers.ValidationError({"urgency_threshold_at": ["Must not be after deadline_at."]})
         return attrs
+
+
+# Ids are bigint in PostgreSQL: a larger number is a 400 here, not an overflow in the query.
+ID_MAX = 2**63 - 1
+
+
+class TaskStatusQuerySerializer(StrictSerializer):
+    ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=ID_MAX), min_length=1, max_length=100
+    )
+
+
+class TaskStatusSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    completed_at = serializers.DateTimeField(allow_null=True)
+
+
+class TaskStatusesSerializer(serializers.Serializer):
+    results = TaskStatusSerializer(many=True)
 
 
 # --- task classes -------------------------------------------------------------------------
@@ -249,8 +270,51 @@ class CourseInputSerializer(StrictSerializer):
         return attrs
 
 
+class CourseImportRowSerializer(CourseInputSerializer):
+    """A course of an import; takes the rows of courses/parse-image/ as they come (their
+    confidence is read and dropped)."""
+
+    confidence = serializers.FloatField(min_value=0, max_value=1, required=False, write_only=True)
+
+    def validate(self, attrs):
+        attrs.pop("confidence", None)
+        return super().validate(attrs)
+
+
 class CourseImportSerializer(StrictSerializer):
-    courses = CourseInputSerializer(many=True, allow_empty=False, max_length=200)
+    courses = CourseImportRowSerializer(many=True, allow_empty=False, max_length=200)
+
+
+class TimetablePhotoInputSerializer(StrictSerializer):
+    image = serializers.FileField(
+        allow_empty_file=False, help_text="A JPEG, PNG or WebP image of at most 5 MB (the type is read from its bytes)."
+    )
+
+
+class PhotoRowSerializer(serializers.Serializer):
+    """A course row as courses/import/ takes it, with how sure the model was of it."""
+
+    name = serializers.CharField()
+    location = serializers.CharField(allow_blank=True)
+    teacher = serializers.CharField(allow_blank=True)
+    weeks = serializers.ListField(child=_week())
+    day = _day()
+    start_section = _section()
+    end_section = _section()
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+
+
+class PhotoWarningSerializer(serializers.Serializer):
+    row = serializers.IntegerField(allow_null=True, help_text="Index of the row in the model's answer; null for all.")
+    code = serializers.ChoiceField(choices=WARNING_CODES)
+    message = serializers.CharField()
+
+
+class TimetablePhotoSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["success", "partial", "rejected"])
+    confidence = serializers.FloatField(min_value=0, max_value=1)
+    rows = PhotoRowSerializer(many=True)
+    warnings = PhotoWarningSerializer(many=True)
 
 
 # --- schedule ------------------------------------------------------------------------------

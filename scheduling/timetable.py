@@ -6,6 +6,8 @@ Week n starts on `semester_start + 7·(n-1)` days; `day` 1-7 is Monday-Sunday; a
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import zoneinfo
 from datetime import date, datetime, time, timedelta
 from datetime import tzinfo as TzInfo
@@ -72,6 +74,36 @@ def expand_weeks(start_week: int, end_week: int, week_type: str = "all") -> list
     if week_type == "even":
         return [w for w in weeks if w % 2 == 0]
     return list(weeks)
+
+
+# A week list as timetables print it: "1-16周", "第1-8,10-16周(双)", "单周 3-15", "Weeks 1-9 (odd)"
+# (full-width forms are folded by NFKC first; en and em dashes join ranges too).
+_WEEK_SPAN = re.compile(r"(\d{1,3})\s*(?:-|~|\u2013|\u2014|至|到|to)\s*(\d{1,3})|(\d{1,3})")
+_WEEK_WORDS = re.compile(r"第|周|weeks?|wks?|\bw\b|单|双|odd|even|only|[()\[\]\s]")
+_ODD, _EVEN = re.compile(r"单|odd"), re.compile(r"双|even")
+
+
+def weeks_from_text(text: str) -> list[int] | None:
+    """The week numbers a printed week list names, sorted; None when the text is not one (words
+    other than weeks, odd and even; a range that runs backwards; no number at all). A parity word
+    applies to the whole list unless both appear, then to its own comma-separated part. Numbers
+    are not range-checked here: a course's weeks are (1-MAX_WEEKS)."""
+    text = unicodedata.normalize("NFKC", text or "").lower()
+    parts = [part for part in re.split(r"[,;、]", text) if part.strip()]
+    both = bool(_ODD.search(text)) and bool(_EVEN.search(text))
+    weeks: set[int] = set()
+    for part in parts:
+        scope = part if both else text
+        week_type = "odd" if _ODD.search(scope) else "even" if _EVEN.search(scope) else "all"
+        spans = list(_WEEK_SPAN.finditer(part))
+        if not spans or _WEEK_WORDS.sub("", _WEEK_SPAN.sub("", part)):
+            return None
+        for span in spans:
+            start, end = (int(span[1]), int(span[2])) if span[1] else (int(span[3]), int(span[3]))
+            if start > end:
+                return None
+            weeks.update(expand_weeks(start, end, week_type if start != end else "all"))
+    return sorted(weeks) or None
 
 
 class Clock:

@@ -12,6 +12,7 @@ from icalendar import Event as VEvent
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
@@ -39,6 +40,10 @@ from scheduling.serializers import (
     TaskClassSerializer,
     TaskInputSerializer,
     TaskSerializer,
+    TaskStatusesSerializer,
+    TaskStatusQuerySerializer,
+    TimetablePhotoInputSerializer,
+    TimetablePhotoSerializer,
     TodaySerializer,
     WeekQuerySerializer,
     WeekSerializer,
@@ -47,6 +52,7 @@ from scheduling.serializers import (
     render_week,
 )
 from scheduling.services import EventSpec, planning
+from scheduling.services.photo import timetable_photo_parse
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import idempotency_key, idempotent
@@ -165,6 +171,16 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
         """Mark a done task to do again"""
         task = services.task_reopen(user=request.user, task=self.get_object())
         return self.render(self._reload(task))
+
+    @extend_schema(request=TaskStatusQuerySerializer, responses=TaskStatusesSerializer)
+    @action(detail=False, methods=["post"], url_path="status")
+    def statuses(self, request):
+        """The status of many tasks at once
+
+        Up to 100 ids; the answer keeps their order and leaves out other users' and missing ones."""
+        ids = validated(TaskStatusQuerySerializer, request)["ids"]
+        results = selectors.task_statuses(user=request.user, ids=ids)
+        return Response(TaskStatusesSerializer({"results": results}).data)
 
 
 # --- task classes ------------------------------------------------------------------------
@@ -318,6 +334,21 @@ class CourseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModel
         data = validated(CourseImportSerializer, body)
         courses = services.courses_create(user=request.user, courses=data["courses"])
         return Response(CourseSerializer(courses, many=True).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request={"multipart/form-data": TimetablePhotoInputSerializer},
+        responses={200: TimetablePhotoSerializer, 501: None},
+    )
+    @action(detail=False, methods=["post"], url_path="parse-image", parser_classes=[MultiPartParser])
+    def parse_image(self, request):
+        """Read a timetable from a photo
+
+        Rows as courses/import/ takes them, each with the model's confidence, and warnings for what
+        was left out or is doubtful. Nothing is written: the client imports the rows it accepts."""
+        upload = validated(TimetablePhotoInputSerializer, request)["image"]
+        image = upload.read(settings.SCHEDULING_PHOTO_MAX_BYTES + 1)  # one byte over is enough to refuse it
+        result = timetable_photo_parse(user=request.user, image=image)
+        return Response(TimetablePhotoSerializer(result).data)
 
 
 # --- schedule ------------------------------------------------------------------------------

@@ -4,7 +4,8 @@ Django's ASGIHandler reads the *whole* body into a temporary file before any mid
 runs, so JsonErrorMiddleware's Content-Length check comes too late under ASGI, and a body
 sent with `Transfer-Encoding: chunked` (no Content-Length) is never checked at all. Here:
 
-- a declared Content-Length over MAX_BODY_BYTES → 413 at once, nothing read;
+- a declared Content-Length over the path's cap → 413 at once, nothing read (the cap is
+  MAX_BODY_BYTES, or a file upload route's own in UPLOAD_BODY_CAPS: `body_cap`);
 - a declared Content-Length within the cap → passed through untouched (the HTTP server
   enforces the framing: it never delivers more than the declared length);
 - no Content-Length (chunked) → read up to the cap as it arrives; one byte more and the
@@ -25,22 +26,28 @@ import logging
 logger = logging.getLogger("smartmate.errors")
 
 
+def body_cap(path: str) -> int:
+    """The most a request body to `path` may be: MAX_BODY_BYTES, or the larger cap of a file
+    upload route (UPLOAD_BODY_CAPS). The one rule both guards apply."""
+    from django.conf import settings
+
+    return settings.UPLOAD_BODY_CAPS.get(path, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+
 class BodyLimitMiddleware:
     """Pure ASGI middleware: no request body over MAX_BODY_BYTES ever reaches `app`."""
 
     def __init__(self, app):
-        from django.conf import settings  # configured by now: `app` is built first
-
         self.app = app
-        self.max_body = settings.DATA_UPLOAD_MAX_MEMORY_SIZE  # MAX_BODY_BYTES
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        max_body = body_cap(scope["path"])
         declared = _header(scope, b"content-length")
         if declared is not None:
-            if declared.strip().isdigit() and int(declared) > self.max_body:
-                return await self._refuse(scope, send, "declared")
+            if declared.strip().isdigit() and int(declared) > max_body:
+                return await self._refuse(scope, send, "declared", max_body)
             return await self.app(scope, receive, send)  # within the cap, or not a number (Django: 400)
 
         body = bytearray()
@@ -49,20 +56,20 @@ class BodyLimitMiddleware:
             if message["type"] == "http.disconnect":
                 return None  # the client left before the body ended: nothing to answer (as Django does)
             body += message.get("body", b"")
-            if len(body) > self.max_body:
-                return await self._refuse(scope, send, "chunked")
+            if len(body) > max_body:
+                return await self._refuse(scope, send, "chunked", max_body)
             if not message.get("more_body", False):
                 break
         if body:
             scope = _with_content_length(scope, len(body))
         return await self.app(scope, _replay(bytes(body), receive), send)
 
-    async def _refuse(self, scope, send, framing):
+    async def _refuse(self, scope, send, framing, max_body):
         from smartmate.errors import error_body, payload_too_large
 
         # No path: a calendar feed's secret is in its URL.
-        logger.warning("%s request with a %s body over %d bytes refused", scope["method"], framing, self.max_body)
-        content = json.dumps(error_body(*payload_too_large(self.max_body))).encode()
+        logger.warning("%s request with a %s body over %d bytes refused", scope["method"], framing, max_body)
+        content = json.dumps(error_body(*payload_too_large(max_body))).encode()
         await send(
             {
                 "type": "http.response.start",

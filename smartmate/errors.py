@@ -17,6 +17,8 @@ from rest_framework import exceptions as drf
 from rest_framework import status
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from smartmate.body_limit import body_cap
+
 logger = logging.getLogger("smartmate.errors")
 
 
@@ -256,19 +258,17 @@ class JsonErrorMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        from django.conf import settings
-
-        self.max_body = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     def __call__(self, request):
         length = request.META.get("CONTENT_LENGTH")
         if length:
+            max_body = body_cap(request.path)
             try:
-                too_big = int(length) > self.max_body
+                too_big = int(length) > max_body
             except ValueError:
                 return error_response(400, "validation_error", "Invalid Content-Length header.")
             if too_big and not _is_admin(request):
-                return error_response(413, *payload_too_large(self.max_body))
+                return error_response(413, *payload_too_large(max_body))
         response = self.get_response(request)
         if response.status_code >= 400 and not _is_json(response) and not _is_admin(request):
             code, message = _STATUS_CODES.get(response.status_code, ("error", response.reason_phrase or "Error."))

@@ -301,17 +301,23 @@ WRITES = {
     "422": ("Unprocessable", "idempotency_key_reused, invalid_changes"),
     "502": ("UpstreamError", "upstream_error: a webhook or LLM endpoint answered with an error"),
 }
-# Operations that run a model call (the chats) may be refused for credits (docs/DOMAIN.md §9).
+# Operations that run a model call (the chats, the timetable photo) may be refused for credits
+# (docs/DOMAIN.md §9).
 LLM_CALLS = {
     "402": ("InsufficientCredits", "insufficient_credits: the free allowance is used up and the balance is ≤ 0")
 }
-LLM_CALL_PATH = re.compile(r"/agent/(conversations/\{[^}]+\}/)?chat/$")
+LLM_CALL_PATH = re.compile(r"/agent/(conversations/\{[^}]+\}/)?chat/$|/courses/parse-image/$")
+# Statuses only some operations answer: listed where the view declares them (any body; the
+# shared component replaces it).
+DECLARED = {
+    "501": ("NotConfigured", "not_configured: the feature needs a part this deployment has not set up"),
+}
 RETRY_AFTER = {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}
 
 
 def error_responses() -> dict:
     out = {}
-    for name, description in (*ALWAYS.values(), *WRITES.values(), *LLM_CALLS.values()):
+    for name, description in (*ALWAYS.values(), *WRITES.values(), *LLM_CALLS.values(), *DECLARED.values()):
         out[name] = {
             "description": description,
             "content": {"application/json": {"schema": {"$ref": REF.format("Error")}}},
@@ -334,6 +340,9 @@ def _add_error_responses(result) -> None:
             responses = operation.setdefault("responses", {})
             for status, (name, _) in errors.items():
                 responses.setdefault(status, {"$ref": f"#/components/responses/{name}"})
+            for status, (name, _) in DECLARED.items():
+                if status in responses:
+                    responses[status] = {"$ref": f"#/components/responses/{name}"}
 
 
 # --- enums and nullables --------------------------------------------------------------------------

@@ -225,6 +225,9 @@ STORAGES = {
 
 # --- request limits, errors ---------------------------------------------------
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("MAX_BODY_BYTES", default=1024 * 1024)
+# The file uploads (multipart) and the bodies they may have: the file's cap plus room for the
+# multipart framing. Every other body has MAX_BODY_BYTES (smartmate.body_limit.body_cap).
+UPLOAD_BODY_CAPS = {"/api/v1/courses/parse-image/": 5 * 1024 * 1024 + 64 * 1024}
 APPEND_SLASH = False  # a POST must never be redirected; a missing slash gets a JSON 404 instead
 CSRF_FAILURE_VIEW = "smartmate.errors.csrf_failure"
 
@@ -314,6 +317,8 @@ SPECTACULAR_SETTINGS = {
         "ChunkObjectEnum": ["chat.completion.chunk"],
         "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
         "DraftPlanStatusEnum": "agent.models.PlanStatus",
+        "TimetablePhotoStatusEnum": ["success", "partial", "rejected"],
+        "TimetablePhotoWarningCodeEnum": "scheduling.photo.WARNING_CODES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -438,6 +443,11 @@ ACTIVE_SCHEDULE_SCAN_BATCH = env.int("ACTIVE_SCHEDULE_SCAN_BATCH", default=50)
 ACTIVE_SCHEDULE_DEDUPE_MINUTES = env.int("ACTIVE_SCHEDULE_DEDUPE_MINUTES", default=30)
 ACTIVE_SCHEDULE_HORIZON_DAYS = env.int("ACTIVE_SCHEDULE_HORIZON_DAYS", default=7)
 ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS = env.int("ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS", default=3600)
+# A timetable from a photo (courses/parse-image/): a vision-capable model at the OpenAI-compatible
+# endpoint of LLM_BASE_URL / LLM_API_KEY (the agent's); unset → 501 not_configured.
+LLM_VISION_MODEL = env.str("LLM_VISION_MODEL", default="")
+LLM_VISION_TIMEOUT_SECONDS = env.float("LLM_VISION_TIMEOUT_SECONDS", default=60.0)
+SCHEDULING_PHOTO_MAX_BYTES = 5 * 1024 * 1024  # fixed by the contract
 # Study plans (issue 10): how long a plan may be applied.
 STUDY_PLAN_TTL_SECONDS = env.int("STUDY_PLAN_TTL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE.update(

@@ -35,8 +35,18 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def fuzz_schema(transactional_db, live_server):
+def fuzz_schema(transactional_db, live_server, httpserver, settings):
     from accounts.services import session_start, user_register
+    from tests.agent import fake_llm
+
+    # The photo import reads from a loopback vision model (without one it answers a 501), so what
+    # the fuzzer uploads reaches the image checks and the answer's reading.
+    answer = fake_llm.completion_response(
+        '{"rows": [{"name": "Algebra", "location": "", "teacher": "", "day": 1, '
+        '"start_section": 1, "end_section": 2, "weeks": "1-16", "confidence": 0.9}]}'
+    )
+    httpserver.expect_request(fake_llm.PATH, method="POST").respond_with_response(answer)
+    settings.LLM_BASE_URL, settings.LLM_VISION_MODEL = httpserver.url_for("/v1"), "fake-vision-model"
 
     user = user_register(username="fuzzer", password="Fuzz-Correct-Horse-9")
     headers = {"Authorization": "Bearer " + session_start(user=user)["access"]}

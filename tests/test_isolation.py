@@ -365,6 +365,80 @@ def test_the_probe_catches_a_queryset_that_forgets_the_user(make_user, client_fo
     assert {"other user GET", "other user PATCH", "other user DELETE"} <= set(wrong), wrong
 
 
+# --- routes without an object in the path ------------------------------------------------------
+
+
+def _is_public(pattern) -> bool:
+    from rest_framework.permissions import AllowAny
+
+    view = getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+    classes = getattr(pattern.callback, "initkwargs", {}).get("permission_classes") or view.permission_classes
+    return all(issubclass(permission, AllowAny) for permission in classes)
+
+
+def collection_routes():
+    """(path, URL pattern) of every API route without a path parameter that needs a login."""
+    found = []
+    for route, pattern in _walk(get_resolver().url_patterns):
+        if route.startswith("api/") and not pattern.pattern.regex.groupindex and not _is_public(pattern):
+            found.append((reverse(pattern.name), pattern))
+    return found
+
+
+COLLECTION_ROUTES = collection_routes()
+
+
+def test_collection_routes_are_discovered():
+    found = {path for path, _ in COLLECTION_ROUTES}
+    assert {"/api/v1/tasks/status/", "/api/v1/courses/parse-image/", "/api/v1/agent/conversations/"} <= found
+    assert "/api/v1/auth/login/" not in found  # public
+    assert len(found) >= 20
+
+
+@pytest.mark.parametrize(("path", "pattern"), COLLECTION_ROUTES, ids=[p for p, _ in COLLECTION_ROUTES])
+def test_every_collection_route_refuses_anonymous_callers(path, pattern):
+    anonymous = APIClient()
+    for method in _methods(pattern):
+        answer = _code(_call(anonymous, pattern, method, path))
+        assert answer == (401, "not_authenticated"), (method, path, answer)
+
+
+def test_batch_task_status_never_shows_another_users_task(make_user, client_for):
+    from scheduling.services import task_create
+
+    alice, bob = make_user("alice"), make_user("bob")
+    task = task_create(user=alice, title="A's task")
+    response = client_for(bob).post("/api/v1/tasks/status/", {"ids": [task.pk]}, format="json")
+    assert response.status_code == 200 and response.json() == {"results": []}
+    assert client_for(alice).post("/api/v1/tasks/status/", {"ids": [task.pk]}, format="json").json()["results"]
+
+
+def test_archived_conversations_are_listed_to_their_owner_only(make_user, client_for):
+    alice, bob = make_user("alice"), make_user("bob")
+    created = _post(client_for(alice), "/api/v1/agent/conversations/", {"title": "A's", "archived": True})
+    for archived in ("true", "false"):
+        assert client_for(bob).get("/api/v1/agent/conversations/", {"archived": archived}).json()["count"] == 0
+    listed = client_for(alice).get("/api/v1/agent/conversations/", {"archived": "true"}).json()["results"]
+    assert [c["id"] for c in listed] == [created["id"]]
+
+
+def test_another_users_email_channel_is_not_found(make_user, client_for, settings):
+    from notifications.models import NotificationChannel
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    alice, bob = make_user("alice"), make_user("bob")
+    as_alice, as_bob = client_for(alice), client_for(bob)
+    body = {"address": "alice@example.com", "enabled": True}
+    assert as_alice.put("/api/v1/notification-channels/email/", body, format="json").status_code == 200
+    assert _code(as_bob.delete("/api/v1/notification-channels/email/")) == (404, "not_found")
+    assert _code(as_bob.post("/api/v1/notification-channels/email/test/")) == (404, "not_found")
+    assert as_bob.get("/api/v1/notification-channels/").json() == []
+    # B's PUT makes B's own channel; A's stays as it was.
+    as_bob.put("/api/v1/notification-channels/email/", {"address": "bob@example.com"}, format="json")
+    assert NotificationChannel.objects.get(user=alice, kind="email").address == "alice@example.com"
+    assert NotificationChannel.objects.get(user=bob, kind="email").address == "bob@example.com"
+
+
 def test_the_admin_refuses_anonymous_and_non_staff_users(make_user, client):
     response = client.get("/admin/")
     assert response.status_code == 302 and "/admin/login/" in response["Location"]

@@ -7,7 +7,7 @@ hard-code one of these choices.
 from __future__ import annotations
 
 import calendar
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 # A day named without a clock time: the deadline is the end of that day.
@@ -23,7 +23,8 @@ PERIOD_DEFAULT = {
     "evening": time(22, 0),
 }
 TONIGHT = PERIOD_DEFAULT["evening"]
-CLOSE_OF_BUSINESS = time(17, 0)
+CLOSE_OF_BUSINESS = time(17, 0)  # also 下班前
+START_OF_BUSINESS = time(9, 0)  # "first thing", 上班前
 # A bare hour (no am/pm, no day period) from 1 to 6 is in the afternoon: "by 5", "三点前".
 BARE_PM_HOURS = range(1, 7)
 # A deadline further ahead than this, from a sentence that names no year and no offset, is not
@@ -45,6 +46,96 @@ _DAY_FIRST_ZONES = {
     "America/Lima",
     "America/Santiago",
 }
+
+
+# Zones of the United States (a prefix ends with "/").
+_US_ZONES = (
+    "America/New_York",
+    "America/Chicago",
+    "America/Denver",
+    "America/Los_Angeles",
+    "America/Phoenix",
+    "America/Anchorage",
+    "America/Detroit",
+    "America/Boise",
+    "America/Juneau",
+    "America/Adak",
+    "America/Indiana/",
+    "America/Kentucky/",
+    "America/North_Dakota/",
+    "Pacific/Honolulu",
+    "US/",
+)
+# A holiday whose date depends on where the user is, read from the zone like the order of a numeric
+# date: (zones or zone prefixes, (month, day)) per region, then the date everywhere else (None: it is
+# not one known day there, so the agent asks).
+REGIONAL_HOLIDAYS: dict[str, tuple[tuple[tuple[tuple[str, ...], tuple[int, int]], ...], tuple[int, int] | None]] = {
+    "independence day": (((_US_ZONES, (7, 4)), (("Asia/Kolkata", "Asia/Calcutta"), (8, 15))), None),
+    "national day": (((("Asia/Taipei",), (10, 10)),), (10, 1)),  # 国庆: 1 October; 双十 in Taiwan
+    "teachers' day": (((("Asia/Taipei",), (9, 28)),), (9, 10)),  # 教师节
+    "children's day": (((("Asia/Taipei", "Asia/Hong_Kong"), (4, 4)),), (6, 1)),  # 儿童节
+}
+
+
+# A clock time followed by a zone ("4pm CET", "8:00 GMT", "10am ET") is in that zone; the deadline is
+# given in the user's. Abbreviations that name one fixed offset are that offset; ET, CT, MT and PT follow
+# their zone's summer time. Ambiguous ones (IST: India, Ireland or Israel; CST: also China) are not read.
+ZONE_ABBREVIATIONS: dict[str, str | float] = {
+    "utc": 0,
+    "gmt": 0,
+    "wet": 0,
+    "bst": 1,
+    "cet": 1,
+    "cest": 2,
+    "eet": 2,
+    "eest": 3,
+    "msk": 3,
+    "jst": 9,
+    "kst": 9,
+    "hkt": 8,
+    "sgt": 8,
+    "awst": 8,
+    "aest": 10,
+    "aedt": 11,
+    "nzst": 12,
+    "nzdt": 13,
+    "est": -5,
+    "edt": -4,
+    "cdt": -5,
+    "mst": -7,
+    "mdt": -6,
+    "pst": -8,
+    "pdt": -7,
+    "akst": -9,
+    "akdt": -8,
+    "hst": -10,
+    "et": "America/New_York",
+    "ct": "America/Chicago",
+    "mt": "America/Denver",
+    "pt": "America/Los_Angeles",
+}
+
+
+def named_zone(abbreviation: str, offset_hours: int | None = None, offset_minutes: int = 0) -> tzinfo:
+    """The zone a clock time names: an abbreviation from `ZONE_ABBREVIATIONS`, or UTC/GMT ± hours."""
+    value = ZONE_ABBREVIATIONS[abbreviation]
+    if isinstance(value, str):
+        return ZoneInfo(value)
+    minutes = value * 60
+    if offset_hours is not None:
+        minutes += offset_hours * 60 + (offset_minutes if offset_hours >= 0 else -offset_minutes)
+    return timezone(timedelta(minutes=minutes))
+
+
+def _zone_in(key: str, zones: tuple[str, ...]) -> bool:
+    return any(key == zone or (zone.endswith("/") and key.startswith(zone)) for zone in zones)
+
+
+def regional_holiday(name: str, tz: ZoneInfo) -> tuple[int, int] | None:
+    """The (month, day) of a holiday in `REGIONAL_HOLIDAYS` for the user's region, or None (ask)."""
+    regions, elsewhere = REGIONAL_HOLIDAYS[name]
+    key = getattr(tz, "key", "") or ""
+    return next((day for zones, day in regions if _zone_in(key, zones)), elsewhere)
 
 
 def day_first(tz: ZoneInfo) -> bool:

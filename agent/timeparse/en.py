@@ -37,6 +37,12 @@ _WEEKDAYS = {
     "sun": 6,
 }
 WD = r"(?:" + "|".join(sorted(_WEEKDAYS, key=len, reverse=True)) + r")"
+# words ending in "s" that are not a counted noun after a number ("by 4/1 thanks", "at 5 tues")
+_NOT_A_COUNT = (
+    r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless|works|sounds"
+    r"|suits|seems|looks|means|makes|gets|helps|fits|lets|tuesdays|thursdays|wednesdays|mondays|fridays|saturdays|sundays"
+    r"|weekdays|weekends|afterwards|besides|perhaps)"
+)
 _AMBIGUOUS_ABBR = {"sat", "sun", "wed", "mon"}  # also ordinary words: need a cue
 _ORDINALS = {"first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "last": -1}
 _ORDINALS.update({"1st": 1, "2nd": 2, "3rd": 3, "4th": 4, "5th": 5})
@@ -75,7 +81,7 @@ AMT = (
     r"|(?P<only_frac>\d/\d)(?:\s(?:of\s)?an?)?"
     r"|(?P<half>half\san?|a\shalf|half)"
     r"|(?P<quarter>a\squarter\sof\san?|a\squarter|quarter\sof\san?|quarter)"
-    r"|(?P<threeq>three\squarters\sof\san?|three\squarters))"
+    r"|(?P<threeq>three[-\s]quarters\sof\san?|three[-\s]quarters))"
 )
 CUE = re.compile(
     r"(?:\b(?:on|by|due|before|until|till|til|deadline|from|at|for|date|dated|deadline\sis|date\sis)|[:@,(])\s?$"
@@ -143,12 +149,17 @@ def _offset(s: Scan, amount: float, unit: str, m, base: date | None = None, sign
 
 
 _OFFSET_IN = re.compile(
-    rf"\b(?:in|within|after|over)\s(?:the\s(?:next|coming)\s)?{AMT}\s(?P<unit>{UNIT})(?:'s|s')?"
+    rf"\b(?:in|within|after|over)\s(?:(?:about|around|roughly|approximately|approx\.?|just|exactly|another|only)\s)?"
+    rf"(?:the\s(?:next|coming)\s)?{AMT}\s(?P<unit>{UNIT})(?:'s|s')?"
     r"(?:\sand\sa\s(?P<tail>half|quarter))?"
     rf"(?:,?\s(?:and\s)?(?P<n2>\d{{1,2}}|{EN_NUMWORD})\s(?P<unit2>minutes?|mins?)\b)?(?:\stime)?\b(?!\sor\s)"
 )
 _OFFSET_REL = re.compile(
     rf"\b{AMT}\s(?P<unit>{UNIT})(?:'s|s')?\s(?P<rel>from\s(?:now|today|tomorrow|(?P<wd>{WD}))|later|ago|hence|before\snow)\b"
+)
+_NEXT_N = re.compile(
+    rf"\b(?:the\s)?(?:next|coming|following)\s(?P<n>\d{{1,3}}|{EN_NUMWORD})\s(?P<unit>minutes?|mins?|hours?|hrs?|days?|weeks?"
+    r"|months?|years?)\b"
 )
 _WITHIN_THE = re.compile(r"\bwithin\sthe\s(hour|day|week|month)\b")
 _WEEK_TODAY = re.compile(
@@ -157,7 +168,40 @@ _WEEK_TODAY = re.compile(
 _SAME_TIME = re.compile(r"\b(?:by\s)?(?:this|the\ssame|same)\stime\s(tomorrow|next\sweek)\b")
 
 
+# Words that look like a time and are not one, taken before any rule reads them: greetings and farewells,
+# "at the end of the day" as an idiom (a clause follows), the shop 7-Eleven, "24/7", and a question about
+# what day or date it is.
+_NOT_A_TIME = re.compile(
+    r"\bgood\s(?:morning|afternoon|evening|night|day)\b|\bnight[- ]night\b"
+    r"|^(?:morning|evening|afternoon)(?=\s?(?:[!,.]|$))"
+    r"|\b(?:see|talk\sto|catch|speak\sto)\s(?:you|ya|u)\s(?:later|soon)\b|\btalk\s(?:later|soon)\b|\bttyl\b"
+    r"|^later(?=\s?(?:[!,.]|$))"
+    r"|\bat\sthe\send\sof\sthe\sday(?=,?\s(?:it|it's|its|we|i|i'm|you|they|he|she|that|this|there|what|everything"
+    r"|nothing|all|life|people|no\sone|nobody|who)\b)"
+    r"|\b(?:at|to|from|in|near|the)\s(?:a\s|the\s)?7[- ]?(?:11|eleven)\b|\b24\s?/\s?7\b|\b24-7\b"
+    r"|\b9/11(?=\s(?:memorial|attacks?|museum|victims?|era|commission|anniversary|terrorist))"
+    rf"|\b(?:\d{{1,2}}|{EN_NUMWORD})-day\sweekend\b|\bsunday\sbest\b|\bmonth\sof\ssundays\b"
+    r"|\bwhat(?:'s|\sis)?\s(?:the\s)?(?:day|date)(?:\s(?:is\s)?(?:it|today|tomorrow)){0,2}\b"
+    rf"|\b(?:have|had|enjoy)\s(?:a|an|your|the)\s(?:\w+\s)?(?:day|weekend|week|evening|night|morning|holiday|holidays)\b"
+    rf"|\bhappy\s(?:{WD}|weekend|new\syear|holidays)\b"
+)
+
+
+# a habit or a recurrence names no one deadline: "every morning", "each Monday at 9"
+_RECURRING = re.compile(
+    rf"\b(?:every|each)\s(?:single\s)?(?:other\s)?(?:day|morning|afternoon|evening|night|week|weekend|month|year|{WD})"
+    r"(?:\s(?:morning|afternoon|evening|night))?\b"
+    r"|\b(?:on\s)?(?:mondays|tuesdays|wednesdays|thursdays|fridays|saturdays|sundays|weekdays|weekends)\b"
+    r"|\b(?:daily|weekly|monthly|yearly|annually|nightly)\b"
+)
+
+
 def _scan_offsets(s: Scan) -> None:
+    for m in s.each(_NOT_A_TIME):
+        s.skip(m)
+    for m in s.each(_RECURRING):
+        s.skip(m)
+        s.recurring = True
     for m in s.each(_SAME_TIME):
         s.add_day(s.today + timedelta(days=1 if m[1] == "tomorrow" else 7), m)
         s.clocks.append(_now_clock(s, m))
@@ -188,10 +232,13 @@ def _scan_offsets(s: Scan) -> None:
         _offset(s, amount, m["unit"], m, base=base, sign=-1 if rel in ("ago", "before now") else 1)
     for m in s.each(_COMPACT_OFFSET):
         hours = m[2].startswith("h")
-        amount = float(m[1]) * (60 if hours else 1) + (int(m[3]) if m[3] and hours else 0)
+        number = int(m[1][0]) / int(m[1][2]) if "/" in m[1] and m[1][2] != "0" else float(m[1].replace("/", "."))
+        amount = number * (60 if hours else 1) + (int(m[3]) if m[3] and hours else 0)
         s.set_after(timedelta(minutes=amount), m)
     for m in s.each(_WITHIN_THE):
         _offset(s, 1, m[1], m)
+    for m in s.each(_NEXT_N):
+        _offset(s, float(en_int(m["n"])), m["unit"], m)  # "the next 3 days": due at their end
     for m in s.each(_WEEK_TODAY):
         word = m[2] or m[3]
         if word == "today":
@@ -219,6 +266,13 @@ _NTH = re.compile(rf"\b(?:the\s)?({ORD})\s({WD})\s(?:of|in)\s(?:(the|this|next)\
 _MONTH_DAY = re.compile(
     rf"\b({MONTH})(?:\s|-|/)(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\b(?!:|\s?(?:am|pm|hours?|%))(?:,?\s(\d{{4}}))?"
 )
+_TO = r"\s?(?:-|to|through|thru|until|till|and)\s?"
+_MONTH_DAY_RANGE = re.compile(
+    rf"\b(?:from\s|between\s)?({MONTH})\s(\d{{1,2}})(?:st|nd|rd|th)?{_TO}(\d{{1,2}})(?:st|nd|rd|th)?\b"
+    rf"(?!\s?(?:am|pm|a\.m|p\.m|:|/|hours?|hrs?|{MONTH}))(?:,?\s(\d{{4}}))?"
+    rf"|\b(?:from\s|between\s)?(\d{{1,2}})(?:st|nd|rd|th)?{_TO}(\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?({MONTH})(?![a-z])"
+    rf"(?:,?\s(\d{{4}}))?"
+)
 _DAY_MONTH = re.compile(
     rf"\b(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\s(?:of\s)?({MONTH})(?![a-z])(?:,?\s(\d{{4}}))?"
 )
@@ -226,8 +280,21 @@ _DAY_OF_REL_MONTH = re.compile(
     rf"\b(?:the\s)?(\d{{1,2}}|{DAY_WORD})(?:st|nd|rd|th)?\sof\s(?:the\s)?(next|this)\smonth\b"
 )
 _ORDINAL_DAY = re.compile(
-    r"\b(?:(?:on|by|before|until|till|due|from|after)\s)?the\s(\d{1,2})(?:st|nd|rd|th)\b"
+    r"\b(?:(?:on|by|before|until|till|due|from|after)\s)?the\s(\d{1,2})(?:st|nd|rd|th)\b(?!\s(?:centur|floor|birthday|anniversar"
+    r"|place|time|row|grade|street|st\b|avenue|ave\b|amendment|edition|round|lap|percentile|generation|episode|chapter"
+    r"|page|attempt|try|person|customer|caller|visitor|player|pick|level|stage|hole|inning|year|annual|week|day|month))"
     r"|\b(?:on|by|before|until|till|due)\s(\d{1,2})(?:st|nd|rd|th)\b"
+    rf"|\b(?:on|by|before|until|till|due)\sthe\s({DAY_WORD})\b"
+    r"(?=\s?(?:$|[.,!?;]|at\b|by\b|in\sthe\b|morning|afternoon|evening|night|\d))"
+)
+# "the third day of October"; "the first week of October" (which week? ask); "the week of October 6th"
+_NTH_DAY_OF = re.compile(
+    rf"\b(?:the\s)?({DAY_WORD}|\d{{1,2}}(?:st|nd|rd|th))\sday\sof\s(?:the\s)?(?:(this|next)\smonth|({MONTH})(?![a-z]))"
+    rf"|\b(?:the\s)?(?:{ORD})\sweek(?:end)?\sof\s(?:the\s)?(?:this\s|next\s)?(?:month|{MONTH}(?![a-z]))"
+)
+_WEEK_OF = re.compile(
+    rf"\b(?:the\s)?week\s(?:of|starting|beginning|commencing)\s(?:(?:the\s)?(\d{{1,2}})(?:st|nd|rd|th)?\s(?:of\s)?({MONTH})"
+    rf"|({MONTH})\s(?:the\s)?(\d{{1,2}})(?:st|nd|rd|th)?)(?![a-z\d])"
 )
 _REL_DAYS = re.compile(
     r"\b(?:the\s)?day\safter\s(?:tomorrow|tmrw?)\b|\b(?:the\s)?day\sbefore\syesterday\b"
@@ -243,7 +310,24 @@ _WD = re.compile(
 _WD_CONTEXT = re.compile(r"^\.?\s?(?:\d|at\b|by\b|morning|afternoon|evening|night|noon|$|[.,;!?])")
 _WEEK_AFTER_NEXT = re.compile(r"\b(?:(?:by|at)\s)?(?:the\s)?(?:end\sof\s(?:the\s)?)?week\safter\snext\b")
 _END_OF_WEEK = re.compile(r"\b(?:the\s)?end\sof\s(?:the\s|this\s)?(next\s)?(?:work\s?)?week\b|\beow\b")
-_THIS_WEEK = re.compile(r"\b(this|next|last|the\scoming)\s(week|weekend)\b")
+# which week, month or year a modifier names: 0 this one, 1 the next, -1 the last
+_WHICH = {
+    "this": 0,
+    "current": 0,
+    "next": 1,
+    "coming": 1,
+    "upcoming": 1,
+    "the coming": 1,
+    "this coming": 1,
+    "following": 1,
+    "the following": 1,
+    "last": -1,
+    "past": -1,
+    "this past": -1,
+    "previous": -1,
+}
+WHICH = "(" + "|".join(sorted((w.replace(" ", r"\s") for w in _WHICH), key=len, reverse=True)) + ")"
+_THIS_WEEK = re.compile(rf"\b{WHICH}\s(week|weekend)\b")
 _WEEKEND = re.compile(r"\b(?:(?:on|over|at|for|by|during)\s)?(?:the\s)?weekend\b(?!s)")
 _MONTH_EDGE = re.compile(
     r"\b(?:the\s)?(end|start|beginning|middle|last\sday)\sof\s(?:the\s|this\s)?(next\s|last\s)?(month|year|quarter)\b"
@@ -254,7 +338,7 @@ _MONTH_EDGE_NAMED = re.compile(
 )
 _YEAR_EDGE = re.compile(r"\b(?:the\s)?(end|start|beginning)\sof\s(\d{4})\b")
 _QUARTER = re.compile(r"\b(?:(?:the\s)?end\sof\s|by\s)?q([1-4])\b")
-_REL_MONTH_YEAR = re.compile(r"\b(next|this|last|the\scoming)\s(month|year)\b")
+_REL_MONTH_YEAR = re.compile(rf"\b{WHICH}\s(month|year|quarter)\b")
 _MONTH_ALONE = re.compile(
     rf"\b(?:in|by|during|before|until|till|for|of|throughout|next|this|around)\s({MONTH})(?![a-z])(?:,?\s(\d{{4}}))?"
     rf"|\b({MONTH})\s(\d{{4}})\b"
@@ -272,9 +356,28 @@ def _dotted_clock(s: Scan, m) -> bool:
     return (after_at or bool(_BY_BEFORE.search(head))) and cv.dotted_pair_is_clock(int(m[1]), m[3], after_at=after_at)
 
 
+# a number right after one of these is a label or a measure (版本2.3, 价格3.50, 第1/2), not a date
+_LABEL_BEFORE_ZH = re.compile(
+    r"(?:版本|版|型号|价格|售价|单价|价|比分|比数|得分|分数|成绩|评分|体重|身高|温度|第|约|共|合计|总计|共计|号码|电话|编号|房间)\s?$"
+)
+
+
 def _cue_before(s: Scan, start: int) -> bool:
     head = s.text[max(0, start - 12) : start]
-    return start == 0 or not head.strip() or bool(CUE.search(head)) or bool(re.search(r"[\u4e00-\u9fff]\s?$", head))
+    chinese = bool(re.search(r"[\u4e00-\u9fff]\s?$", head)) and not _LABEL_BEFORE_ZH.search(head)
+    return start == 0 or not head.strip() or bool(CUE.search(head)) or chinese
+
+
+# a measure after a number pair: "1/2 cup", "3/4 inch", "2/3 of the class" are fractions, not dates
+_COUNTED_AFTER = re.compile(
+    rf"^\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b|^\s(?:people|kids|children|men|women|copies|pieces?|cups?|per\b)"
+)
+_MEASURE_AFTER = re.compile(
+    r"^\s?(?:of\b|cups?\b|inch(?:es)?\b|in\b(?!\s(?:the|a)\b)|\"|tsp\b|tbsp\b|teaspoons?\b|tablespoons?\b|miles?\b"
+    r"|mi\b|pounds?\b|lbs?\b|oz\b|ounces?\b|kgs?\b|g\b|grams?\b|cm\b|mm\b|m\b|km\b|ft\b|foot\b|feet\b|yards?\b"
+    r"|lit(?:re|er)s?\b|l\b|ml\b|gallons?\b|pints?\b|servings?\b|portions?\b|slices?\b|sticks?\b|scale\b|turns?\b"
+    r"|size\b|marathon\b|tank\b)"
+)
 
 
 def _ymd(s: Scan, a: int, b: int, year: int | None):
@@ -292,14 +395,39 @@ def _year(token: str | None) -> int | None:
     return year + 2000 if year < 100 else year
 
 
+_PART_OF_PERIOD = re.compile(
+    r"\b(?:early|late)\s(?:in\s)?(?:the\s)?(?:(?:this|next|last|the\scoming)\s)?(?:week|month|year)\b"
+)
+
+
 def _scan_dates(s: Scan) -> None:
     today = s.today
+    for m in s.each(_PART_OF_PERIOD):
+        s.vague = True  # "early next week", "late this month": some days of it, not one (ask)
+        s.take_m(m)
     for m in s.each(_ISO):
         s.add_day(cv.month_day(today, int(m[2]), int(m[3]), int(m[1])), m, explicit=True)
         s.far_named = True
     for m in s.each(_NUMERIC_Y):
         s.add_day(_ymd(s, int(m[1]), int(m[3]), _year(m[4])), m, explicit=True)
         s.far_named = True
+    for m in s.each(_WEEK_OF):
+        month, day = (m[2], m[1]) if m[1] else (m[3], m[4])
+        named = cv.month_day(today, _MONTHS[month.rstrip(".")], int(day))
+        s.add_day(named and named + timedelta(days=6 - named.weekday()), m, grain="week")  # that week's Sunday
+    for m in s.each(_NTH_DAY_OF):
+        if not m[1]:
+            s.add_day(None, m)  # "the first week of October": the week with the 1st in it, or the first whole one?
+            continue
+        day = int(m[1][:-2]) if m[1][0].isdigit() else _DAY_WORDS[m[1]]
+        if m[3]:
+            s.add_day(cv.month_day(today, _MONTHS[m[3].rstrip(".")], day), m, explicit=True)
+        else:
+            base = cv.add_months(today.replace(day=1), 1 if m[2] == "next" else 0)
+            try:
+                s.add_day(base.replace(day=day), m, explicit=True)
+            except ValueError:
+                s.add_day(None, m)
     for m in s.each(_NTH):
         n, weekday = _ORDINALS[m[1]], _weekday(m[2])
         year = int(m[5]) if m[5] else None
@@ -321,6 +449,15 @@ def _scan_dates(s: Scan) -> None:
             s.add_day(base.replace(day=_day_token(m[1])), m, explicit=True)
         except ValueError:
             s.add_day(None, m)
+    for m in s.each(_MONTH_DAY_RANGE):
+        month, first, last, year = (m[1], m[2], m[3], m[4]) if m[1] else (m[7], m[5], m[6], m[8])
+        if int(first) >= int(last):
+            continue
+        month = _MONTHS[month.rstrip(".")]
+        start = cv.month_day(today, month, int(first), _year(year))
+        end = start and cv.month_day(start, month, int(last), start.year)
+        s.add_day(end, m, explicit=True)  # "Feb 13-15": due at its end
+        s.far_named = s.far_named or bool(year)
     for m in s.each(_MONTH_DAY):
         day = _day_token(m[2])
         s.add_day(cv.month_day(today, _MONTHS[m[1].rstrip(".")], day, _year(m[3])), m, explicit=True)
@@ -332,10 +469,13 @@ def _scan_dates(s: Scan) -> None:
         s.add_day(cv.month_day(today, _MONTHS[m[2].rstrip(".")], day, _year(m[3])), m, explicit=True)
         s.far_named = s.far_named or bool(m[3])
     for m in s.each(_ORDINAL_DAY):
-        s.add_day(cv.day_of_month(today, int(m[1] or m[2])), m, explicit=True)
+        s.add_day(cv.day_of_month(today, int(m[1] or m[2]) if (m[1] or m[2]) else _DAY_WORDS[m[3]]), m, explicit=True)
     for m in s.each(_NUMERIC):
-        if not _cue_before(s, m.start()):
+        after = s.text[m.end() :]
+        if not _cue_before(s, m.start()) or _MEASURE_AFTER.match(after) or _COUNTED_AFTER.match(after):
             continue
+        if m[2] == "-" and _AT_BEFORE.search(s.text[max(0, m.start() - 8) : m.start()]):
+            continue  # "at 3-4": a clock range (below), not 4 March
         if m[2] != "/" and s.text[m.end() : m.end() + 1].isalpha():
             continue
         if m[2] == "." and _dotted_clock(s, m):
@@ -371,8 +511,7 @@ def _scan_dates(s: Scan) -> None:
     for m in s.each(_END_OF_WEEK):
         s.add_day(cv.week_end(today, 1 if m[1] else 0), m, grain="week")
     for m in s.each(_THIS_WEEK):
-        weeks = {"this": 0, "next": 1, "last": -1, "the coming": 1}[m[1]]
-        s.add_day(cv.week_end(today, weeks), m, grain="week")
+        s.add_day(cv.week_end(today, _WHICH[m[1]]), m, grain="week")
     for m in s.each(_WEEKEND):
         s.add_day(cv.week_end(today, 0), m, grain="week")
     for m in s.each(_WD):
@@ -414,6 +553,19 @@ _HOLIDAYS = {
     "april fools' day": (4, 1),
     "april fools day": (4, 1),
     "april fool's day": (4, 1),
+    "may day": (5, 1),
+    "earth day": (4, 22),
+    "juneteenth": (6, 19),
+    "canada day": (7, 1),
+    "bonfire night": (11, 5),
+    "guy fawkes night": (11, 5),
+    "guy fawkes day": (11, 5),
+    "veterans day": (11, 11),
+    "veterans' day": (11, 11),
+    "veteran's day": (11, 11),
+    "remembrance day": (11, 11),
+    # the date depends on the region (conventions.REGIONAL_HOLIDAYS)
+    "independence day": "independence day",
 }
 _HOLIDAY_NAME = "|".join(sorted((re.escape(h) for h in _HOLIDAYS), key=len, reverse=True))
 # after a deadline word ("by Christmas") it is that date; "after"/"over" Christmas name no one day (ask);
@@ -421,17 +573,44 @@ _HOLIDAY_NAME = "|".join(sorted((re.escape(h) for h in _HOLIDAYS), key=len, reve
 _HOLIDAY = re.compile(
     rf"\b(?:(by|before|on|until|till|til|due|ahead\sof)|(after|over|around|during))\s(?:the\s)?({_HOLIDAY_NAME})"
     r"(?![a-z])"
+    rf"|^(?:the\s)?({_HOLIDAY_NAME})(?=\s?[.!?]?$)"  # named alone, the whole message: that day
+    # with a time of its own: "Christmas Eve at 6pm", "New Year's Day morning"
+    rf"|\b({_HOLIDAY_NAME})(?=\s(?:at\s|@\s?|by\s)?\d|\s(?:morning|afternoon|evening|night|noon)\b)"
+    # "the day after Christmas", "the night before Christmas"
+    rf"|\bthe\s(?:day|night)\s(after|before)\s(?:the\s)?({_HOLIDAY_NAME})(?![a-z])"
 )
+# holidays whose date moves from year to year (or differs by region and calendar): asked about
+MOVING_HOLIDAY = (
+    r"(?:easter(?:\ssunday|\smonday)?|thanksgiving(?:\sday)?|passover|diwali|ramadan|eid|hanukkah|(?:chinese|lunar)\snew\syear"
+    r"|memorial\sday|labou?r\sday|mother'?s'?\sday|father'?s'?\sday|presidents'?\sday|president's\sday"
+    r"|(?:mlk|martin\sluther\sking(?:\sjr\.?)?)\sday|good\sfriday|mardi\sgras|black\sfriday|cyber\smonday"
+    r"|rosh\shashanah|yom\skippur|mid-autumn(?:\sfestival)?|dragon\sboat\sfestival|bank\sholiday|spring\sbreak)"
+)
+_MOVING_ALONE = re.compile(rf"^(?:the\s)?{MOVING_HOLIDAY}(?=\s?[.!?]?$)")
 
 
 def _scan_holidays(s: Scan) -> None:
+    for m in s.each(_MOVING_ALONE):
+        s.vague = True
+        s.take_m(m)
     for m in s.each(_HOLIDAY):
         if m[2]:
             s.vague = True
             s.take_m(m)
             continue
-        month, day = _HOLIDAYS[m[3]]
-        s.add_day(cv.month_day(s.today, month, day), m, explicit=True)
+        when = _HOLIDAYS[m[3] or m[4] or m[5] or m[7]]
+        if isinstance(when, str):
+            when = cv.regional_holiday(when, s.tz)
+            if when is None:
+                s.vague = True  # "Independence Day" where the user's region has none we know: ask
+                s.take_m(m)
+                continue
+        month, day = when
+        shift = {"after": 1, "before": -1}.get(m[6], 0)
+        named = cv.month_day(s.today - timedelta(days=shift), month, day)
+        s.add_day(named and named + timedelta(days=shift), m, explicit=True)
+        if m[6] and m[0].startswith("the night"):
+            s.period = s.period or "evening"  # "the night before Christmas": that evening
 
 
 def _scan_month_year(s: Scan) -> None:
@@ -462,8 +641,8 @@ def _scan_month_year(s: Scan) -> None:
         edge = m[1] or m[2]
         month = _MONTHS[m[3].rstrip(".")]
         year = _year(m[4]) or cv.month_named(today, month)
-        if edge == "early":
-            s.add_day(None, m)  # "early April": which day? ask
+        if edge in ("early", "late"):
+            s.add_day(None, m)  # "early April", "late April": which day? ask
             continue
         if edge in ("end", "late"):
             day = cv.month_end(year, month)
@@ -481,10 +660,13 @@ def _scan_month_year(s: Scan) -> None:
         year = today.year if cv.quarter_end(today.year, quarter) >= today else today.year + 1
         s.add_day(cv.quarter_end(year, quarter), m)
     for m in s.each(_REL_MONTH_YEAR):
-        shift = {"next": 1, "this": 0, "last": -1, "the coming": 1}[m[1]]
+        shift = _WHICH[m[1]]
         if m[2] == "month":
             base = cv.add_months(today.replace(day=1), shift)
             s.add_day(cv.month_end(base.year, base.month), m, grain="month")
+        elif m[2] == "quarter":
+            index = today.year * 4 + (today.month - 1) // 3 + shift
+            s.add_day(cv.quarter_end(index // 4, index % 4 + 1), m, grain="quarter")
         else:
             s.add_day(date(today.year + shift, 12, 31), m, grain="year")
             s.far_named = s.far_named or shift != 0
@@ -502,40 +684,69 @@ def _scan_month_year(s: Scan) -> None:
 
 
 # --- clock times ---
-_NOT_A_COUNT = r"(?:tues|thurs|weds|this|is|was|as|his|its|has|does|goes|always|sometimes|yes|pls|thanks|plus|unless)"
 _AMPM = r"(?P<ampm>a\.m\.?|p\.m\.?|am|pm)"
 _RANGE_AMPM = re.compile(
     r"\b(?:between\s|from\s)?(\d{1,2})(?::(\d\d))?\s?(am|pm)?\s?(?:-|to|until|till|and)\s?(\d{1,2})(?::(\d\d))?\s?(am|pm)\b"
 )
-_RANGE_BETWEEN = re.compile(r"\bbetween\s(\d{1,2})(?::(\d\d))?\sand\s(\d{1,2})(?::(\d\d))?\b(?!\s?(?:am|pm|/))")
-_CLOCK_AMPM = re.compile(rf"\b(\d{{1,2}})(?:[:.](\d\d))?\s?{_AMPM}(?![a-z])|\b(\d{{1,2}})([ap])\b")
+_RANGE_BETWEEN = re.compile(
+    r"\bbetween\s(\d{1,2})(?::(\d\d))?\sand\s(\d{1,2})(?::(\d\d))?\b(?!\s?(?:am|pm|/))"
+    rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b|\s(?:people|kids|children|men|women))"
+)
+_CLOCK_AMPM = re.compile(
+    rf"(?<![\d/.:$])\b(\d{{1,2}})(?:[:.]?(\d\d))?\s?{_AMPM}(?![a-z])|\b(\d{{1,2}})(?::(\d\d))?([ap])\b"
+)
+_SHORT_AMPM_CUE = re.compile(
+    rf"(?:\b(?:at|by|before|until|till|til|around|about|from|to|tomorrow|today|tonight|tmrw?|tmr|{WD})|@|-)\.?\s?$"
+)
 _HHMM = re.compile(r"(?<![\d/.:])(\d{1,2})\s?:\s?(\d\d)(?![\d:])(?:\s?h\b)?")
-_H_MM = re.compile(r"\b(\d{1,2})h(\d\d)?\b")
+_H_MM = re.compile(r"(?<![/.])\b(\d{1,2})h(\d\d)?\b")
 _MILITARY = re.compile(
-    r"(?:\b(at|by|before|until|till|til|for)\s|@\s?)(\d\d)(\d\d)\b(?!\s?(?:am|pm))"
+    r"(?:\b(at|by|before|until|till|til|for|around|about)\s|@\s?)(\d\d)(\d\d)(?:-?ish)?\b(?!\s?(?:am|pm))"
     r"|\b(\d\d)(\d\d)\s?(?:hours|hrs|h)\b|\b(\d\d)(\d\d)(?=\s(?:tonight|today|tomorrow)\b)"
+)
+# three digits after "at" are h:mm when nothing else can be meant: the end of the message, a part of the day
+_COMPACT_CLOCK = re.compile(
+    r"(?:\b(?:at|around|about)\s|@\s?)([1-9])([0-5]\d)(?:-?ish)?\b"
+    r"(?=\s?(?:$|[.,!?](?!\d)|in\sthe\s(?:morning|afternoon|evening)|tonight|this\s(?:morning|afternoon|evening)|tomorrow"
+    r"|today))"
 )
 _MIN_PAST = re.compile(
     rf"\b(half|a\squarter|quarter|\d{{1,2}}|{EN_NUMWORD})\s(minutes?\s)?(past|after|to|till|til|of|before)\s"
-    rf"(\d{{1,2}}|{EN_HOURWORD}|noon|midnight)\b(?!\s?(?:/|:|\d))(?:\s?(a\.m\.?|p\.m\.?|am|pm)(?![a-z]))?"
+    rf"(\d{{1,2}}|{EN_HOURWORD}|noon|midnight)(?:\b|(?=[ap]\.?m))(?!\s?(?:/|:|\d))(?:\s?(a\.m\.?|p\.m\.?|am|pm)(?![a-z]))?"
     rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
 )
 # "N to/of M" in digits is a clock time only with a cue ("at 10 to 6"), the word "minutes" or am/pm
 _CLOCK_CUE_NEAR = re.compile(r"(?:\b(?:at|by|before|until|till|til|around|about)|@)\s?$")
-_DOT_CLOCK = re.compile(r"\b(?:at|by|before|until|till|til|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d)")
-_COMPACT_OFFSET = re.compile(r"\b(?:in|within)\s(\d{1,3}(?:\.\d{1,2})?)\s?(h|hr|m|min)(?:\s?(\d{1,2})\s?m?)?\b")
+_DOT_CLOCK = re.compile(
+    r"\b(?:at|by|before|until|till|til|around)\s(\d{1,2})\.(\d\d)\b(?!\.\d"
+    r"|\s?(?:each|per\b|apiece|a\s(?:piece|pop|kilo|pound|head|month|week|year)|dollars?|euros?|pounds?|bucks|usd|eur|gbp|%|percent))"
+)
+_COMPACT_OFFSET = re.compile(r"\b(?:in|within)\s(\d{1,3}(?:\.\d{1,2})?|\d/\d)\s?(h|hr|m|min)(?:\s?(\d{1,2})\s?m?)?\b")
 _RANGE_FROM = re.compile(
-    r"\bfrom\s(\d{1,2})(?::(\d\d))?\s?(?:-|to|until|till|til)\s?(\d{1,2})(?::(\d\d))?\b"
+    r"\b(?:from\s(\d{1,2})(?::(\d\d))?\s?(?:-|to|until|till|til)|at\s(\d{1,2})(?::(\d\d))?\s?-)\s?(\d{1,2})(?::(\d\d))?\b"
     rf"(?!\s?(?:am|pm|a\.m|p\.m|/|:|\.\d|%)|\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
 )
 _HALF_H = re.compile(rf"\bhalf\s(\d{{1,2}}|{EN_HOURWORD})\b(?!\s?(?:hours?|an?\b|of\b|/|past))")
 _WORD_CLOCK = re.compile(
     rf"\b(?:(?:at|by|before|until|till|around)\s)({EN_HOURWORD})[- ]({EN_MINUTEWORD})\b(?!\s?(?:minutes?|hours?|days?))"
+    rf"|\b({EN_HOURWORD})(?:[- ]({EN_MINUTEWORD}))?\s?{_AMPM}(?![a-z])"
 )
 _CUE_HOUR = re.compile(
     rf"(?:\b(?:at|by|before|until|till|til|around)|@)\s?(\d{{1,2}}|{EN_HOURWORD})(?:\s?o'?clock|-?ish)?\b"
     r"(?!\s?(?:/|:|\.\d|st\b|nd\b|rd\b|th\b|minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|%|people|pages?"
-    r"|dollars?|times?|percent|items?|of\b))"
+    r"|dollars?|times?|percent|items?|of\b|points?|stages?|moments?|go\b|places?|locations?|spots?|levels?|sides?"
+    r"|stations?|stores?|shops?|schools?|sites?|venues?|rooms?|tables?|desks?|stops?|kids|children|students"
+    r"|feet|foot|ft\b|inch(?:es)?\b|cm\b|mm\b|km\b|kms\b|miles?|meters?|metres?|kg\b|kilos?|lbs?\b|pounds?|mph\b|kph\b"
+    r"|degrees?|percent|x\b)|\s(?:past|to|till|til)(?=\s?(?:$|[.,!?])))"
+    # a counted noun after the number, maybe with one describing word: "at 3 locations", "at 3 different places"
+    rf"(?!\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
+    r"(?!\s(?!(?:on|with|for|in|at|and|or|to|the|my|our|his|her|their|your|a|an|tomorrow|today|tonight|sharp|latest"
+    rf"|o'?clock|am|pm|so|then|if|but|because|when|unless|please|pls|ok|okay)\b)[a-z]+\s(?!{_NOT_A_COUNT}\b)[a-z]{{2,}}s\b)"
+)
+# "a 2 by 4 plank", "the room is 10 by 12": a dimension, not "by 4 o'clock"
+_DIMENSION_BEFORE = re.compile(
+    rf"\b(?:a|an|the|is|are|was|were|be|measures?|measuring|sized?|about|roughly|approximately)\s"
+    rf"(?:\d{{1,4}}(?:\.\d{{1,2}})?|{EN_NUMWORD})(?:\s?(?:ft|feet|foot|inch(?:es)?|in|m|cm|mm|metres?|meters?|yards?))?\s$"
 )
 _HOUR_THEN_PERIOD = re.compile(
     rf"(?<![\d/.:])\b(\d{{1,2}}|{EN_HOURWORD})(?::(\d\d))?(?=\s(?:tonight|tonite|this\s(?:morning|afternoon|evening|arvo)"
@@ -546,6 +757,7 @@ _NOON = re.compile(
     r"\b(?:12\s)?(noon|midday|midnight|lunchtime|lunch\stime|at\slunch)(?:-?ish)?\b"
     r"|\b(?:before|by|until|till|til)\slunch\b"
 )
+_DAY_LUNCH = re.compile(rf"\b(?:today|tomorrow|tmrw?|tmr|{WD})(?:'s)?\s(lunch(?:time)?)\b")
 _EOD = re.compile(
     r"\b(?:the\s)?(?:end\sof\s(?:the\s)?(?:business\s|work\s?)?day|close\sof\sbusiness|end\sof\sbusiness|eod|cob|eob)\b"
     r"|\bfirst\sthing\b"
@@ -559,6 +771,27 @@ def _hour_token(token: str) -> int:
     return int(token) if token.isdigit() else en_int(token)
 
 
+_ZONE_AFTER = re.compile(
+    r"\s?\(?("
+    + "|".join(sorted(cv.ZONE_ABBREVIATIONS, key=len, reverse=True))
+    + r")\b(?:\s?([+-])(\d{1,2})(?::?(\d\d))?)?\)?"
+    r"(?![a-z])"
+)
+
+
+def _clock_zones(s: Scan) -> None:
+    """ "4pm CET", "Thursday 8:00 GMT", "10am (UTC+2)": the zone written right after a clock time."""
+    for clock in s.clocks:
+        m = _ZONE_AFTER.match(s.text, clock.end)
+        if m is None or not s.free(m.start(1), m.end()):
+            continue
+        if m[1] in ("et", "ct", "mt", "pt") and m[2]:
+            continue
+        hours = (int(m[3]) if m[2] == "+" else -int(m[3])) if m[2] else None
+        s.clock_zone = cv.named_zone(m[1], hours, int(m[4] or 0))
+        s.take(m.start(1), m.end())
+
+
 def _scan_times(s: Scan) -> None:
     for m in s.each(_MIN_PAST):
         _minutes_past(s, m)
@@ -570,12 +803,12 @@ def _scan_times(s: Scan) -> None:
     for m in s.each(_RANGE_BETWEEN):
         s.add_clock(int(m[3]), int(m[4] or 0), False, m)
     for m in s.each(_RANGE_FROM):
-        s.add_clock(int(m[3]), int(m[4] or 0), False, m)  # "from 2 to 4": due at its end
+        s.add_clock(int(m[5]), int(m[6] or 0), False, m)  # "from 2 to 4", "at 3-4": due at its end
     for m in s.each(_CLOCK_AMPM):
         if m[1] is not None:
             _add_ampm(s, int(m[1]), int(m[2] or 0), m["ampm"], m)
-        else:
-            _add_ampm(s, int(m[4]), 0, m[5] + "m", m)
+        elif _SHORT_AMPM_CUE.search(s.text[max(0, m.start() - 12) : m.start()]):
+            _add_ampm(s, int(m[4]), int(m[5] or 0), m[6] + "m", m)  # "at 4p", "fri 9a"
     for m in s.each(_MILITARY):
         hour, minute, word = (int(m[2]), int(m[3]), m[1]) if m[2] else (int(m[4] or m[6]), int(m[5] or m[7]), None)
         if word in ("by", "before", "until", "till", "til") and 1950 <= hour * 100 + minute <= 2099:
@@ -583,6 +816,8 @@ def _scan_times(s: Scan) -> None:
         if hour <= 23 and minute <= 59:
             start = m.start(2) if m[2] else m.start()
             s.add_clock(hour, minute, True, m, start=start)
+    for m in s.each(_COMPACT_CLOCK):
+        s.add_clock(int(m[1]), int(m[2]), False, m, start=m.start(1))
     for m in s.each(_HHMM):
         if _named_reference(s, m.start()):
             continue
@@ -593,21 +828,29 @@ def _scan_times(s: Scan) -> None:
     for m in s.each(_HALF_H):
         s.add_clock(_hour_token(m[1]), 30, False, m)
     for m in s.each(_WORD_CLOCK):
-        s.add_clock(en_int(m[1]), en_minutes(m[2]), False, m, start=m.start(1))
+        if m[1]:
+            s.add_clock(en_int(m[1]), en_minutes(m[2]), False, m, start=m.start(1))
+        else:
+            _add_ampm(s, en_int(m[3]), en_minutes(m[4]) if m[4] else 0, m["ampm"], m)
     for m in s.each(_NOON):
         word = m[1]
         if word == "midnight":
             s.add_clock(24, 0, True, m)
         else:
             s.add_clock(12, 0, True, m)
+    for m in _DAY_LUNCH.finditer(s.text):
+        if s.free(m.start(1), m.end(1)):
+            s.add_clock(12, 0, True, m, start=m.start(1))
     for m in s.each(_EOD):
         if m[0] == "first thing":
-            s.add_clock(9, 0, True, m)
+            s.add_clock(cv.START_OF_BUSINESS.hour, cv.START_OF_BUSINESS.minute, True, m)
         elif m[0].endswith(("business", "cob", "eob")):
             s.add_clock(cv.CLOSE_OF_BUSINESS.hour, cv.CLOSE_OF_BUSINESS.minute, True, m)
         else:
             s.add_clock(24, 0, True, m)
     for m in s.each(_CUE_HOUR):
+        if m[0].startswith("by") and _DIMENSION_BEFORE.search(s.text[max(0, m.start() - 24) : m.start()]):
+            continue
         hour = _hour_token(m[1])
         if hour <= 24:
             s.add_clock(hour, 0, False, m, start=m.start(1))
@@ -617,6 +860,7 @@ def _scan_times(s: Scan) -> None:
             s.add_clock(hour, int(m[2] or 0), False, m)
     for m in s.each(_OCLOCK):
         s.add_clock(_hour_token(m[1]), 0, False, m)
+    _clock_zones(s)
     for m in s.each(_PERIODS):
         word = m[2]
         if word in ("tonight", "tonite") or m[1]:
@@ -680,13 +924,20 @@ def _add_ampm(s: Scan, hour: int, minute: int, ampm: str, m) -> None:
 
 VAGUE = re.compile(
     r"\b(?:sometime|some\stime|someday|some\sday|later|soon|at\ssome\spoint|when\si\s(?:have|get|find)\s(?:the\s)?time"
-    r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof|one\sof\sthese\sdays"
-    r"|eventually|in\sa\sbit|in\sa\swhile|whenever|next\stime|asap|as\ssoon\sas\spossible|in\sdue\scourse"
-    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\sa\sday\sor\stwo|a\sfew\sdays|or\sso"
+    r"|when\si\sget\sa\schance|in\sa\sfew\s(?:minutes|hours|days|weeks|months)|a\scouple\sof\s(?:minutes|hours|days|weeks|months)"
+    r"|one\sof\sthese\sdays"
+    r"|eventually|in\sa\sbit|in\sa\swhile|whenever(?=\s?(?:$|[.,!?]|you|i\s(?:can|want|like|get)))|next\stime"
+    r"|asap|as\ssoon\sas\spossible|in\sdue\scourse"
+    r"|before\slong|in\sthe\snear\sfuture|midweek|mid-week|in\s(?:a|an|one)\s(?:minute|hour|day|week|month)\sor\stwo"
+    r"|a\sfew\sdays"
+    r"|(?:by|before|over|after|during|until|till)\s(?:the\s)?(?:holidays|holiday\sseason|(?:winter|summer|spring|easter|christmas)"
+    r"\sbreak|break|half[- ]term|reading\sweek|vacation|vac)"
+    r"|(?:minutes?|mins?|hours?|hrs?|days?|weeks?|months?|\d|noon|midnight|am|pm)\sor\sso"
+    rf"|(?:in|within)\s(?:\d{{1,3}}|{EN_NUMWORD})\s?(?:-|to|or)\s?(?:\d{{1,3}}|{EN_NUMWORD})\s{UNIT}"
     r"|the\s(?:day|week)\safter(?!\s(?:tomorrow|tomorow|tommorow|tmrw|tmr|tmw|2moro|tomo|next)\b)"
     r"|end\sof\s(?:the\s)?(?:semester|term|school\syear)|before\s(?:the\s)?(?:exams?|finals?|midterms?)"
-    r"|(?:by|before|over|after|around|during|until|till)\s(?:easter|thanksgiving|passover|diwali|ramadan|eid|hanukkah"
-    r"|(?:chinese|lunar)\snew\syear))\b"
+    r"|(?:this|next|last|by|before|until|till|over\sthe|during\sthe|in\sthe|for\sthe)\s(?:summer|winter|spring|fall|autumn)"
+    rf"|(?:by|before|over|after|around|during|until|till|on|due)\s(?:the\s)?{MOVING_HOLIDAY})\b"
 )
 # "at 3 or 4", "next week or the week after": two answers offered, so none is the deadline (ask)
 _OR_ANOTHER = re.compile(
@@ -709,7 +960,7 @@ PHASES = (_scan_offsets, _scan_dates, _scan_times)
 
 
 def finish(s: Scan) -> None:
-    if VAGUE.search(s.text):
+    if any(s.free(m.start(), m.end()) for m in VAGUE.finditer(s.text)):
         s.vague = True
     for m in _NARRATION.finditer(s.text):
         s.narration = True

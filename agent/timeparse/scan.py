@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from agent.timeparse import conventions as cv
@@ -71,9 +71,11 @@ class Scan:
         self.clocks: list[ClockRead] = []
         self.period: str | None = None
         self.exact: datetime | None = None
+        self.clock_zone: tzinfo | None = None  # "4pm CET": the zone the clock time is in, when not the user's
         self.far_named = False
         self.vague = False
         self.partial = False
+        self.recurring = False  # "every Monday at 9", 每周五: a habit, no one deadline
         self.narration = False  # the sentence reports time spent ("took me 2 hours", 做了两个小时)
         self.narrated: list[tuple[int, int]] = []  # where: a day read inside one is the duration, not a date
         self.spans: list[tuple[int, int]] = []
@@ -94,6 +96,11 @@ class Scan:
 
     def take_m(self, m) -> None:
         self.take(m.start(), m.end())
+
+    def skip(self, m) -> None:
+        """Words that look like a time and are not one (a greeting, an idiom, a name): taken so that no
+        rule reads them, and not part of the time expression."""
+        self.taken[m.start() : m.end()] = b"\x01" * (m.end() - m.start())
 
     # --- writing ---
     def add_day(
@@ -150,9 +157,10 @@ class Scan:
                 return chosen  # "Monday, December 7": the date, when its weekday agrees
         if len(self.days) == 2 and _RANGE_BETWEEN.match(self._between(*self.days)):
             first, last = sorted(self.days, key=lambda d: d.start)
-            if last.roll and first.weekday is not None and not first.roll and last.weekday >= first.weekday:
-                # 下周一至周五: the end is in the week the start names
-                last = DayRead(first.day + timedelta(days=last.weekday - first.weekday), last.start, last.end)
+            if last.roll and first.weekday is not None:
+                # 下周一至周五, "Monday to Friday": the end is the first such weekday from the start on
+                days = (last.weekday - first.weekday) % 7
+                last = DayRead(first.day + timedelta(days=days), last.start, last.end)
             return max((first, last), key=lambda d: d.day)  # a range is due at its end
         self.partial = True
         return None
@@ -190,6 +198,8 @@ class Scan:
         if self.spans:
             first, last = result.spans[0][0], max(end for _start, end in result.spans)
             result.matched = self.norm.raw[first:last]
+        if self.recurring and not self.days and self.exact is None:
+            self.clocks, self.period = [], None  # "every Monday at 9": the clock belongs to the habit
         day_read = self._one_day()
         result.grain = day_read.grain if day_read else None
         clock_read = self._one_clock()
@@ -208,8 +218,12 @@ class Scan:
         clock = _resolve_clock(clock_read, self.period)
         if day_read is None and clock is None:
             return result
-        day = day_read.day if day_read else self.today
         tz, now = self.tz, self.now
+        if self.clock_zone is not None and clock_read is not None:
+            tz = self.clock_zone  # "Thursday 8:00 GMT": resolved in that zone, then given in the user's
+            now = self.now.astimezone(tz)
+        today = now.date()
+        day = day_read.day if day_read else today
         if clock is not None and day_read is None and datetime.combine(day, clock, tzinfo=tz) <= now:
             later = None
             if clock_read is not None and not clock_read.absolute and self.period is None and clock_read.hour <= 12:
@@ -221,7 +235,7 @@ class Scan:
         elif (
             clock_read is not None
             and day_read is not None
-            and day == self.today
+            and day == today
             and datetime.combine(day, clock, tzinfo=tz) <= now
         ):
             bare = not clock_read.absolute and self.period is None and clock_read.hour <= 12
@@ -230,11 +244,13 @@ class Scan:
                 clock = later  # "today at 8" said at 10:00: 20:00
         if clock is None:
             clock = cv.END_OF_DAY
-        rolls = day_read is not None and day_read.roll and day == self.today
+        rolls = day_read is not None and day_read.roll and day == today
         if rolls and datetime.combine(day, clock, tzinfo=tz) <= now:
             day += timedelta(days=7)  # "Friday 9am" said on Friday at 10: next Friday
-        result.day, result.clock = day, clock
         result.deadline = datetime.combine(day, clock, tzinfo=tz)
+        if tz is not self.tz:
+            result.deadline = result.deadline.astimezone(self.tz)
+        result.day, result.clock = result.deadline.date(), result.deadline.time()
         return result
 
 

@@ -34,6 +34,8 @@ def window(text: str, now: datetime, tz: ZoneInfo) -> Window:
         last = first + timedelta(days=7)
     elif grain == "month":
         first, last = day.replace(day=1), day + timedelta(days=1)
+    elif grain == "quarter":
+        first, last = date(day.year, (day.month - 1) // 3 * 3 + 1, 1), day + timedelta(days=1)
     elif grain == "year":
         first, last = date(day.year, 1, 1), date(day.year + 1, 1, 1)
     else:

@@ -18,7 +18,8 @@ import hmac
 import json
 from datetime import datetime
 
-from notifications.channels.http import RETRYABLE_STATUSES, DeliveryError, backoff_sleep, post, quick_retries
+from notifications.channels import http
+from notifications.channels.http import RETRYABLE_STATUSES, DeliveryError, backoff_sleep, mask, post, quick_retries
 from notifications.messages import Message
 
 # The caller's fault: a wrong or deleted hook, a bad signature or a clock off by over an hour,
@@ -100,11 +101,17 @@ def _quick_retry(error: DeliveryError) -> bool:
     return not error.permanent and (error.code in RATE_LIMIT_CODES or error.status in RETRYABLE_STATUSES)
 
 
-def send(*, url: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = "") -> None:
+def check(target: str) -> None:
+    http.check_url("feishu", target)
+
+
+def send(
+    *, target: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = ""
+) -> None:
     retries = quick_retries()
     for attempt in range(retries + 1):
         try:
-            error = _answer_error(post(url, _body(message, secret, now), {}))
+            error = _answer_error(post(target, _body(message, secret, now), {}))
         except DeliveryError as exc:
             error = exc
         if error is None:
@@ -112,3 +119,6 @@ def send(*, url: str, secret: str, message: Message, context: dict, now: datetim
         if attempt == retries or not _quick_retry(error):
             raise error
         backoff_sleep(attempt, error.retry_after)
+
+
+__all__ = ["PERMANENT_CODES", "RATE_LIMIT_CODES", "build", "check", "mask", "send", "sign"]

@@ -97,6 +97,17 @@ def timeout_seconds() -> float:
     return float(getattr(settings, "NOTIFICATIONS_HTTP_TIMEOUT", 5.0))
 
 
+def check_url(kind: str, url: str) -> None:
+    """Before each send: the URL rules of the kind (a channel saved before a rule existed)."""
+    try:
+        ssrf.check_channel_url(kind, url)
+    except ssrf.UnsafeUrl as exc:
+        raise DeliveryError(f"Refused: {exc}", permanent=True)
+
+
+mask = ssrf.mask_url  # a URL is shown and logged masked after its host
+
+
 def post(url: str, body: bytes, headers: dict[str, str]) -> Reply:
     """POST `body` to `url`; return a 2xx reply or raise DeliveryError."""
     try:

@@ -23,7 +23,8 @@ import json
 import uuid
 from datetime import datetime
 
-from notifications.channels.http import post
+from notifications.channels import http
+from notifications.channels.http import mask, post
 from notifications.messages import Message
 
 SIGNATURE_HEADER = "X-SmartMate-Signature"  # deprecated: removed in the release after 0.2
@@ -81,7 +82,13 @@ def build(message: Message, *, context: dict, sent_at: datetime) -> dict:
     }
 
 
-def send(*, url: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = "") -> None:
+def check(target: str) -> None:
+    http.check_url("webhook", target)
+
+
+def send(
+    *, target: str, secret: str, message: Message, context: dict, now: datetime, previous_secret: str = ""
+) -> None:
     raw = json.dumps(build(message, context=context, sent_at=now), ensure_ascii=False, separators=(",", ":")).encode()
     headers = {"X-SmartMate-Event": str(context.get("event") or "")}
     if context.get("notification_id") is not None:
@@ -93,4 +100,7 @@ def send(*, url: str, secret: str, message: Message, context: dict, now: datetim
             )
         )
         headers[SIGNATURE_HEADER] = sign(secret, raw)
-    post(url, raw, headers)
+    post(target, raw, headers)
+
+
+__all__ = ["build", "check", "mask", "send", "sign", "signature_headers", "signing_key", "standard_signature"]

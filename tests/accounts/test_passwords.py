@@ -276,3 +276,39 @@ def test_the_embedded_default_writes_mails_under_var(tmp_path, make_user, settin
     assert password_reset_mail_send(user_id=frank.pk)
     [written] = list(tmp_path.iterdir())
     assert "frank@example.com" in written.read_text()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"username": "alice", "password": OLD},  # a name that is taken
+        {"username": "zed", "password": "1"},  # a password the validators refuse
+        {"username": ""},
+    ],
+)
+def test_closed_registration_answers_403_whatever_the_body(api_client, user, settings, body):
+    settings.REGISTRATION_OPEN = False
+    response = api_client.post("/api/v1/auth/register/", body, format="json")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "registration_closed"
+    settings.REGISTRATION_OPEN = True
+    assert api_client.post("/api/v1/auth/register/", body, format="json").status_code == 400
+
+
+@pytest.mark.parametrize(("value", "expected"), [("0", False), ("false", False), ("1", True), (None, True)])
+def test_registration_open_is_read_from_the_environment(value, expected):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.conftest import production_env
+
+    env = production_env()
+    env.pop("REGISTRATION_OPEN", None)
+    if value is not None:
+        env["REGISTRATION_OPEN"] = value
+    code = "import django; django.setup(); from django.conf import settings; print(settings.REGISTRATION_OPEN)"
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(expected), os.linesep.join([out.stdout, out.stderr])

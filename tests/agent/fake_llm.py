@@ -68,3 +68,25 @@ def error_response(status):
         status=status,
         content_type="application/json",
     )
+
+
+def completion(content, *, finish="stop", usage=(900, 120), refusal=None):
+    """A non-streamed chat completion (what a `response_format` call without `stream` gets)."""
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "fake-vision-model",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content, "refusal": refusal},
+                "finish_reason": finish,
+            }
+        ],
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+    }
+
+
+def completion_response(content, **kwargs):
+    return Response(json.dumps(completion(content, **kwargs)), status=200, content_type="application/json")

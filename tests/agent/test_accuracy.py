@@ -134,18 +134,25 @@ def test_the_time_grammar_held_out_slice_is_reported():
 # --- the blind set a second author wrote (docs/BENCHMARKS.md, "a second author's blind set") ---
 
 
-def test_the_blind_time_set_is_large_in_both_languages_and_shares_nothing_with_the_other_sets():
-    from tests.agent.time_accuracy import BLIND, DEV, HOLDOUT, load
+def _assert_a_blind_set(rows, *, size, per_language, apart_from):
+    """Large enough in both languages (traditional and Cantonese included), with 100 negatives, every
+    label a minute, "none" or "ask", and no (text, now) shared with the other sets."""
+    from tests.agent.time_accuracy import load
 
-    rows = load(BLIND)
-    assert len(rows) >= 500
-    assert sum(r["lang"] == "en" for r in rows) >= 250
-    assert sum(r["lang"] != "en" for r in rows) >= 250
+    assert len(rows) >= size
+    assert sum(r["lang"] == "en" for r in rows) >= per_language
+    assert sum(r["lang"] != "en" for r in rows) >= per_language
     assert sum(r["lang"] in ("zh-Hant", "yue") for r in rows) >= 60
     assert sum(r["class"] == "negative" and r["expect"] == "none" for r in rows) >= 100
     assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
-    others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT) for r in load(path)}
+    others = {(r["text"], r["now"]) for path in apart_from for r in load(path)}
     assert not {(r["text"], r["now"]) for r in rows} & others
+
+
+def test_the_blind_time_set_is_large_in_both_languages_and_shares_nothing_with_the_other_sets():
+    from tests.agent.time_accuracy import BLIND, DEV, HOLDOUT, load
+
+    _assert_a_blind_set(load(BLIND), size=500, per_language=250, apart_from=(DEV, HOLDOUT))
 
 
 def test_the_second_blind_slice_is_new_and_at_least_150_utterances():
@@ -182,3 +189,23 @@ def test_past_deadlines_in_the_blind_set_are_read_as_said_and_then_refused_by_th
         result = parse(row["text"], now, ZoneInfo(row["tz"]))
         check = deadline_check(result.deadline, now=now, far_named=result.far_named, read_fully=not result.partial)
         assert (check.ok, check.reason) == (False, "past"), row["text"]
+
+
+# --- the third author's slices (docs/BENCHMARKS.md, "a third author's blind slices") ---
+
+
+def test_the_third_authors_slice_is_large_in_both_languages_and_shares_nothing_with_the_other_sets():
+    from tests.agent.time_accuracy import BLIND, BLIND3, BLIND_HELDOUT, DEV, HOLDOUT, load
+
+    _assert_a_blind_set(load(BLIND3), size=400, per_language=180, apart_from=(DEV, HOLDOUT, BLIND, BLIND_HELDOUT))
+
+
+def test_the_third_authors_final_slice_is_new_and_at_least_150_utterances():
+    from tests.agent.time_accuracy import BLIND, BLIND3, BLIND4, BLIND_HELDOUT, DEV, HOLDOUT, load
+
+    rows = load(BLIND4)
+    assert len(rows) >= 150 and sum(r["class"] == "negative" for r in rows) >= 40
+    assert sum(r["lang"] == "en" for r in rows) >= 60 and sum(r["lang"] != "en" for r in rows) >= 60
+    assert all(r["expect"] in ("none", "ask") or datetime.fromisoformat(r["expect"]) for r in rows)
+    others = {(r["text"], r["now"]) for path in (DEV, HOLDOUT, BLIND, BLIND_HELDOUT, BLIND3) for r in load(path)}
+    assert not {(r["text"], r["now"]) for r in rows} & others

@@ -14,7 +14,7 @@ def test_conversation_crud_and_other_users_get_404(auth_api, make_user, client_f
     created = auth_api.post(BASE + "conversations/", {"title": "Finals"}, format="json")
     assert created.status_code == 201, created.content
     cid = created.json()["id"]
-    assert set(created.json()) == {"id", "title", "created_at", "updated_at", "last_message_at"}
+    assert set(created.json()) == {"id", "title", "archived", "created_at", "updated_at", "last_message_at"}
     assert auth_api.patch(f"{BASE}conversations/{cid}/", {"title": "Exams"}, format="json").json()["title"] == "Exams"
     assert auth_api.get(BASE + "conversations/").json()["count"] == 1
     bob = client_for(make_user("bob"))

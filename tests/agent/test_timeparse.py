@@ -387,6 +387,12 @@ ADVERSARIAL = {
     "chat shorthand": lambda n: ("nxt wk b4 " * n)[:n],
     "chinese time spent": lambda n: ("做了两" * n)[:n],
     "holidays": lambda n: ("圣诞节前元旦" * n)[:n],
+    "greetings": lambda n: ("good morning 早晨 " * n)[:n],
+    "counted after a clock cue": lambda n: ("at 3 big " * n)[:n],
+    "zones after clocks": lambda n: ("4pm cet (utc+8) " * n)[:n],
+    "recurrences": lambda n: ("every 每周五 " * n)[:n],
+    "holiday with a time": lambda n: ("christmas eve at 6 the day after " * n)[:n],
+    "fractions and measures": lambda n: ("1/2 cup 3-4 " * n)[:n],
 }
 
 
@@ -407,3 +413,226 @@ def test_a_4000_character_adversarial_input_costs_about_what_plain_text_costs(sh
     # shape costs more than a small multiple of plain text (the old whitespace case was ~300x)
     assert full < 20 * floor + 0.05, (shape, full, floor)
     assert full < 3.5 * half + 0.02, (shape, full, half)
+
+
+# --- rules added for a third author's phrasing (tests/data/time_blind3.jsonl) ---
+
+NY_NOW = datetime(2026, 11, 23, 10, 0, tzinfo=NY)  # a Monday
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "good morning!",
+        "good night, see you later",
+        "at the end of the day it's your call",
+        "grab a coffee at 7-11",
+        "the library is open 24/7",
+        "what day is it today?",
+        "1/2 cup of flour",
+        "3/4 inch bolts",
+        "a 2 by 4 from the shed",
+        "the room is 10 by 12",
+        "at one point I nearly quit",
+        "早上好",
+        "晚安！",
+        "早晨！",
+        "佢好十三點",
+        "三点水旁的字",
+        "两点一线的生活",
+        "今天星期几？",
+        "明天几号？",
+        "搭十一號巴士",
+        "我有兩點意見",
+        "版本2.3",
+        "今年国庆节快乐",
+        "I have a couple of questions",
+        "10 or so people came",
+        "whenever I study I get hungry",
+        "call 650.650.6500",
+        "the 4a class",
+        "they cost at 3.50 each",
+        "2-3 times a week",
+        "between 2 and 3 people",
+        "the 21st century",
+        "have a nice weekend",
+        "happy Friday!",
+        "一时半会儿",
+        "一日之计在于晨",
+        "下午茶",
+        "周末愉快",
+        "两点钟方向",
+        "回头见",
+        "他上年纪了",
+        "we met at 3 different places",
+        "she is at 5 feet tall",
+        "the 9/11 memorial",
+        "a 3-day weekend in Maine",
+        "in my Sunday best",
+        "星期几？",
+        "早晨呀",
+    ],
+)
+def test_greetings_idioms_measures_labels_and_questions_about_the_day_are_not_times(text):
+    for now, tz in ((NY_NOW, NY), (NOW, SH)):
+        result = parse(text, now, tz)
+        assert result.deadline is None and not result.ambiguous, text
+
+
+def test_a_greeting_does_not_hide_a_deadline_in_the_same_message():
+    assert local(parse("good morning, submit it by 5", NY_NOW, NY)) == "2026-11-23 17:00"
+    assert local(parse("早上好，明天交", NOW, SH)) == "2026-11-24 23:59"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "early next week",
+        "late April",
+        "by Memorial Day",
+        "thanksgiving day",
+        "this summer",
+        "the first week of October",
+        "端午",
+        "农历新年前",
+        "明年春节",
+        "一陣間",
+        "年前交",
+        "下班后再做",
+        "in 2-3 days",
+        "in two or three hours",
+        "下周几交？",
+        "in an hour or two",
+        "before the holidays",
+    ],
+)
+def test_parts_of_a_period_and_holidays_without_one_known_date_are_asked_about(text):
+    result = parse(text, NY_NOW if text.isascii() else NOW, NY if text.isascii() else SH)
+    assert result.ambiguous and result.deadline is None, text
+
+
+def test_a_holiday_whose_date_depends_on_the_region_is_read_in_the_users_region():
+    kolkata, taipei = ZoneInfo("Asia/Kolkata"), ZoneInfo("Asia/Taipei")
+    assert local(parse("on Independence Day", NY_NOW, NY)) == "2027-07-04 23:59"
+    assert local(parse("on Independence Day", NY_NOW.astimezone(kolkata), kolkata)) == "2027-08-15 23:59"
+    assert parse("on Independence Day", NY_NOW.astimezone(LONDON), LONDON).ambiguous
+    assert local(parse("国庆前交", NOW, SH)) == "2027-10-01 23:59"
+    assert local(parse("國慶前交", NOW.astimezone(taipei), taipei)) == "2027-10-10 23:59"
+    assert local(parse("雙十節前", NOW, SH)) == "2027-10-10 23:59"
+    assert local(parse("今年国庆", datetime(2027, 2, 1, 9, 0, tzinfo=SH), SH)) == "2027-10-01 23:59"
+    assert local(parse("christmas", NY_NOW, NY)) == "2026-12-25 23:59"  # a holiday named alone is that day
+    assert local(parse("十一前交", NOW, SH)) == "2027-10-01 23:59"  # the National Day holiday
+    assert local(parse("十一点前交", NOW, SH)) == "2026-11-23 11:00"  # eleven o'clock
+    assert local(parse("三八节前", NOW, SH)) == "2027-03-08 23:59"
+
+
+def test_a_clock_time_followed_by_a_zone_is_in_that_zone_and_given_in_the_users():
+    assert local(parse("5pm CET", NY_NOW, NY)) == "2026-11-23 11:00"
+    assert local(parse("Thursday 8:00 GMT", NY_NOW, NY)) == "2026-11-26 03:00"
+    assert local(parse("10am PT", NY_NOW, NY)) == "2026-11-23 13:00"
+    assert local(parse("3pm UTC+8", NY_NOW, NY)) == "2026-11-24 02:00"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("quarter past 3pm", "2026-11-23 15:15"),
+        ("3:20p", "2026-11-23 15:20"),
+        ("330 p.m.", "2026-11-23 15:30"),
+        ("in 1/4h", "2026-11-23 10:15"),
+        ("in about half an hour", "2026-11-23 10:30"),
+        ("in three-quarters of an hour", "2026-11-23 10:45"),
+        ("tomorrow lunch", "2026-11-24 12:00"),
+        ("this past weekend", "2026-11-22 23:59"),
+        ("the following week", "2026-12-06 23:59"),
+        ("next quarter", "2027-03-31 23:59"),
+        ("Feb 13-15", "2027-02-15 23:59"),
+        ("13-15 March", "2027-03-15 23:59"),
+        ("four twenty-three a.m.", "2026-11-24 04:23"),
+        ("next 3 days", "2026-11-26 23:59"),
+        ("on the first", "2026-12-01 23:59"),
+        ("third day of october", "2027-10-03 23:59"),
+        ("the week of october 6th", "2027-10-10 23:59"),
+        ("at 730 in the evening", "2026-11-23 19:30"),
+        ("tomorrow at 150ish", "2026-11-24 13:50"),
+        ("at 3-4", "2026-11-23 16:00"),
+        ("未来三天", "2026-11-26 23:59"),
+        ("今天下班前", "2026-11-23 17:00"),
+        ("明天上班前", "2026-11-24 09:00"),
+    ],
+)
+def test_forms_time_parser_suites_test_read_as_people_mean_them(text, expected):
+    now, tz = (NY_NOW, NY) if text.isascii() else (NOW, SH)
+    assert local(parse(text, now, tz)) == expected
+
+
+def test_every_traditional_form_of_a_character_the_rules_read_is_read_as_the_simplified_one():
+    import re
+    from pathlib import Path
+
+    import opencc
+
+    from agent.timeparse.normalise import normalise
+
+    root = Path(__file__).resolve().parents[2] / "agent"
+    sources = [root / "timeparse" / "zh.py", *sorted((root / "intents").glob("*.py"))]
+    chars = {c for path in sources for c in re.findall(r"[\u4e00-\u9fff]", path.read_text(encoding="utf-8"))}
+    converters = [opencc.OpenCC(config) for config in ("s2t", "s2hk", "s2tw")]
+    unread = sorted(
+        (c, t)
+        for c in chars
+        for t in {convert.convert(c) for convert in converters}
+        if t != c and normalise(t).text != c
+    )
+    assert not unread  # add each pair to the table in agent/timeparse/normalise.py
+
+
+def test_a_habit_or_recurrence_names_no_one_deadline_and_its_clock_is_not_read():
+    for text, now, tz in (
+        ("every Monday at 9", NY_NOW, NY),
+        ("each morning at 7", NY_NOW, NY),
+        ("practice at 5 on tuesdays", NY_NOW, NY),
+        ("weekly sync at 9", NY_NOW, NY),
+        ("每周五交周报", NOW, SH),
+        ("我每天早上跑步", NOW, SH),
+        ("逢礼拜三下午三点", NOW, SH),
+    ):
+        result = parse(text, now, tz)
+        assert result.deadline is None and not result.ambiguous, text
+    assert local(parse("every week, due friday", NY_NOW, NY)) == "2026-11-27 23:59"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("上年", "2025-12-31 23:59"),
+        ("下年初", "2027-01-01 23:59"),
+        ("朝頭早", "2026-11-24 09:00"),
+        ("聽日晚黑", "2026-11-24 22:00"),
+        ("禮拜六晚", "2026-11-28 22:00"),
+        ("星期日朝", "2026-11-29 09:00"),
+        ("二零二七年", "2027-12-31 23:59"),
+        ("三個字之後", "2026-11-23 10:15"),
+        ("一日之內", "2026-11-24 23:59"),
+    ],
+)
+def test_cantonese_day_parts_years_and_five_minute_units_read_as_said(text, expected):
+    assert local(parse(text, NOW, SH)) == expected
+
+
+def test_colloquial_in_a_couple_of_days_is_vague_in_cantonese_too():
+    assert parse("過兩日先交", NOW, SH).ambiguous
+
+
+def test_a_range_of_weekdays_ends_on_the_first_such_weekday_from_its_start():
+    wednesday = datetime(2027, 2, 10, 9, 30, tzinfo=NY)
+    assert local(parse("Monday to Friday", wednesday, NY)) == "2027-02-19 23:59"
+    assert local(parse("from Wednesday to Friday", wednesday, NY)) == "2027-02-12 23:59"
+    assert local(parse("下周一至周五", wednesday.astimezone(SH), SH)) == "2027-02-19 23:59"
+
+
+def test_a_holiday_with_a_time_of_its_own_or_a_day_before_or_after_it_is_that_day():
+    assert local(parse("Christmas Eve at 6pm", NY_NOW, NY)) == "2026-12-24 18:00"
+    assert local(parse("the day after Christmas", NY_NOW, NY)) == "2026-12-26 23:59"
+    assert local(parse("the night before Christmas", NY_NOW, NY)) == "2026-12-24 22:00"
+    assert local(parse("跨年夜交", NOW, SH)) == "2026-12-31 23:59"

@@ -29,6 +29,10 @@ BLIND = DATA / "time_blind.jsonl"
 # A second blind slice by the same second author, in phrasing again different, written after the grammar
 # was fixed for the first one and scored once: the held-out figure for unseen phrasing.
 BLIND_HELDOUT = DATA / "time_blind2.jsonl"
+# A third author's blind slice (bare expressions as other parsers' suites test them), scored once before any
+# fix and tuned on after; time_blind4.jsonl is that author's final once-scored slice.
+BLIND3 = DATA / "time_blind3.jsonl"
+BLIND4 = DATA / "time_blind4.jsonl"
 
 
 def load(path: Path) -> list[dict]:

@@ -77,3 +77,63 @@ def envelope(data: dict) -> Envelope:
 @pytest.fixture
 def t0() -> datetime:
     return timezone.now().replace(microsecond=0)
+
+
+class ScriptedSMTP:
+    """An aiosmtpd handler whose RCPT and DATA replies the test scripts (a queue each; 250 once
+    empty). Accepted mails are kept whole, as bytes, in `messages`."""
+
+    def __init__(self):
+        self.rcpt_replies: list[str] = []
+        self.data_replies: list[str] = []
+        self.messages: list[bytes] = []
+        self.recipients: list[list[str]] = []
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        reply = self.rcpt_replies.pop(0) if self.rcpt_replies else "250 OK"
+        if reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return reply
+
+    async def handle_DATA(self, server, session, envelope):
+        reply = self.data_replies.pop(0) if self.data_replies else "250 Message accepted for delivery"
+        if reply.startswith("250"):
+            self.messages.append(envelope.original_content or envelope.content)
+            self.recipients.append(list(envelope.rcpt_tos))
+        return reply
+
+    def parsed(self, index=-1):
+        import email
+        from email import policy
+
+        return email.message_from_bytes(self.messages[index], policy=policy.default)
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port, in its own thread; yields
+    (handler, port)."""
+    from aiosmtpd.controller import Controller
+
+    from tests.conftest import free_port
+
+    handler = ScriptedSMTP()
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    try:
+        yield handler, controller.port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp(smtp_server, settings):
+    """Django's SMTP backend pointed at the loopback server (what EMAIL_URL=smtp://… configures)."""
+    handler, port = smtp_server
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    settings.DEFAULT_FROM_EMAIL = "SmartMate <noreply@smartmate.example.com>"
+    return handler

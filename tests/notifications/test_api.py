@@ -46,6 +46,7 @@ def test_put_creates_the_channel_and_never_returns_the_secret_or_the_url_path(au
         "kind": "feishu",
         "enabled": True,
         "webhook_url": f"http://127.0.0.1:{port}/***",
+        "address": None,
         "has_secret": True,
         "last_test_status": None,
         "last_test_error": None,

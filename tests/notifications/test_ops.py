@@ -63,7 +63,8 @@ def test_admin_retry_now_action_requeues_dead_records(staff_client, user, hook, 
 
 
 def test_schema_documents_the_notification_endpoints(client):
-    paths = client.get("/api/schema/?format=json").json()["paths"]
+    doc = client.get("/api/schema/?format=json").json()
+    paths = doc["paths"]
     assert set(paths["/api/v1/notification-channels/"]) >= {"get"}
     assert set(paths["/api/v1/notification-channels/{kind}/"]) >= {"put", "delete"}
     assert "get" not in paths["/api/v1/notification-channels/{kind}/"]
@@ -71,7 +72,11 @@ def test_schema_documents_the_notification_endpoints(client):
     listing = paths["/api/v1/notifications/"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"status", "page", "page_size"}
     kind = next(p for p in paths["/api/v1/notification-channels/{kind}/"]["put"]["parameters"] if p["name"] == "kind")
-    assert kind["schema"]["enum"] == ["feishu", "webhook"]
+    assert sorted(kind["schema"]["enum"]) == ["email", "feishu", "webhook"]
+    body = paths["/api/v1/notification-channels/{kind}/"]["put"]["requestBody"]["content"]["application/json"]
+    union = doc["components"]["schemas"][body["schema"]["$ref"].rsplit("/", 1)[1]]
+    branches = {ref["$ref"].rsplit("/", 1)[1] for ref in union["oneOf"]}
+    assert branches == {"WebhookChannelInputRequest", "EmailChannelInputRequest"}
 
 
 def test_beat_runs_the_sweep_every_minute_and_the_task_is_registered(settings):

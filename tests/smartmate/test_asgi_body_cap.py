@@ -197,3 +197,28 @@ def test_ordinary_requests_are_unaffected(live_app, make_user):
         malformed = client.post(LOGIN, content=b"{oops", headers={"Content-Type": "application/json"})
         assert malformed.status_code == 400 and malformed.json()["error"]["code"] == "validation_error"
         assert client.get("/healthz").status_code == 200
+
+
+def test_the_photo_upload_route_has_its_own_cap(live_app, make_user, settings, django_requests):
+    """courses/parse-image/ takes a 5 MB image, so a 3 MiB multipart body reaches Django there
+    (and is answered: no vision model → 501) while the same body anywhere else is refused; over
+    the route's own cap it is refused unread too."""
+    from accounts.services import session_start
+
+    settings.LLM_VISION_MODEL = ""
+    token = session_start(user=make_user("photographer"))["access"]
+    headers = {"Authorization": f"Bearer {token}"}
+    base = f"http://127.0.0.1:{live_app}"
+    three_mib = {"image": ("t.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * (3 * MAX_BODY), "image/png")}
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
+        answered = client.post("/api/v1/courses/parse-image/", files=three_mib)
+        assert answered.status_code == 501, answered.text
+        assert answered.json()["error"]["code"] == "not_configured"
+        elsewhere = client.post("/api/v1/courses/import/", files=three_mib)
+        assert_payload_too_large(elsewhere.status_code, elsewhere.headers["content-type"], elsewhere.content)
+        cap = settings.UPLOAD_BODY_CAPS["/api/v1/courses/parse-image/"]
+        over = {"image": ("t.png", b"\x00" * cap, "image/png")}
+        refused = client.post("/api/v1/courses/parse-image/", files=over)
+        assert refused.status_code == 413
+        assert json.loads(refused.content)["error"]["message"] == f"Request body is over {cap} bytes."
+    assert django_requests.count("/api/v1/courses/parse-image/") == 1
