@@ -13,6 +13,8 @@ from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import EventKind, EventSource
 from scheduling.photo import WARNING_CODES
+from scheduling.services.courses import COURSE_FIELDS
+from scheduling.services.tasks import CLASS_FIELDS, ITEM_FIELDS
 from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS, expand_weeks
 from smartmate.api import BoundedDateTimeField, StrictSerializer
 
@@ -115,7 +117,7 @@ class TaskClassItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClassItem
-        fields = ["id", "title", "order", "estimated_sections", "status", "scheduled_event_id"]
+        fields = ["id", *ITEM_FIELDS, "scheduled_event_id"]
         read_only_fields = fields
 
 
@@ -133,21 +135,7 @@ class TaskClassSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClass
-        fields = [
-            "id",
-            "name",
-            "description",
-            "color",
-            "start_date",
-            "end_date",
-            "strategy",
-            "excluded_days",
-            "excluded_sections",
-            "daily_max_sections",
-            "items",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *CLASS_FIELDS, "items", "created_at", "updated_at"]
         read_only_fields = fields
 
     @extend_schema_field(TaskClassItemSerializer(many=True))
@@ -227,18 +215,7 @@ class CourseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Course
-        fields = [
-            "id",
-            "name",
-            "location",
-            "teacher",
-            "weeks",
-            "day",
-            "start_section",
-            "end_section",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *COURSE_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
