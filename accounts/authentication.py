@@ -1,11 +1,9 @@
-import zoneinfo
-
-from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.models import TokenFamily
+from accounts.timezones import activate_user_zone
 from accounts.tokens import family_id
 
 
@@ -35,12 +33,5 @@ class FamilyJWTAuthentication(JWTAuthentication):
         )
         if live is None or not live.user.is_active:
             raise InvalidToken("Token has been revoked.")
-        activate_user_timezone(live.user)
+        activate_user_zone(live.user)
         return live.user, token
-
-
-def activate_user_timezone(user):
-    try:
-        timezone.activate(zoneinfo.ZoneInfo(user.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.deactivate()

@@ -54,6 +54,7 @@ def test_scan_due_jobs_loop_keeps_running_through_a_database_outage(monkeypatch,
         return ScanResult(triggered=1)
 
     monkeypatch.setattr(scan_due_jobs, "due_jobs_scan", scan)
+    monkeypatch.setattr("smartmate.health.exit_unless_parts_reachable", lambda component: None)
     out, err = io.StringIO(), io.StringIO()
     call_command("scan_due_jobs", "--loop", "--interval", "0.01", stdout=out, stderr=err)
     assert len(calls) == 2

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from outbox.relay import StopFlag, relay_loop, relay_until_idle
+from outbox.relay import relay_loop, relay_until_idle
+from smartmate.loops import Stop, start_up_checks
 
 
 class Command(BaseCommand):
@@ -13,10 +14,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, loop=False, **options):
         if loop:
-            from smartmate.health import exit_unless_parts_reachable
-
-            exit_unless_parts_reachable("outbox_relay")
-            result = relay_loop(stop=StopFlag().install())
+            # The loop skeleton's start-up checks and stop (docs/ARCHITECTURE.md §5); relay_loop
+            # runs its passes through the skeleton too.
+            start_up_checks("outbox_relay")
+            with Stop("outbox_relay") as stop:
+                result = relay_loop(stop=stop)
         else:
             result = relay_until_idle()
         self.stdout.write(
