@@ -135,9 +135,19 @@ def run_passes(
             wait_idle()
 
 
-def run_command_loop(component: str, one_pass: Callable[[], bool], *, checks: bool = True, **options) -> None:
-    """A long-running command's whole life: start-up checks, signals, passes, handlers put back."""
+def run_command_loop(
+    component: str,
+    one_pass: Callable[[], bool],
+    *,
+    checks: bool = True,
+    started: Callable[[], None] | None = None,
+    **options,
+) -> None:
+    """A long-running command's whole life: start-up checks, signals, `started()` (the command's
+    "running" line, once a SIGTERM would be handled), passes, handlers put back."""
     if checks:
         start_up_checks(component)
     with Stop(component) as stop:
+        if started is not None:
+            started()
         run_passes(one_pass, stop=stop, name=component, **options)
