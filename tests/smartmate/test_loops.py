@@ -115,7 +115,7 @@ def test_a_long_running_command_process_exits_cleanly_on_sigterm(command):
         assert first, process.communicate()[1].decode()
         time.sleep(0.5)
         process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=20)  # the pass in progress finishes, then it exits
+        _out, err = process.communicate(timeout=20)  # the pass in progress finishes, then it exits
     finally:
         if process.poll() is None:
             process.kill()

@@ -35,13 +35,16 @@ class Command(BaseCommand):
             # A full batch means more may be due: go again at once.
             return sum(v for k, v in results.items() if k != "recovered") >= settings.NOTIFICATIONS_BATCH_SIZE
 
+        def started() -> None:
+            self.stdout.write(f"deliver_notifications: sweeping every {interval:g} s (SIGTERM to stop)")
+
         run_command_loop(
             "deliver_notifications",
             one_pass,
             idle=interval,
             what="sweep",
             report=self.stderr.write,
-            started=lambda: self.stdout.write(f"deliver_notifications: sweeping every {interval:g} s (SIGTERM to stop)"),
+            started=started,
         )
         self.stdout.write("deliver_notifications: stopped")
 
