@@ -21,6 +21,7 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.timezones import user_zone
+from outbox import topics
 from outbox.services import enqueue
 from scheduling import services as scheduling
 from scheduling.models import TaskClass
@@ -40,7 +41,7 @@ from scheduling.selectors import task_class_items, task_class_queryset
 from scheduling.timetable import MAX_WEEKS
 from smartmate.errors import ApiError, Conflict
 
-TOPIC = "smartmate.plansquare"  # the accounts service's credits consumer reads it (accounts/credits/handlers.py)
+TOPIC = topics.PLAN_SQUARE  # the accounts service's credits consumer reads it (accounts/credits/handlers.py)
 LIKED = "plan_square.liked"
 IMPORTED = "plan_square.imported"
 EVENT_OF = {RewardKind.LIKE: LIKED, RewardKind.IMPORT: IMPORTED}

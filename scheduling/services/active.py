@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from outbox import topics
 from outbox.services import enqueue
 from scheduling import cache, planner
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClassItem
@@ -43,10 +44,10 @@ from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("scheduling.active")
 
-TOPIC = "smartmate.scheduling"
+TOPIC = topics.SCHEDULING
 TRIGGER_CREATED = "active_schedule.trigger.created"
 NOTIFICATION_REQUESTED = "notification.requested"
-NOTIFICATION_TOPIC = "smartmate.notifications"
+NOTIFICATION_TOPIC = topics.NOTIFICATIONS
 IMPORTANT = (1, 2)
 
 
