@@ -8,6 +8,7 @@ from scheduling.models import ScheduleEvent, Task
 from scheduling.models.tasks import Priority, Status
 from scheduling.models.timetable import EventKind
 from scheduling.timetable import MAX_WEEKS
+from smartmate.filtering import apply  # noqa: F401 - the selectors' import of it
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -53,10 +54,3 @@ class EventFilter(filters.FilterSet):
     class Meta:
         model = ScheduleEvent
         fields = ["week", "day", "kind"]
-
-
-def apply(filterset_class, data, queryset):
-    filterset = filterset_class(data, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    return filterset.qs
