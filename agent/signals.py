@@ -1,4 +1,4 @@
-"""Cache invalidation only (DOMAIN §4): memory prefetch and plan drafts, cleared on commit."""
+"""Cache invalidation only (docs/DOMAIN.md §4): memory prefetch and plan drafts, cleared on commit."""
 
 import logging
 

@@ -379,7 +379,7 @@ if env.bool("HTTPS", default=False):
 # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Fail-fast probing of configured parts (smartmate.preflight), seconds per part.
+# Fail-fast probing of configured parts (smartmate.health, docs/DOMAIN.md §7), seconds per part.
 PREFLIGHT_TIMEOUT = env.float("PREFLIGHT_TIMEOUT", default=3.0)
 HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 
@@ -414,7 +414,7 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 # [scheduling]
-# Section times of a day (API.md Schedule): "HH:MM-HH:MM" comma list, 12 by default.
+# Section times of a day (docs/DOMAIN.md §6): "HH:MM-HH:MM" comma list, 12 by default.
 SCHEDULING_SECTION_TIMES = [
     tuple(pair.split("-"))
     for pair in env.list(
@@ -438,7 +438,7 @@ SCHEDULING_SECTION_TIMES = [
 SCHEDULING_MAX_WEEKS = 30  # fixed by the contract (week numbers 1-30); named here for readers
 SCHEDULING_CACHE_TTL = env.int("SCHEDULING_CACHE_TTL", default=600)  # seconds, a backstop
 SCHEDULING_RECENT_LIMIT_MAX = 50
-# Active scheduling (DOMAIN §2).
+# Active scheduling (docs/DOMAIN.md §2).
 ACTIVE_SCHEDULE_SCAN_BATCH = env.int("ACTIVE_SCHEDULE_SCAN_BATCH", default=50)
 ACTIVE_SCHEDULE_DEDUPE_MINUTES = env.int("ACTIVE_SCHEDULE_DEDUPE_MINUTES", default=30)
 ACTIVE_SCHEDULE_HORIZON_DAYS = env.int("ACTIVE_SCHEDULE_HORIZON_DAYS", default=7)
@@ -448,7 +448,7 @@ ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS = env.int("ACTIVE_SCHEDULE_PREVIEW_TTL_SECON
 LLM_VISION_MODEL = env.str("LLM_VISION_MODEL", default="")
 LLM_VISION_TIMEOUT_SECONDS = env.float("LLM_VISION_TIMEOUT_SECONDS", default=60.0)
 SCHEDULING_PHOTO_MAX_BYTES = 5 * 1024 * 1024  # fixed by the contract
-# Study plans (issue 10): how long a plan may be applied.
+# Study plans (docs/DOMAIN.md §2, "Study plans"): how long a plan may be applied.
 STUDY_PLAN_TTL_SECONDS = env.int("STUDY_PLAN_TTL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE.update(
     {

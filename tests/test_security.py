@@ -1,4 +1,4 @@
-"""Security review (issue 9, docs/RELIABILITY.md): deploy checks on the production settings,
+"""Security review (docs/RELIABILITY.md): deploy checks on the production settings,
 password hashing and validators, the pinned JWT algorithm and key, security headers, body
 limits, no secrets in logs, and no SQL built from strings."""
 

@@ -1,4 +1,4 @@
-"""Active scheduling writes (DOMAIN §2): jobs kept in step with tasks, the due-job scan,
+"""Active scheduling writes (docs/DOMAIN.md §2): jobs kept in step with tasks, the due-job scan,
 triggers, preview building, apply, ignore and expiry.
 
 Everything that leaves a transaction goes through the outbox in that transaction:

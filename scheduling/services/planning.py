@@ -1,4 +1,4 @@
-"""Study plans (issue 10): read the schedule, let the pure planner place every unscheduled item
+"""Study plans (docs/DOMAIN.md §2, "Study plans"): read the schedule, let the pure planner place every unscheduled item
 of some task classes, store the placements as a plan, and apply it later with the preview rules.
 
 Creating a plan writes only the plan row; the schedule changes at apply, all or nothing.
@@ -149,7 +149,7 @@ def _state_error(plan: StudyPlan, now: datetime) -> ApiError | None:
 
 def study_plan_apply(*, user, plan_id, idempotency_key: str = "", now: datetime | None = None) -> StudyPlan:
     """Write the plan's events (kind task_item, source manual), all or nothing, with the preview
-    apply rules (DOMAIN §2): expired, stale_version (the plan then expires for good),
+    apply rules (docs/DOMAIN.md §2): expired, stale_version (the plan then expires for good),
     slot_conflict, already_applied. A rejection is recorded in a separate short transaction."""
     now = now or timezone.now()
     try:
