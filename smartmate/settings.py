@@ -192,6 +192,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        # exchange tables (kombu's `control/` in the working directory by default): under var/ too
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -328,13 +330,19 @@ SPECTACULAR_SETTINGS = {
 
 # --- logging ------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | text
+# json (the default: what a log shipper reads) | text (a person at a terminal: `make run` sets it
+# when its output is one, docs/ARCHITECTURE.md §9).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 # dictConfig, then calendar secrets masked in the servers' access logs (smartmate.observability).
 LOGGING_CONFIG = "smartmate.observability.logging_configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_context": {"()": "smartmate.observability.RequestContextFilter"}},
+    "filters": {
+        "request_context": {"()": "smartmate.observability.RequestContextFilter"},
+        # beat's and the worker's lines for the beat schedule's routine tasks at DEBUG
+        "routine_tasks": {"()": "smartmate.logfilters.RoutineTaskFilter"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -348,7 +356,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_context"],
+            "filters": ["routine_tasks", "request_context"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
