@@ -18,14 +18,6 @@ from smartmate.loops import Stop, run_command_loop, run_passes
 from tests.outbox.test_processes import ROOT, command_env
 
 
-@pytest.fixture
-def keep_signal_handlers():
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
 def test_a_run_of_failing_passes_is_reported_once_and_its_end_once(caplog):
     stop, passes, reported = Stop(), [], []
 

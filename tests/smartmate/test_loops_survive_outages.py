@@ -13,14 +13,6 @@ from outbox import relay
 from outbox.relay import RelayResult, StopFlag
 
 
-@pytest.fixture
-def keep_signal_handlers():
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
 def _down(*args, **kwargs):
     raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
