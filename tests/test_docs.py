@@ -7,14 +7,15 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTSIDE = r"(^|[^/.])DOMAIN §|(^|[^/])API\.md|shared/spec|seed 00[0-9]|issue [0-9]+"
+# The pattern of the check in docs/ARCHITECTURE.md §6, written so that this file does not match it.
+OUTSIDE = "|".join([r"(^|[^/.])DOMAIN" + " §", r"(^|[^/])API\.md", "shared" + "/spec", "seed 00[0-9]", "issue [0-9]+"])
 
 
 def _grep(pattern: str) -> list[str]:
     found = subprocess.run(
         ["git", "grep", "-nE", pattern, "--", "*.py"], cwd=ROOT, capture_output=True, text=True
     ).stdout
-    return [line for line in found.splitlines() if not line.startswith("tests/test_docs.py:")]
+    return found.splitlines()
 
 
 def _sections(name: str) -> set[str]:
