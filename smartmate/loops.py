@@ -67,6 +67,13 @@ class Stop:
         return self.event.is_set()
 
 
+def mode_arguments(parser, *, once: str, loop: str) -> None:
+    """`--once` / `--loop`, one or the other, with what each does in this command."""
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--once", action="store_true", help=once)
+    mode.add_argument("--loop", action="store_true", help=loop)
+
+
 def start_up_checks(component: str) -> None:
     """Exit 1 with one line per configured part that is down (docs/DOMAIN.md §7)."""
     from smartmate.health import exit_unless_parts_reachable

@@ -9,16 +9,14 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from notifications.services import notifications_sweep
-from smartmate.loops import run_command_loop
+from smartmate.loops import mode_arguments, run_command_loop
 
 
 class Command(BaseCommand):
     help = "Deliver due notifications and recover expired sending leases."
 
     def add_arguments(self, parser):
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="one sweep, then exit (default)")
-        mode.add_argument("--loop", action="store_true", help="sweep until SIGTERM/SIGINT")
+        mode_arguments(parser, once="one sweep, then exit (default)", loop="sweep until SIGTERM/SIGINT")
         parser.add_argument(
             "--interval", type=float, default=None, help="seconds between sweeps in --loop when idle (default: setting)"
         )

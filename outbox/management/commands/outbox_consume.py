@@ -6,7 +6,7 @@ from django.db import connection
 
 from outbox.consumer import ConsumerLoop
 from outbox.registry import consumer_services, topics_for
-from smartmate.loops import Stop, start_up_checks
+from smartmate.loops import Stop, mode_arguments, start_up_checks
 
 
 class Command(BaseCommand):
@@ -15,9 +15,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--service", action="append", help="a service to consume for (repeatable; default all)")
         parser.add_argument("--topic", action="append", help="topics to read (default: the service's topics)")
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="process what is available and exit")
-        mode.add_argument("--loop", action="store_true", help="run until SIGTERM (default)")
+        mode_arguments(parser, once="process what is available and exit", loop="run until SIGTERM (default)")
         parser.add_argument("--max-seconds", type=float, default=60.0, help="--once gives up after this")
 
     def handle(self, *args, service=None, topic=None, once=False, max_seconds=60.0, **options):

@@ -1,16 +1,18 @@
 from django.core.management.base import BaseCommand
 
 from outbox.relay import relay_loop, relay_until_idle
-from smartmate.loops import Stop, start_up_checks
+from smartmate.loops import Stop, mode_arguments, start_up_checks
 
 
 class Command(BaseCommand):
     help = "Publish due outbox rows: --once until none is due, --loop as a dedicated process (SIGTERM-clean)."
 
     def add_arguments(self, parser):
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="relay until no row is due, then exit (default)")
-        mode.add_argument("--loop", action="store_true", help="run until SIGTERM; the current batch finishes")
+        mode_arguments(
+            parser,
+            once="relay until no row is due, then exit (default)",
+            loop="run until SIGTERM; the current batch finishes",
+        )
 
     def handle(self, *args, loop=False, **options):
         if loop:

@@ -1,16 +1,18 @@
 from django.core.management.base import BaseCommand
 
 from scheduling.services.active import due_jobs_scan
-from smartmate.loops import run_command_loop
+from smartmate.loops import mode_arguments, run_command_loop
 
 
 class Command(BaseCommand):
     help = "Trigger active scheduling for due jobs: --once (default) drains what is due; --loop keeps scanning."
 
     def add_arguments(self, parser):
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="scan until nothing is due, then exit (default)")
-        mode.add_argument("--loop", action="store_true", help="scan every --interval seconds until SIGTERM")
+        mode_arguments(
+            parser,
+            once="scan until nothing is due, then exit (default)",
+            loop="scan every --interval seconds until SIGTERM",
+        )
         parser.add_argument("--interval", type=float, default=60.0)
 
     def handle(self, *args, loop, interval, **options):
