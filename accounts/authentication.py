@@ -3,7 +3,6 @@ from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
 from accounts.models import TokenFamily
-from accounts.timezones import activate_user_zone
 from accounts.tokens import family_id
 
 
@@ -33,5 +32,12 @@ class FamilyJWTAuthentication(JWTAuthentication):
         )
         if live is None or not live.user.is_active:
             raise InvalidToken("Token has been revoked.")
-        activate_user_zone(live.user)
+        activate_user_timezone(live.user)
         return live.user, token
+
+
+def activate_user_timezone(user):
+    """The user's zone, found the one way (accounts.timezones, docs/DOMAIN.md §6), made current."""
+    from accounts.timezones import activate_user_zone  # kept out of the imports above: they are the login check's
+
+    activate_user_zone(user)

@@ -3,6 +3,7 @@ change and reset, and the one revocation of every login of a user (`family_revok
 
 import logging
 import secrets
+import zoneinfo
 from datetime import date, timedelta
 
 from django.conf import settings
@@ -15,7 +16,6 @@ from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from accounts.models import IdempotencyRecord, TokenFamily, UsedRefreshToken, User, calendar_secret_digest
-from accounts.timezones import zone_named
 from accounts.tokens import decode_refresh, expires_at, family_id, issue_pair
 from smartmate import throttling
 from smartmate.errors import ApiError
@@ -54,7 +54,7 @@ def registration_open_check() -> None:
 def user_register(*, username: str, password: str, email: str = "", timezone_name: str | None = None) -> User:
     registration_open_check()
     tz_name = timezone_name or settings.TIME_ZONE
-    today = timezone.localdate(timezone=zone_named(tz_name))
+    today = timezone.localdate(timezone=zoneinfo.ZoneInfo(tz_name))
     try:
         with transaction.atomic():
             user = User(username=username, email=email or "", timezone=tz_name, semester_start=monday_of(today))
