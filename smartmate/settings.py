@@ -338,11 +338,7 @@ LOGGING_CONFIG = "smartmate.observability.logging_configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "request_context": {"()": "smartmate.observability.RequestContextFilter"},
-        # beat's and the worker's lines for the beat schedule's routine tasks at DEBUG
-        "routine_tasks": {"()": "smartmate.logfilters.RoutineTaskFilter"},
-    },
+    "filters": {"request_context": {"()": "smartmate.observability.RequestContextFilter"}},
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
@@ -356,7 +352,7 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["routine_tasks", "request_context"],
+            "filters": ["request_context"],
         }
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},

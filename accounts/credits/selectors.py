@@ -24,11 +24,15 @@ def credit_balance(*, user) -> dict:
     }
 
 
-def credit_entry_list(*, user, filters=None):
-    """Newest first (the id breaks ties, so pages never swap entries); `filters` is the query
-    string (kind), checked by CreditEntryFilter."""
-    entries = CreditEntry.objects.filter(account_id=user.pk).order_by("-created_at", "-id")
-    return apply(CreditEntryFilter, filters or {}, entries)
+def credit_entry_list(*, user):
+    """Newest first (the id breaks ties, so pages never swap entries)."""
+    return CreditEntry.objects.filter(account_id=user.pk).order_by("-created_at", "-id")
+
+
+def credit_entry_search(*, user, filters=None):
+    """The ledger's list endpoint: `credit_entry_list` filtered by the query string (kind),
+    checked by CreditEntryFilter."""
+    return apply(CreditEntryFilter, filters or {}, credit_entry_list(user=user))
 
 
 def credit_usage(*, user, range_name: str, now=None) -> dict:

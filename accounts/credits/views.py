@@ -34,7 +34,7 @@ class LedgerViewSet(viewsets.GenericViewSet):
 
     @extend_schema(parameters=[choice_parameter("kind", EntryKind.choices)])
     def list(self, request):
-        entries = selectors.credit_entry_list(user=request.user, filters=request.query_params)
+        entries = selectors.credit_entry_search(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(entries)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
