@@ -5,12 +5,15 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from accounts.models import TokenFamily
+from accounts.logins import live_user
 from accounts.tokens import family_id
 
 
 class FamilyJWTAuthentication(JWTAuthentication):
     """Bearer JWT whose login family must still be live; activates the user's time zone.
+
+    Whether the family is live is accounts.logins' question: one cache round trip while the
+    user's login snapshot is current, PostgreSQL otherwise (docs/DOMAIN.md §5).
 
     The time zone is activated here, after authentication, because DRF parses input
     inside the view: a naive time in a body is then read in the user's zone.
@@ -26,17 +29,11 @@ class FamilyJWTAuthentication(JWTAuthentication):
         token = self.get_validated_token(raw)
         family = family_id(token)
         user_id = token.get(jwt_settings.USER_ID_CLAIM)
-        live = (
-            TokenFamily.objects.select_related("user")
-            .filter(pk=family, user_id=user_id, revoked_at__isnull=True)
-            .first()
-            if family and user_id
-            else None
-        )
-        if live is None or not live.user.is_active:
+        user = live_user(family_pk=family, user_id=user_id) if family and user_id else None
+        if user is None:
             raise InvalidToken("Token has been revoked.")
-        activate_user_timezone(live.user)
-        return live.user, token
+        activate_user_timezone(user)
+        return user, token
 
 
 def activate_user_timezone(user):
