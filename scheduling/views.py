@@ -19,7 +19,8 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.selectors import user_by_calendar_secret
-from scheduling import selectors, services
+from scheduling import cache as scheduling_cache
+from scheduling import etags, selectors, services
 from scheduling.models import Course, ScheduleEvent, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.serializers import (
     CourseImportSerializer,
@@ -78,6 +79,26 @@ def _first_page_response(request, count, results):
     )
 
 
+def _user_parts(request) -> tuple:
+    """What every per-user answer depends on besides its cache version: the user, their clock
+    (zone, semester start) and the URL (absolute: pagination links carry the host)."""
+    user = request.user
+    return (user.pk, user.timezone, user.semester_start, request.build_absolute_uri())
+
+
+def _conditional_first_page(request, family, render):
+    """The default first page of a cached list, answered 304 to its current ETag (the list's
+    version and the earliest promotion on the page, scheduling.etags)."""
+    ver = selectors.tasks_cache_version(request.user, family)
+    parts = (family, ver, *_user_parts(request))
+    tag = etags.matched(request, *parts) if ver is not None else None
+    if tag is not None:
+        return etags.private(etags.not_modified(), tag)
+    response, valid_until = render(request)
+    tag = etags.etag(*parts, valid_until=valid_until.timestamp() if valid_until else None) if ver else None
+    return etags.private(response, tag)
+
+
 def _documents_input(serializer_class):
     """The schema of a viewset whose writes take `serializer_class` and answer its output serializer."""
     return extend_schema_view(
@@ -128,13 +149,19 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
             OpenApiParameter("ordering", str, description="deadline_at, priority or created_at; - for descending"),
         ]
     )
+    @etags.conditional
     def list(self, request):
         if _is_default_first_page(request):
-            count, tasks = selectors.task_first_page(user=request.user)
-            return _first_page_response(request, count, TaskSerializer(tasks, many=True).data)
+            return _conditional_first_page(request, scheduling_cache.TASKS, self._first_page)
         queryset = selectors.task_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    def _first_page(self, request):
+        now = timezone.now()
+        count, tasks = selectors.task_first_page(user=request.user, now=now)
+        response = _first_page_response(request, count, TaskSerializer(tasks, many=True).data)
+        return response, selectors.next_promotion(tasks, now)
 
     def _reload(self, task):
         return selectors.task_get(user=self.request.user, task_id=task.pk)
@@ -196,11 +223,15 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     def owned_queryset(self):
         return selectors.task_class_queryset(user=self.request.user).prefetch_related("items")
 
+    @etags.conditional
     def list(self, request):
         if _is_default_first_page(request):
-            count, classes = selectors.task_class_first_page(user=request.user)
-            return _first_page_response(request, count, TaskClassSerializer(classes, many=True).data)
+            return _conditional_first_page(request, scheduling_cache.TASK_CLASSES, self._first_page)
         return super().list(request)
+
+    def _first_page(self, request):
+        count, classes = selectors.task_class_first_page(user=request.user)
+        return _first_page_response(request, count, TaskClassSerializer(classes, many=True).data), None
 
     @idempotent()
     def create(self, request):
@@ -426,16 +457,34 @@ class ScheduleViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
     @action(detail=False, methods=["get"])
+    @etags.conditional
     def week(self, request):
         """A week of the timetable, day by day"""
-        view = selectors.week_view(user=request.user, week=self._week(request))
-        return Response(render_week(view, selectors.clock_for(request.user)))
+        week = self._week(request)
+        ver = selectors.schedule_cache_version(request.user)
+        parts = ("week", ver, week, *_user_parts(request))
+        tag = etags.matched(request, *parts) if ver is not None else None
+        if tag is not None:
+            return etags.private(etags.not_modified(), tag)
+        view = selectors.week_view(user=request.user, week=week, ver=ver)
+        response = Response(render_week(view, selectors.clock_for(request.user)))
+        return etags.private(response, etags.etag(*parts) if ver else None)
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
+    @etags.conditional
     def today(self, request):
         """Today's events"""
-        return Response(render_today(selectors.today_view(user=request.user), selectors.clock_for(request.user)))
+        now = timezone.now()
+        on = selectors.clock_for(request.user).locate(now)[0]
+        ver = selectors.schedule_cache_version(request.user)
+        parts = ("today", ver, on, *_user_parts(request))
+        tag = etags.matched(request, *parts) if ver is not None else None
+        if tag is not None:
+            return etags.private(etags.not_modified(), tag)
+        today = selectors.today_view(user=request.user, now=now, ver=ver)
+        response = Response(render_today(today, selectors.clock_for(request.user)))
+        return etags.private(response, etags.etag(*parts) if ver else None)
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])
