@@ -5,15 +5,17 @@ from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 
-from accounts.logins import live_user
+from accounts import logins
 from accounts.tokens import family_id
+from smartmate import request_reads, throttling
 
 
 class FamilyJWTAuthentication(JWTAuthentication):
     """Bearer JWT whose login family must still be live; activates the user's time zone.
 
     Whether the family is live is accounts.logins' question: one cache round trip while the
-    user's login snapshot is current, PostgreSQL otherwise (docs/DOMAIN.md §5).
+    user's login snapshot is current, PostgreSQL otherwise (docs/DOMAIN.md §5). That round trip
+    also brings what the view declared it reads first and takes the user's throttle token.
 
     The time zone is activated here, after authentication, because DRF parses input
     inside the view: a naive time in a body is then read in the user's zone.
@@ -29,11 +31,24 @@ class FamilyJWTAuthentication(JWTAuthentication):
         token = self.get_validated_token(raw)
         family = family_id(token)
         user_id = token.get(jwt_settings.USER_ID_CLAIM)
-        user = live_user(family_pk=family, user_id=user_id) if family and user_id else None
+        user = self._live_user(request, family, user_id) if family and user_id else None
         if user is None:
             raise InvalidToken("Token has been revoked.")
         activate_user_timezone(user)
         return user, token
+
+    @staticmethod
+    def _live_user(request, family, user_id):
+        """The login check, in one cache round trip with what the view reads first and the
+        user's token bucket (smartmate.request_reads)."""
+        view = (getattr(request, "parser_context", None) or {}).get("view")
+        login_keys = logins.keys(user_id)
+        extra = request_reads.declared_keys(view, user_id)
+        bucket = throttling.bucket_args(view, user_id)
+        found, verdict = request_reads.read(login_keys + extra, keep=extra, bucket=bucket)
+        if verdict is not None:
+            request.bucket_verdict = verdict  # UserTokenBucketThrottle uses it
+        return logins.live_user(family_pk=family, user_id=user_id, found=found)
 
 
 def activate_user_timezone(user):

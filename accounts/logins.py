@@ -66,19 +66,25 @@ def _user_from(values) -> User:
     return User.from_db("default", list(FIELDS), values)
 
 
-def live_user(*, family_pk, user_id) -> User | None:
+def keys(user_id) -> list[str]:
+    """The cache keys the check reads (smartmate.request_reads reads them with others)."""
+    return [generation_key(user_id), snapshot_key(user_id)]
+
+
+def live_user(*, family_pk, user_id, found: dict | None = None) -> User | None:
     """The active user whose login family `family_pk` is live, or None (revoked, unknown, another
     user's family, an inactive user). From the cache's snapshot when it is current, else from
-    PostgreSQL (which then refreshes the snapshot)."""
+    PostgreSQL (which then refreshes the snapshot). `found`: `keys(user_id)` already read."""
     if settings.LOGIN_SNAPSHOT_SECONDS <= 0:
         family = live_family(family_pk=family_pk, user_id=user_id)
         return family.user if family else None
     gkey, skey = generation_key(user_id), snapshot_key(user_id)
-    try:
-        found = cache.get_many([gkey, skey])
-    except Exception:  # a cache without IGNORE_EXCEPTIONS
-        logger.warning("cache unavailable reading the login snapshot of user %s", user_id, exc_info=True)
-        found = {}
+    if found is None:
+        try:
+            found = cache.get_many([gkey, skey])
+        except Exception:  # a cache without IGNORE_EXCEPTIONS
+            logger.warning("cache unavailable reading the login snapshot of user %s", user_id, exc_info=True)
+            found = {}
     generation, snapshot = found.get(gkey), found.get(skey)
     if generation is not None and snapshot is not None and snapshot[0] == generation:
         _gen, values, families = snapshot

@@ -54,6 +54,7 @@ from scheduling.serializers import (
 )
 from scheduling.services import EventSpec, planning
 from scheduling.services.photo import timetable_photo_parse
+from smartmate import request_reads
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import idempotency_key, idempotent
@@ -150,6 +151,7 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
         ]
     )
     @etags.conditional
+    @request_reads.prefetch(lambda user_id: [scheduling_cache.version_key(scheduling_cache.TASKS, user_id)])
     def list(self, request):
         if _is_default_first_page(request):
             return _conditional_first_page(request, scheduling_cache.TASKS, self._first_page)
@@ -224,6 +226,7 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
         return selectors.task_class_queryset(user=self.request.user).prefetch_related("items")
 
     @etags.conditional
+    @request_reads.prefetch(lambda user_id: [scheduling_cache.version_key(scheduling_cache.TASK_CLASSES, user_id)])
     def list(self, request):
         if _is_default_first_page(request):
             return _conditional_first_page(request, scheduling_cache.TASK_CLASSES, self._first_page)
@@ -446,6 +449,10 @@ def _check_links(user, data):
         )
 
 
+def _schedule_version_key(user_id):
+    return [scheduling_cache.version_key(scheduling_cache.SCHEDULE, user_id)]
+
+
 class ScheduleViewSet(viewsets.ViewSet):
     """Week, today, ongoing, recently completed and free slots: cached per user."""
 
@@ -458,6 +465,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
     @action(detail=False, methods=["get"])
     @etags.conditional
+    @request_reads.prefetch(_schedule_version_key)
     def week(self, request):
         """A week of the timetable, day by day"""
         week = self._week(request)
@@ -473,6 +481,7 @@ class ScheduleViewSet(viewsets.ViewSet):
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
     @etags.conditional
+    @request_reads.prefetch(_schedule_version_key)
     def today(self, request):
         """Today's events"""
         now = timezone.now()

@@ -20,6 +20,8 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
 
+from smartmate import request_reads
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -96,10 +98,12 @@ class RequestContextMiddleware:
         request.request_id = request_id
         timezone.deactivate()  # the user's zone is activated per request after authentication
         token = request_id_var.set(request_id)
+        reads = request_reads.begin()  # a thread serves many requests: nothing carried over
         started = time.perf_counter()
         try:
             response = self.get_response(request)
         finally:
+            request_reads.end(reads)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         match = getattr(request, "resolver_match", None)
