@@ -101,7 +101,7 @@ def main():
     if args.profile:
         path, headers = rows[args.profile]
         cost(project, path, headers, 50)
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU, not the waits for other processes
         profiler.enable()
         cost(project, path, headers, args.requests)
         profiler.disable()
