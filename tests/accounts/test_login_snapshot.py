@@ -177,3 +177,21 @@ def test_without_redis_every_request_asks_the_database(user, settings):
     assert client.get(ME).status_code == 200
     assert client.post("/api/v1/auth/logout/", {"refresh": pair["refresh"]}, format="json").status_code in (200, 204)
     assert client.get(ME).status_code == 401
+
+
+def test_a_remembered_token_is_still_refused_once_expired(user, settings):
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from accounts.tokens import FAMILY_CLAIM
+
+    family = TokenFamily.objects.create(user=user)
+    token = AccessToken.for_user(user)
+    token[FAMILY_CLAIM] = str(family.pk)
+    token.set_exp(lifetime=timedelta(seconds=1))
+    client = client_with({"access": str(token)})
+    assert client.get(ME).status_code == 200
+    assert client.get(ME).status_code == 200  # from the per-process memo
+    time.sleep(1.2)
+    assert client.get(ME).status_code == 401
