@@ -18,7 +18,7 @@ class FamilyJWTAuthentication(JWTAuthentication):
     """Bearer JWT whose login family must still be live; activates the user's time zone.
 
     Whether the family is live is accounts.logins' question: one cache round trip while the
-    user's login snapshot is current, PostgreSQL otherwise (docs/DOMAIN.md §5). That round trip
+    user's login snapshot is current, PostgreSQL otherwise (docs/DOMAIN.md §12). That round trip
     also brings what the view declared it reads first and takes the user's throttle token.
 
     The time zone is activated here, after authentication, because DRF parses input

@@ -1,4 +1,4 @@
-"""Is this login still live? The check every authenticated request makes (docs/DOMAIN.md §5,
+"""Is this login still live? The check every authenticated request makes (docs/DOMAIN.md §12,
 "How soon a revoked login stops working").
 
 PostgreSQL is the truth: a login family is live while `revoked_at` is null and its user is active

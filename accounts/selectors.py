@@ -9,7 +9,7 @@ def user_by_calendar_secret(*, secret: str) -> User | None:
 
 def live_family(*, family_pk, user_id=None):
     """The login family `family_pk` (of `user_id` when given) with its user, while it is live: not
-    revoked and its user active. The one statement of that rule (docs/DOMAIN.md §5): the
+    revoked and its user active. The one statement of that rule (docs/DOMAIN.md §12): the
     per-request check (accounts.logins) falls back to it and token rotation asks it."""
     if not family_pk:
         return None

@@ -109,7 +109,8 @@ class Server:
         if settings:
             env["DJANGO_SETTINGS_MODULE"] = settings
         command = [str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{self.port}"]
-        command += ["--workers", str(workers), "--preload", "--timeout", "120", "--log-level", "warning"]
+        command += ["--workers", str(workers), "--preload", "--timeout", "120", "--graceful-timeout", "5"]
+        command += ["--log-level", "warning"]
         if worker_class == "asgi":
             command += ["--worker-class", "uvicorn_worker.UvicornWorker"]
         else:
@@ -134,7 +135,11 @@ class Server:
 
     def stop(self):
         self.process.terminate()
-        self.process.wait(20)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:  # keep-alive connections outlasting the graceful stop
+            self.process.kill()
+            self.process.wait(10)
 
 
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
@@ -149,7 +154,7 @@ def probe(url, headers):
     """(status, headers) of one request: a bench row must measure the answer it claims to."""
     request = urllib.request.Request(url, headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.headers
     except urllib.error.HTTPError as exc:
         return exc.code, exc.headers

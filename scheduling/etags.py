@@ -1,4 +1,4 @@
-"""Conditional reads of the cached reads (docs/DOMAIN.md §4, "Conditional reads").
+"""Conditional reads of the cached reads (docs/DOMAIN.md §12, "Conditional reads").
 
 A cached read's answer is a function of its cache version(s) and of a few inputs known before
 any body is read: the user, the user's clock (zone, semester start), the resolved week or day,

@@ -87,17 +87,22 @@ def _user_parts(request) -> tuple:
     return (user.pk, user.timezone, user.semester_start, request.build_absolute_uri())
 
 
-def _conditional_first_page(request, family, render):
-    """The default first page of a cached list, answered 304 to its current ETag (the list's
-    version and the earliest promotion on the page, scheduling.etags)."""
-    ver = selectors.tasks_cache_version(request.user, family)
-    parts = (family, ver, *_user_parts(request))
+def _conditional(request, ver, parts, render):
+    """A per-user cached read answered 304 to its current ETag (scheduling.etags), else
+    `render()` → (response, valid_until or None). `ver` None (the cache is down): no tag."""
+    parts = (ver, *parts, *_user_parts(request))
     tag = etags.matched(request, *parts) if ver is not None else None
     if tag is not None:
         return etags.private(etags.not_modified(), tag)
-    response, valid_until = render(request)
+    response, valid_until = render()
     tag = etags.etag(*parts, valid_until=valid_until.timestamp() if valid_until else None) if ver else None
     return etags.private(response, tag)
+
+
+def _conditional_first_page(request, family, render):
+    """The default first page of a cached list (its tag also names the page's next promotion)."""
+    ver = selectors.tasks_cache_version(request.user, family)
+    return _conditional(request, ver, (family,), lambda: render(request))
 
 
 def _documents_input(serializer_class):
@@ -470,13 +475,12 @@ class ScheduleViewSet(viewsets.ViewSet):
         """A week of the timetable, day by day"""
         week = self._week(request)
         ver = selectors.schedule_cache_version(request.user)
-        parts = ("week", ver, week, *_user_parts(request))
-        tag = etags.matched(request, *parts) if ver is not None else None
-        if tag is not None:
-            return etags.private(etags.not_modified(), tag)
-        view = selectors.week_view(user=request.user, week=week, ver=ver)
-        response = Response(render_week(view, selectors.clock_for(request.user)))
-        return etags.private(response, etags.etag(*parts) if ver else None)
+
+        def render():
+            view = selectors.week_view(user=request.user, week=week, ver=ver)
+            return Response(render_week(view, selectors.clock_for(request.user))), None
+
+        return _conditional(request, ver, ("week", week), render)
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
@@ -487,13 +491,12 @@ class ScheduleViewSet(viewsets.ViewSet):
         now = timezone.now()
         on = selectors.clock_for(request.user).locate(now)[0]
         ver = selectors.schedule_cache_version(request.user)
-        parts = ("today", ver, on, *_user_parts(request))
-        tag = etags.matched(request, *parts) if ver is not None else None
-        if tag is not None:
-            return etags.private(etags.not_modified(), tag)
-        today = selectors.today_view(user=request.user, now=now, ver=ver)
-        response = Response(render_today(today, selectors.clock_for(request.user)))
-        return etags.private(response, etags.etag(*parts) if ver else None)
+
+        def render():
+            today = selectors.today_view(user=request.user, now=now, ver=ver)
+            return Response(render_today(today, selectors.clock_for(request.user))), None
+
+        return _conditional(request, ver, ("today", on), render)
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])

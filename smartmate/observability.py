@@ -89,6 +89,10 @@ class RequestContextFilter(logging.Filter):
 class RequestContextMiddleware:
     """Takes X-Request-ID (or makes one), echoes it, puts it on every log line, counts the request."""
 
+    # Sync only, stated: under WSGI nothing adapts it; under ASGI (the SSE process) Django adapts
+    # the chain of sync middleware at its ends only, as for any sync middleware.
+    sync_capable, async_capable = True, False
+
     def __init__(self, get_response):
         self.get_response = get_response
 

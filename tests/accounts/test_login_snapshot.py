@@ -1,9 +1,8 @@
-"""The per-request login check (accounts.logins, docs/DOMAIN.md §5) on real Redis and PostgreSQL:
+"""The per-request login check (accounts.logins, docs/DOMAIN.md §12) on real Redis and PostgreSQL:
 no database round trip while the user's snapshot is current, every revocation stops the next
 request at once, and with Redis hung or gone the database still refuses a revoked login."""
 
 import time
-from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection
@@ -14,7 +13,7 @@ from accounts import logins
 from accounts.models import TokenFamily
 from accounts.services import family_revoke, session_start
 from smartmate import redis_breaker
-from tests.faults import FreezableProxy
+from tests.smartmate.test_redis_breaker import fresh_breakers, hung_redis  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
@@ -34,26 +33,19 @@ def login_queries(client):
     return status, [q["sql"] for q in queries if "accounts_tokenfamily" in q["sql"] or "accounts_user" in q["sql"]]
 
 
-@pytest.fixture(autouse=True)
-def fresh_breakers(settings):
-    settings.REDIS_BREAKER_FAIL_MAX = 1
-    settings.REDIS_BREAKER_RESET_SECONDS = 60
-    redis_breaker.reset()
-    yield
-    redis_breaker.reset()
-
-
 @pytest.fixture
-def redis_proxy(settings):
-    """The default cache through a loopback proxy to the real Redis, which a test can freeze."""
-    real = urlsplit(settings.REDIS_URL)
-    proxy = FreezableProxy(real.hostname or "127.0.0.1", real.port or 6379)
-    default = settings.CACHES["default"]
-    options = {**default["OPTIONS"], "SOCKET_TIMEOUT": 0.2, "SOCKET_CONNECT_TIMEOUT": 0.2}
-    settings.CACHES = {"default": {**default, "LOCATION": f"redis://127.0.0.1:{proxy.port}{real.path or '/0'}"}}
-    settings.CACHES["default"]["OPTIONS"] = options
-    yield proxy
-    proxy.close()
+def redis_proxy(request):
+    """The default cache through a loopback proxy to the real Redis, answering until frozen."""
+    proxy = request.getfixturevalue("hung_redis")
+    proxy.thaw()
+    return proxy
+
+
+def logged_out(client, pair):
+    """Log `pair` out through the API; the same client then asks with its access token."""
+    response = client.post("/api/v1/auth/logout/", {"refresh": pair["refresh"]}, format="json")
+    assert response.status_code in (200, 204), response.content
+    return client
 
 
 def test_a_current_snapshot_costs_no_database_round_trip(user):
@@ -80,8 +72,7 @@ def test_logout_stops_the_access_token_at_once(user):
     pair = session_start(user=user)
     client = client_with(pair)
     assert client.get(ME).status_code == 200
-    assert client.post("/api/v1/auth/logout/", {"refresh": pair["refresh"]}, format="json").status_code in (200, 204)
-    assert client.get(ME).status_code == 401
+    assert logged_out(client, pair).get(ME).status_code == 401
 
 
 def test_a_password_change_deactivation_and_family_revoke_stop_other_logins_at_once(user, make_user):
@@ -136,10 +127,7 @@ def test_with_redis_hung_the_database_still_refuses_a_revoked_login(user, redis_
     revoked = client_with(revoked_pair)
     assert live.get(ME).status_code == 200 and revoked.get(ME).status_code == 200  # snapshots stored
     redis_proxy.freeze()
-    assert revoked.post("/api/v1/auth/logout/", {"refresh": revoked_pair["refresh"]}, format="json").status_code in (
-        200,
-        204,
-    )
+    logged_out(revoked, revoked_pair)
     started = time.monotonic()
     assert revoked.get(ME).status_code == 401
     assert live.get(ME).status_code == 200
@@ -156,8 +144,7 @@ def test_a_revocation_made_while_redis_was_down_holds_within_the_snapshot_life(u
     client = client_with(pair)
     assert client.get(ME).status_code == 200
     redis_proxy.freeze()
-    assert client.post("/api/v1/auth/logout/", {"refresh": pair["refresh"]}, format="json").status_code in (200, 204)
-    assert client.get(ME).status_code == 401  # Redis down: PostgreSQL answers
+    assert logged_out(client, pair).get(ME).status_code == 401  # Redis down: PostgreSQL answers
     redis_proxy.thaw()
     redis_breaker.reset()
     time.sleep(1.2)
@@ -175,8 +162,7 @@ def test_without_redis_every_request_asks_the_database(user, settings):
     pair = session_start(user=user)
     client = client_with(pair)
     assert client.get(ME).status_code == 200
-    assert client.post("/api/v1/auth/logout/", {"refresh": pair["refresh"]}, format="json").status_code in (200, 204)
-    assert client.get(ME).status_code == 401
+    assert logged_out(client, pair).get(ME).status_code == 401
 
 
 def test_a_remembered_token_is_still_refused_once_expired(user, settings):

@@ -1,4 +1,4 @@
-"""Conditional reads (docs/DOMAIN.md §4): the cached reads answer an ETag made from the reader's
+"""Conditional reads (docs/DOMAIN.md §12): the cached reads answer an ETag made from the reader's
 cache version, If-None-Match with it answers 304 without the cached body, a write renews it,
 and no other reader's tag ever matches. On real Redis and PostgreSQL."""
 
