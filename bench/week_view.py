@@ -308,7 +308,7 @@ def main():
             + (f"  socket errors: {r['socket_errors']}" if r["socket_errors"] else "")
             + (f"  {r['failed']} answers >= 400" if r["failed"] else "")
         )
-    if "cached" in results and "uncached" in results:
+    if results.get("uncached", {}).get("rps"):
         print(f"cached / uncached: {results['cached']['rps'] / results['uncached']['rps']:.2f}x")
     for name, (with_ms, without_ms) in writes.items():
         print(
