@@ -15,7 +15,9 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
+from accounts.logins import logins_changed
 from accounts.models import IdempotencyRecord, TokenFamily, UsedRefreshToken, User, calendar_secret_digest
+from accounts.selectors import live_family
 from accounts.tokens import decode_refresh, expires_at, family_id, issue_pair
 from smartmate import throttling
 from smartmate.errors import ApiError
@@ -86,18 +88,23 @@ def user_login(*, username: str, password: str) -> tuple[User, dict]:
 
 
 def family_revoke(*, family_pk, reason: str) -> None:
+    users = list(TokenFamily.objects.filter(pk=family_pk, revoked_at__isnull=True).values_list("user_id", flat=True))
     TokenFamily.objects.filter(pk=family_pk, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason
     )
+    for user_id in users:
+        logins_changed(user_id)  # the per-request check's snapshot (accounts.logins)
 
 
 def family_revoke_all(*, user, reason: str) -> int:
     """Revoke every live login family of `user` (their access tokens stop at once, their refresh
     tokens are refused). The one way a user's logins all end: password change or reset by any
     path, deactivation (accounts.signals), and anything else that must end them."""
-    return TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(
+    revoked = TokenFamily.objects.filter(user=user, revoked_at__isnull=True).update(
         revoked_at=timezone.now(), revoked_reason=reason[:32]
     )
+    logins_changed(user.pk)  # the per-request check's snapshot (accounts.logins)
+    return revoked
 
 
 def _family_expired(family: TokenFamily, now) -> bool:
@@ -122,8 +129,8 @@ def token_refresh(*, refresh: str) -> dict:
                 reason=UsedRefreshToken.Reason.ROTATED,
                 expires_at=expires_at(token),
             )
-            family = TokenFamily.objects.select_related("user").filter(pk=family_pk, revoked_at__isnull=True).first()
-            if family is None or not family.user.is_active:
+            family = live_family(family_pk=family_pk)
+            if family is None:
                 raise TokenInvalid()
             if _family_expired(family, timezone.now()):  # rotation must not keep a login alive for ever
                 raise TokenInvalid("This login is too old; log in again.")

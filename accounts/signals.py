@@ -2,14 +2,17 @@
 that happens: the API, the admin's password form, `manage.py changepassword`, a shell's
 `set_password()` and `save()`. Those paths share only `User.save()`, so that is where it is
 caught; the revocation itself is `accounts.services.family_revoke_all`, in the save's transaction.
+Every other save or delete of a user renews the user's login snapshot (accounts.logins), which
+is where authenticated requests read the user from.
 
 Not caught: `User.objects.update(...)`, which sends no signal (nothing in this code base uses it
 on passwords or is_active).
 """
 
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
+from accounts.logins import logins_changed
 from accounts.models import User
 
 
@@ -44,3 +47,11 @@ def _revoke_logins(sender, instance, raw=False, **kwargs):
 
         instance._revoke_logins_reason = None
         family_revoke_all(user=instance, reason=reason)
+    elif not kwargs.get("created"):
+        # Any other change of the user: requests read the user from the login snapshot.
+        logins_changed(instance.pk)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="accounts.user_deleted")
+def _user_deleted(sender, instance, **kwargs):
+    logins_changed(instance.pk)

@@ -1,25 +1,35 @@
 #!/usr/bin/env python
-"""Week view: cached and uncached req/s against a bare Django JSON view, and the cost of the
-cache-invalidation receivers on a task write.
+"""Week view: the project's per-request cost as shares of a minimal Django view in the same run,
+and the cost of the cache-invalidation receivers on a task write.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/sm_bench REDIS_URL=redis://127.0.0.1:6379/14 \\
-        .venv/bin/python bench/week_view.py [--seconds 10] [--connections 32] [--workers 2] [--writes 400]
+        .venv/bin/python bench/week_view.py [--seconds 10] [--connections 8] [--workers 2] \\
+        [--worker-class gthread|sync|asgi] [--threads 4] [--writes 800] [--only http|writes]
 
-Each HTTP figure runs gunicorn exactly as the Procfile does (ASGI, UvicornWorker, --preload,
-same worker count; access log off) on loopback, with the same settings except BENCH_CACHE=dummy
-for the uncached run. The load generator is one asyncio process with keep-alive connections,
-on the same machine.
+Rows: `floor-sync`, the minimal Django project of bench/week_view_floor.py (no apps, no
+middleware, no database) under gunicorn sync workers; `floor`, the same under the chosen worker
+class; then the project (`smartmate.wsgi:application`, or `smartmate.asgi` under UvicornWorker
+for `asgi`) with `bench/bare/` (the project's middleware, no DRF), `bench/auth-floor/` (DRF with
+the project's authentication and throttle), the cached week, the week answered 304 to its ETag,
+`GET tasks/`, `/healthz`, and the uncached week (BENCH_CACHE=dummy: no cache at all, so the
+login check asks PostgreSQL too). Every row is one wrk run (Debian's `wrk`; the bench refuses to
+run without it), `-t1 -c<connections>` with keep-alive after a warm-up, on loopback, gunicorn
+with --preload and the access log off, the same worker count for every server.
 """
 
 import argparse
-import asyncio
 import json
 import os
+import re
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,8 +92,13 @@ def free_port():
         return sock.getsockname()[1]
 
 
+WRK = shutil.which("wrk")
+
+
 class Server:
-    def __init__(self, workers, payload, cache_mode):
+    """gunicorn on loopback serving `app` with `worker_class` (gthread: `threads` each)."""
+
+    def __init__(self, app, *, worker_class, workers, threads, payload, cache_mode="redis", settings=None):
         self.port = free_port()
         env = {
             **os.environ,
@@ -91,87 +106,84 @@ class Server:
             "BENCH_CACHE": cache_mode,
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(BENCH)]),
         }
-        self.process = subprocess.Popen(
-            [
-                str(ROOT / ".venv/bin/gunicorn"),
-                "smartmate.asgi:application",
-                "--worker-class",
-                "uvicorn_worker.UvicornWorker",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--preload",
-                "--timeout",
-                "120",
-                "--log-level",
-                "warning",
-            ],
-            cwd=ROOT,
-            env=env,
-        )
-        deadline = time.monotonic() + 30
+        if settings:
+            env["DJANGO_SETTINGS_MODULE"] = settings
+        command = [str(ROOT / ".venv/bin/gunicorn"), app, "--bind", f"127.0.0.1:{self.port}"]
+        command += ["--workers", str(workers), "--preload", "--timeout", "120", "--graceful-timeout", "5"]
+        command += ["--log-level", "warning"]
+        if worker_class == "asgi":
+            command += ["--worker-class", "uvicorn_worker.UvicornWorker"]
+        else:
+            command += ["--worker-class", worker_class, "--keep-alive", "75"]
+            if worker_class == "gthread":
+                command += ["--threads", str(threads)]
+        self.process = subprocess.Popen(command, cwd=ROOT, env=env)
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
-                asyncio.run(self._probe())
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError("gunicorn did not start")
 
-    async def _probe(self):
-        _reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        writer.close()
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
 
     def stop(self):
         self.process.terminate()
-        self.process.wait(20)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:  # keep-alive connections outlasting the graceful stop
+            self.process.kill()
+            self.process.wait(10)
 
 
-async def _client(port, request, stop_at, latencies, statuses):
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text):
+    match = re.fullmatch(r"([0-9.]+)(us|ms|s)", text.strip())
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def probe(url, headers):
+    """(status, headers) of one request: a bench row must measure the answer it claims to."""
+    request = urllib.request.Request(url, headers=headers)
     try:
-        while time.perf_counter() < stop_at:
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            status = int(head.split(b" ", 2)[1])
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            statuses[status] = statuses.get(status, 0) + 1
-    finally:
-        writer.close()
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.headers
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers
 
 
-def load(port, path, token, seconds, connections):
-    headers = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
-    if token:
-        headers += f"Authorization: Bearer {token}\r\n"
-    request = (headers + "\r\n").encode()
-    latencies, statuses = [], {}
+def load(url, headers, seconds, connections, expect=200):
+    """wrk with keep-alive connections after a warm-up: req/s, p50, p99."""
+    status, _ = probe(url, headers)
+    if status != expect:
+        raise RuntimeError(f"{url}: answered {status}, not {expect}")
+    flags = [item for name, value in headers.items() for item in ("-H", f"{name}: {value}")]
 
-    async def run(duration):
-        stop_at = time.perf_counter() + duration
-        await asyncio.gather(*(_client(port, request, stop_at, latencies, statuses) for _ in range(connections)))
+    def run(duration):
+        command = [WRK, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", *flags, url]
+        return subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
-    asyncio.run(run(min(2.0, seconds / 4)))  # warm-up (workers, connections, cache)
-    latencies.clear()
-    statuses.clear()
-    started = time.perf_counter()
-    asyncio.run(run(seconds))
-    elapsed = time.perf_counter() - started
-    if set(statuses) != {200}:
-        raise RuntimeError(f"{path}: unexpected statuses {statuses}")
-    latencies.sort()
+    run(max(2, int(seconds / 4)))  # warm-up: workers, pools, caches
+    out = run(int(seconds))
+    errors = re.search(r"Socket errors: (.*)$", out, re.M)
+    failed = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if set(latency) != {"50", "99"}:
+        raise RuntimeError(f"{url}: no latency figures in wrk's output\n{out}")
     return {
-        "rps": len(latencies) / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+        "rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]),
+        "p50_ms": _ms(latency["50"]),
+        "p99_ms": _ms(latency["99"]),
+        "socket_errors": errors[1] if errors else "",
+        "failed": int(failed[1]) if failed else 0,  # answers of 400 or more
     }
 
 
@@ -224,47 +236,80 @@ def write_latency(user, token, writes):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10)
-    # Each in-flight ASGI request holds its own database connection: keep well under max_connections.
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", 2)))
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync", "asgi"])
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--writes", type=int, default=800)
     parser.add_argument("--only", choices=["http", "writes"], help="run one half of the bench")
     args = parser.parse_args()
+    if args.only != "writes" and not WRK:
+        sys.exit("wrk is needed for the HTTP figures: apt-get install wrk (Debian's package)")
 
     ensure_database()
     user, token, payload = prepare()
-    week = "/api/v1/schedule/week/?week=1"
-    results = {}
     if args.only == "writes":
         for name, (with_ms, without_ms) in write_latency(user, token, args.writes).items():
             print(
                 f"task write ({name}) with {with_ms:.2f} ms  without {without_ms:.2f} ms  {with_ms / without_ms:.2f}x"
             )
         return
-    server = Server(args.workers, payload, "redis")
+    week = "/api/v1/schedule/week/?week=1"
+    auth = {"Accept": "application/json", "Authorization": f"Bearer {token}"}
+    plain = {"Accept": "application/json"}
+    kind = {"worker_class": args.worker_class, "workers": args.workers, "threads": args.threads, "payload": payload}
+    seconds, connections = args.seconds, args.connections
+    results = {}
+
+    def serve(app, rows, **options):
+        server = Server(app, **{**kind, **options})
+        try:
+            for name, path, headers, expect in rows:
+                results[name] = load(server.url(path), headers, seconds, connections, expect)
+        finally:
+            server.stop()
+
+    floor_app = "week_view_floor:application"
+    serve(floor_app, [("floor-sync", "/bench/floor/", plain, 200)], settings="week_view_floor", worker_class="sync")
+    if args.worker_class != "sync":
+        serve(floor_app, [("floor", "/bench/floor/", plain, 200)], settings="week_view_floor")
+    else:
+        results["floor"] = results["floor-sync"]
+    project = "smartmate.asgi:application" if args.worker_class == "asgi" else "smartmate.wsgi:application"
+    server = Server(project, **kind)
     try:
-        results["bare"] = load(server.port, "/bench/bare/", None, args.seconds, args.connections)
-        results["auth-floor"] = load(server.port, "/bench/auth-floor/", token, args.seconds, args.connections)
-        results["cached"] = load(server.port, week, token, args.seconds, args.connections)
+        _status, week_headers = probe(server.url(week), auth)
+        etag = week_headers.get("ETag")
+        rows = [
+            ("bare", "/bench/bare/", plain, 200),
+            ("auth-floor", "/bench/auth-floor/", auth, 200),
+            ("cached", week, auth, 200),
+            ("GET tasks", "/api/v1/tasks/", auth, 200),
+            ("healthz", "/healthz", plain, 200),
+        ]
+        if etag:
+            rows.insert(3, ("week 304", week, {**auth, "If-None-Match": etag}, 304))
+        for name, path, headers, expect in rows:
+            results[name] = load(server.url(path), headers, seconds, connections, expect)
     finally:
         server.stop()
-    server = Server(args.workers, payload, "dummy")
-    try:
-        results["uncached"] = load(server.port, week, token, args.seconds, args.connections)
-    finally:
-        server.stop()
+    serve(project, [("uncached", week, auth, 200)], cache_mode="dummy")
     writes = write_latency(user, token, args.writes) if args.only != "http" else {}
 
-    bare, floor = results["bare"]["rps"], results["auth-floor"]["rps"]
+    floor, floor_sync = results["floor"]["rps"], results["floor-sync"]["rps"]
     print(
-        f"workers={args.workers} connections={args.connections} seconds={args.seconds} "
-        f"payload={payload.stat().st_size} bytes"
+        f"server={args.worker_class} workers={args.workers} threads={args.threads} connections={connections} "
+        f"seconds={seconds} payload={payload.stat().st_size} bytes load={os.getloadavg()[0]:.1f}"
     )
     for name, r in results.items():
         print(
-            f"{name:10s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
-            f"{r['rps'] / bare:6.1%} of bare  {r['rps'] / floor:6.1%} of auth-floor"
+            f"{name:11s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms  "
+            f"{r['rps'] / floor:6.1%} of floor  {r['rps'] / floor_sync:6.1%} of floor-sync"
+            + (f"  socket errors: {r['socket_errors']}" if r["socket_errors"] else "")
+            + (f"  {r['failed']} answers >= 400" if r["failed"] else "")
         )
+    if results.get("uncached", {}).get("rps"):
+        print(f"cached / uncached: {results['cached']['rps'] / results['uncached']['rps']:.2f}x")
     for name, (with_ms, without_ms) in writes.items():
         print(
             f"task write ({name}) with receivers {with_ms:.2f} ms  without {without_ms:.2f} ms  "

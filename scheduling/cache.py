@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from smartmate import request_reads
+
 logger = logging.getLogger("smartmate.cache")
 
 SCHEDULE = "sched"
@@ -81,6 +83,9 @@ VERSION_TTL = 24 * 3600
 def family_version(family: str, user_id: int | str) -> str | None:
     """The family's current version, created if absent; None when the cache is down."""
     key = version_key(family, user_id)
+    ver = request_reads.prefetched(key)  # read with the login check (smartmate.request_reads)
+    if ver is not request_reads.MISSING:
+        return ver
     try:
         ver = cache.get(key)
         if ver is None:
@@ -137,6 +142,7 @@ def invalidate_now(user_id: int | str, families) -> None:
     """Give each family a fresh version and delete its exact key, in one round trip on Redis
     (a write pays for it on every commit). Never raises."""
     versions = {version_key(family, user_id): uuid.uuid4().hex for family in families}
+    request_reads.forget(versions)  # the rest of this request reads the new versions
     exact = [_FAMILY_KEYS[family](user_id) for family in families if family in _FAMILY_KEYS]
     try:
         client = getattr(cache, "client", None)  # django-redis: pipeline the commands

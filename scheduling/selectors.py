@@ -24,7 +24,7 @@ from scheduling.models import (
     TaskClass,
     TaskClassItem,
 )
-from scheduling.models.tasks import Status, effective_priority, effective_priority_expression
+from scheduling.models.tasks import PROMOTION, Status, effective_priority, effective_priority_expression
 from scheduling.models.timetable import EventKind
 from scheduling.timetable import DAYS, Clock, date_of, in_semester, monday_of, parse_sections, week_start
 
@@ -121,6 +121,23 @@ def task_class_items(*, user, task_class_id):
     return task_class_item_queryset(user=user).filter(task_class_id=task_class_id)
 
 
+def tasks_cache_version(user, family: str = cache.TASKS) -> str | None:
+    """The version the default first page of tasks (or, with cache.TASK_CLASSES, of task
+    classes) is cached under; None when the cache is down."""
+    return cache.family_version(family, user.pk)
+
+
+def next_promotion(tasks, now: datetime) -> datetime | None:
+    """The first instant after `now` at which one of `tasks` is promoted (its effective
+    priority changes with no write): until then a rendered page stays the same."""
+    due = [
+        t.urgency_threshold_at
+        for t in tasks
+        if t.urgency_threshold_at is not None and t.urgency_threshold_at > now and t.priority in PROMOTION
+    ]
+    return min(due, default=None)
+
+
 def task_class_first_page(*, user) -> tuple[int, list[TaskClass]]:
     """(count, classes with `.item_list`) of the default first page, from the cache when possible."""
 
@@ -160,13 +177,19 @@ def event_list(*, user, filters=None):
     return apply(EventFilter, filters or {}, event_queryset(user=user))
 
 
-def _schedule_key(user, make_key):
-    ver = cache.family_version(cache.SCHEDULE, user.pk)
+def schedule_cache_version(user) -> str | None:
+    """The user's schedule cache version (None when the cache is down): what the week, today
+    and ongoing are cached under, and what their ETags are made of (scheduling.etags)."""
+    return cache.family_version(cache.SCHEDULE, user.pk)
+
+
+def _schedule_key(user, make_key, ver=None):
+    ver = ver or schedule_cache_version(user)
     return None if ver is None else make_key(ver)
 
 
-def week_rows(*, user, week: int) -> list[dict]:
-    key = _schedule_key(user, lambda ver: cache.week_key(user.pk, ver, week))
+def week_rows(*, user, week: int, ver: str | None = None) -> list[dict]:
+    key = _schedule_key(user, lambda ver: cache.week_key(user.pk, ver, week), ver)
     return cache.read_through(key, lambda: _rows(event_queryset(user=user).filter(week=week)))
 
 
@@ -177,9 +200,10 @@ class WeekView:
     days: list[dict]  # [{"day", "date", "events": [raw rows]}]
 
 
-def week_view(*, user, week: int) -> WeekView:
+def week_view(*, user, week: int, ver: str | None = None) -> WeekView:
+    """`ver`: the schedule cache version when the caller has just read it."""
     clock = clock_for(user)
-    rows = week_rows(user=user, week=week)
+    rows = week_rows(user=user, week=week, ver=ver)
     days = [
         {"day": day, "date": date_of(clock.semester_start, week, day), "events": [r for r in rows if r["day"] == day]}
         for day in range(1, DAYS + 1)
@@ -192,12 +216,12 @@ def current_week(*, user, now: datetime | None = None) -> int | None:
     return week if in_semester(week) else None
 
 
-def today_view(*, user, now: datetime | None = None) -> dict:
+def today_view(*, user, now: datetime | None = None, ver: str | None = None) -> dict:
     clock = clock_for(user)
     on, week, day = clock.locate(now or timezone.now())
     if not in_semester(week):
         return {"date": on, "week": None, "day": day, "events": []}
-    key = _schedule_key(user, lambda ver: cache.today_key(user.pk, ver, on))
+    key = _schedule_key(user, lambda ver: cache.today_key(user.pk, ver, on), ver)
     rows = cache.read_through(key, lambda: _rows(event_queryset(user=user).filter(week=week, day=day)))
     return {"date": on, "week": week, "day": day, "events": rows}
 

@@ -19,7 +19,8 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from accounts.selectors import user_by_calendar_secret
-from scheduling import selectors, services
+from scheduling import cache as scheduling_cache
+from scheduling import etags, selectors, services
 from scheduling.models import Course, ScheduleEvent, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.serializers import (
     CourseImportSerializer,
@@ -53,6 +54,7 @@ from scheduling.serializers import (
 )
 from scheduling.services import EventSpec, planning
 from scheduling.services.photo import timetable_photo_parse
+from smartmate import request_reads
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import idempotency_key, idempotent
@@ -76,6 +78,31 @@ def _first_page_response(request, count, results):
             "results": results,
         }
     )
+
+
+def _user_parts(request) -> tuple:
+    """What every per-user answer depends on besides its cache version: the user, their clock
+    (zone, semester start) and the URL (absolute: pagination links carry the host)."""
+    user = request.user
+    return (user.pk, user.timezone, user.semester_start, request.build_absolute_uri())
+
+
+def _conditional(request, ver, parts, render):
+    """A per-user cached read answered 304 to its current ETag (scheduling.etags), else
+    `render()` → (response, valid_until or None). `ver` None (the cache is down): no tag."""
+    parts = (ver, *parts, *_user_parts(request))
+    tag = etags.matched(request, *parts) if ver is not None else None
+    if tag is not None:
+        return etags.private(etags.not_modified(), tag)
+    response, valid_until = render()
+    tag = etags.etag(*parts, valid_until=valid_until.timestamp() if valid_until else None) if ver else None
+    return etags.private(response, tag)
+
+
+def _conditional_first_page(request, family, render):
+    """The default first page of a cached list (its tag also names the page's next promotion)."""
+    ver = selectors.tasks_cache_version(request.user, family)
+    return _conditional(request, ver, (family,), lambda: render(request))
 
 
 def _documents_input(serializer_class):
@@ -128,13 +155,20 @@ class TaskViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedModelVi
             OpenApiParameter("ordering", str, description="deadline_at, priority or created_at; - for descending"),
         ]
     )
+    @etags.conditional
+    @request_reads.prefetch(lambda user_id: [scheduling_cache.version_key(scheduling_cache.TASKS, user_id)])
     def list(self, request):
         if _is_default_first_page(request):
-            count, tasks = selectors.task_first_page(user=request.user)
-            return _first_page_response(request, count, TaskSerializer(tasks, many=True).data)
+            return _conditional_first_page(request, scheduling_cache.TASKS, self._first_page)
         queryset = selectors.task_list(user=request.user, filters=request.query_params)
         page = self.paginate_queryset(queryset)
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
+
+    def _first_page(self, request):
+        now = timezone.now()
+        count, tasks = selectors.task_first_page(user=request.user, now=now)
+        response = _first_page_response(request, count, TaskSerializer(tasks, many=True).data)
+        return response, selectors.next_promotion(tasks, now)
 
     def _reload(self, task):
         return selectors.task_get(user=self.request.user, task_id=task.pk)
@@ -196,11 +230,16 @@ class TaskClassViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, OwnedMo
     def owned_queryset(self):
         return selectors.task_class_queryset(user=self.request.user).prefetch_related("items")
 
+    @etags.conditional
+    @request_reads.prefetch(lambda user_id: [scheduling_cache.version_key(scheduling_cache.TASK_CLASSES, user_id)])
     def list(self, request):
         if _is_default_first_page(request):
-            count, classes = selectors.task_class_first_page(user=request.user)
-            return _first_page_response(request, count, TaskClassSerializer(classes, many=True).data)
+            return _conditional_first_page(request, scheduling_cache.TASK_CLASSES, self._first_page)
         return super().list(request)
+
+    def _first_page(self, request):
+        count, classes = selectors.task_class_first_page(user=request.user)
+        return _first_page_response(request, count, TaskClassSerializer(classes, many=True).data), None
 
     @idempotent()
     def create(self, request):
@@ -415,6 +454,10 @@ def _check_links(user, data):
         )
 
 
+def _schedule_version_key(user_id):
+    return [scheduling_cache.version_key(scheduling_cache.SCHEDULE, user_id)]
+
+
 class ScheduleViewSet(viewsets.ViewSet):
     """Week, today, ongoing, recently completed and free slots: cached per user."""
 
@@ -426,16 +469,34 @@ class ScheduleViewSet(viewsets.ViewSet):
 
     @extend_schema(parameters=[WeekQuerySerializer], responses=WeekSerializer)
     @action(detail=False, methods=["get"])
+    @etags.conditional
+    @request_reads.prefetch(_schedule_version_key)
     def week(self, request):
         """A week of the timetable, day by day"""
-        view = selectors.week_view(user=request.user, week=self._week(request))
-        return Response(render_week(view, selectors.clock_for(request.user)))
+        week = self._week(request)
+        ver = selectors.schedule_cache_version(request.user)
+
+        def render():
+            view = selectors.week_view(user=request.user, week=week, ver=ver)
+            return Response(render_week(view, selectors.clock_for(request.user))), None
+
+        return _conditional(request, ver, ("week", week), render)
 
     @extend_schema(responses=TodaySerializer)
     @action(detail=False, methods=["get"])
+    @etags.conditional
+    @request_reads.prefetch(_schedule_version_key)
     def today(self, request):
         """Today's events"""
-        return Response(render_today(selectors.today_view(user=request.user), selectors.clock_for(request.user)))
+        now = timezone.now()
+        on = selectors.clock_for(request.user).locate(now)[0]
+        ver = selectors.schedule_cache_version(request.user)
+
+        def render():
+            today = selectors.today_view(user=request.user, now=now, ver=ver)
+            return Response(render_today(today, selectors.clock_for(request.user))), None
+
+        return _conditional(request, ver, ("today", on), render)
 
     @extend_schema(responses=OngoingSerializer)
     @action(detail=False, methods=["get"])

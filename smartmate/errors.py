@@ -256,6 +256,10 @@ class JsonErrorMiddleware:
     exception outside /admin/ → the error JSON (also under DEBUG). Under ASGI an oversize
     body never gets here: smartmate.body_limit refuses it before Django reads it."""
 
+    # Sync only, stated: under WSGI nothing adapts it; under ASGI (the SSE process) Django adapts
+    # the chain of sync middleware at its ends only, as for any sync middleware.
+    sync_capable, async_capable = True, False
+
     def __init__(self, get_response):
         self.get_response = get_response
 

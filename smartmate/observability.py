@@ -20,6 +20,8 @@ from django.utils import timezone
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client import REGISTRY as PROCESS_REGISTRY
 
+from smartmate import request_reads
+
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
@@ -87,6 +89,10 @@ class RequestContextFilter(logging.Filter):
 class RequestContextMiddleware:
     """Takes X-Request-ID (or makes one), echoes it, puts it on every log line, counts the request."""
 
+    # Sync only, stated: under WSGI nothing adapts it; under ASGI (the SSE process) Django adapts
+    # the chain of sync middleware at its ends only, as for any sync middleware.
+    sync_capable, async_capable = True, False
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -96,10 +102,12 @@ class RequestContextMiddleware:
         request.request_id = request_id
         timezone.deactivate()  # the user's zone is activated per request after authentication
         token = request_id_var.set(request_id)
+        reads = request_reads.begin()  # a thread serves many requests: nothing carried over
         started = time.perf_counter()
         try:
             response = self.get_response(request)
         finally:
+            request_reads.end(reads)
             request_id_var.reset(token)
         response["X-Request-ID"] = request_id
         match = getattr(request, "resolver_match", None)

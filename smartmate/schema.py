@@ -5,8 +5,9 @@ without hand work:
 - `AutoSchema` (DEFAULT_SCHEMA_CLASS): one tag per app (the view's top-level package), a
   summary from the handler's docstring (first line) or made from the action and the path,
   operation ids without `v1_` and with nothing but [a-z0-9_], `security: []` on operations
-  anyone may call, and the `Idempotency-Key` header on every handler under `@idempotent`
-  (required when the decorator says so).
+  anyone may call, the `Idempotency-Key` header on every handler under `@idempotent`
+  (required when the decorator says so), and on every conditional read
+  (`scheduling.etags.conditional`) the `If-None-Match` header, the 200's `ETag` and a 304.
 - `postprocess` (a POSTPROCESSING_HOOK): the error answers of every operation as shared
   `components/responses` over one `Error` schema whose `code` is an enum of the documented
   codes (smartmate.errors.ERROR_CODES) and whose `details` are typed per code;
@@ -33,6 +34,19 @@ IDEMPOTENCY_KEY = OpenApiParameter(
     "with the same key and body; 409 while the first is in flight, 422 for another body. "
     "Also accepted as X-Idempotency-Key.",
 )
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="The ETag of an earlier answer: 304 with no body while it is still current.",
+)
+ETAG_HEADER = {
+    "ETag": {
+        "schema": {"type": "string"},
+        "description": "Send it back as If-None-Match: 304 while the answer has not changed",
+    }
+}
 
 STANDARD_ACTIONS = {
     "list": "List {plural}",
@@ -118,6 +132,8 @@ class AutoSchema(openapi.AutoSchema):
                     description=("Required. " if required else "") + IDEMPOTENCY_KEY.description,
                 )
             )
+        if getattr(handler, "conditional_read", False):
+            parameters.append(IF_NONE_MATCH)
         return parameters
 
     def _is_public(self) -> bool:
@@ -127,6 +143,11 @@ class AutoSchema(openapi.AutoSchema):
         operation = super().get_operation(*args, **kwargs)
         if operation is not None and self._is_public():
             operation["security"] = []  # anyone may call it: no token needed
+        if operation is not None and getattr(self._handler(), "conditional_read", False):
+            responses = operation.setdefault("responses", {})
+            if "200" in responses:
+                responses["200"].setdefault("headers", {}).update(ETAG_HEADER)
+            responses["304"] = {"$ref": "#/components/responses/NotModified"}
         return operation
 
 
@@ -324,6 +345,10 @@ def error_responses() -> dict:
         }
     for name in ("Throttled", "ServiceUnavailable"):
         out[name]["headers"] = RETRY_AFTER
+    out["NotModified"] = {
+        "description": "Not modified: the If-None-Match tag is still current (no body)",
+        "headers": ETAG_HEADER,
+    }
     return out
 
 

@@ -393,6 +393,10 @@ HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 REGISTRATION_OPEN = env.bool("REGISTRATION_OPEN", default=True)
 # A login (its token family) ends this many days after the password was typed, however often refreshed.
 LOGIN_MAX_AGE_DAYS = env.int("LOGIN_MAX_AGE_DAYS", default=30)
+# How long the cache's copy of a user and their live logins serves requests (accounts.logins);
+# it is renewed at once by every revocation, so this only bounds a revocation made while the
+# cache was down (docs/DOMAIN.md §13). 0: every request asks the database.
+LOGIN_SNAPSHOT_SECONDS = env.int("LOGIN_SNAPSHOT_SECONDS", default=60)
 # A password-reset token's life in seconds (Django's token generator reads it).
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3 * 24 * 3600)
 # The link in the reset mail: {base} is PUBLIC_BASE_URL; the page posts uid and token to

@@ -233,6 +233,41 @@ def login_attempt(*, username):
     return window_hit(scope="login_user", ident=username.strip().lower(), rate=settings.THROTTLE_LOGIN_USERNAME_RATE)
 
 
+_bucket_sha: str | None = None  # the bucket script, loaded once per process (EVALSHA)
+
+
+def bucket_args(view, user_id):
+    """(key, capacity, refill, now) of the user's bucket when `view` applies
+    UserTokenBucketThrottle and a limit is set; else None. For smartmate.request_reads, which
+    takes the token in the login check's round trip."""
+    capacity = settings.THROTTLE_USER_BURST
+    refill = settings.THROTTLE_USER_REFILL_PER_SECOND
+    if view is None or capacity <= 0 or refill <= 0:
+        return None
+    if not any(isinstance(throttle, UserTokenBucketThrottle) for throttle in view.get_throttles()):
+        return None
+    return cache.make_key(f"sm:throttle:bucket:{user_id}"), capacity, refill, time.time()
+
+
+def bucket_command(pipe, client, key, capacity, refill, now) -> None:
+    """Queue one token take of the bucket script on `pipe` (by its SHA: the script is sent once)."""
+    global _bucket_sha
+    if _bucket_sha is None:
+        _bucket_sha = client.script_load(_BUCKET_LUA)
+    pipe.evalsha(_bucket_sha, 1, key, capacity, refill, now)
+
+
+def bucket_verdict(result):
+    """(allowed, tokens) from the script's answer; None when it failed (the throttle then asks
+    Redis itself, e.g. after a Redis restart forgot the script)."""
+    global _bucket_sha
+    if isinstance(result, Exception):
+        _bucket_sha = None
+        return None
+    allowed, tokens = result
+    return bool(int(allowed)), float(tokens)
+
+
 class UserTokenBucketThrottle:
     """Authenticated users: a bucket of THROTTLE_USER_BURST refilled at N tokens/s."""
 
@@ -244,6 +279,11 @@ class UserTokenBucketThrottle:
         refill = settings.THROTTLE_USER_REFILL_PER_SECOND
         if capacity <= 0 or refill <= 0:
             return True
+        verdict = getattr(request, "bucket_verdict", None)  # taken in the login check's round trip
+        if verdict is not None:
+            allowed, tokens = verdict
+            self._wait = 0 if allowed else (1 - tokens) / refill
+            return allowed
         key = f"sm:throttle:bucket:{user.pk}"
         now = time.time()
         try:

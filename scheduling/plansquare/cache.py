@@ -60,6 +60,13 @@ def _versions(families) -> dict[str, str | None]:
     return {family: found.get(key) or version(family) for family, key in keys.items()}
 
 
+def listing_versions() -> tuple[str | None, str | None]:
+    """(POSTS, MATCHES) versions in one round trip: what the listing's pages are cached under
+    and what their ETags are made of (scheduling.etags)."""
+    found = _versions((POSTS, MATCHES))
+    return found[POSTS], found[MATCHES]
+
+
 Entry = tuple[Callable[[str], str], Callable[[], Any]]  # (key of a version, compute)
 
 

@@ -2,6 +2,7 @@
 
 import re
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +11,8 @@ from rest_framework.permissions import AllowAny, IsAuthenticatedOrReadOnly
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 
-from scheduling.plansquare import selectors, services
+from scheduling import etags
+from scheduling.plansquare import cache, selectors, services
 from scheduling.plansquare.models import Post, PostComment
 from scheduling.plansquare.serializers import (
     CommentCreateSerializer,
@@ -100,9 +102,23 @@ class PostViewSet(viewsets.GenericViewSet):
         ],
         responses=PostSerializer(many=True),
     )
+    @etags.conditional
     def list(self, request):
         """List posts (no login needed): search, tags, author, ordering."""
         query = validated(PostListQuerySerializer, request.query_params)
+        # The listing's versions (POSTS renews with every like, import and comment, so with the
+        # reader's own marks too), the reader, their zone and the URL make the answer.
+        versions = cache.listing_versions()
+        user = request.user
+        reader = (user.pk, user.timezone) if user.is_authenticated else (0, timezone.get_current_timezone_name())
+        parts = ("square", *versions, *reader, request.build_absolute_uri())
+        known = None not in versions
+        tag = etags.matched(request, *parts) if known else None
+        if tag is not None:
+            return etags.shared(request, etags.not_modified(), tag)
+        return etags.shared(request, self._listing(request, query), etags.etag(*parts) if known else None)
+
+    def _listing(self, request, query):
         filters = selectors.PostFilters(
             q=query["q"].strip(),
             tags=tuple(query.get("tag", ())),

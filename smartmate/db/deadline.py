@@ -130,6 +130,10 @@ def guarded(conn, seconds: float | None, what: str):
 class QueryDeadlineMiddleware:
     """Arms the deadline (settings.DB_QUERY_DEADLINE_SECONDS) for this request's statements."""
 
+    # Sync only, stated: under WSGI nothing adapts it; under ASGI (the SSE process) Django adapts
+    # the chain of sync middleware at its ends only, as for any sync middleware.
+    sync_capable, async_capable = True, False
+
     def __init__(self, get_response):
         self.get_response = get_response
 
