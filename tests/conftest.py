@@ -95,7 +95,7 @@ def serve_procfile_web(log_dir, **env_overrides):
     log = Path(log_dir) / "web.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            ["bash", "-c", f"exec {line.split(':', 1)[1].strip()}"],
+            ["bash", "-c", line.split(":", 1)[1].strip()],  # the line's own `exec`: no shell left
             cwd=repo,
             env=env,
             stdout=out,
