@@ -56,9 +56,9 @@ class WSGIBridge:
         environ = wsgi_environ(scope, body)
         loop = asyncio.get_running_loop()
         status, headers, content = await loop.run_in_executor(self.executor, self._run, environ)
-        if scope["method"] != "HEAD" and status not in _NO_BODY_STATUSES and status >= 200:
-            if not any(name == b"content-length" for name, _ in headers):
-                headers.append((b"content-length", str(len(content)).encode()))
+        framed = any(name == b"content-length" for name, _ in headers)
+        if not framed and scope["method"] != "HEAD" and status >= 200 and status not in _NO_BODY_STATUSES:
+            headers.append((b"content-length", str(len(content)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
