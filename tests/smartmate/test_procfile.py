@@ -130,6 +130,7 @@ def run_and_stop(tmp_path, *, strict=True, **parts):
         while True:  # every line up: gunicorn with its 2 workers, the Celery worker with its 2, beat
             table = process_table()
             tree = descendants(honcho.pid, table)
+            sessions |= {row[1] for row in tree.values()}  # to clean up after a failure too
             if (
                 children_of(table, tree, "gunicorn") == 2
                 and children_of(table, tree, "celery -A smartmate worker") == 2
