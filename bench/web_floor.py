@@ -21,8 +21,12 @@ without it), keep-alive, loopback, after a warm-up per row, at each --connection
   ETags, else the row says "no ETag yet"), and the uncached week (Django's DummyCache).
 
 Private PostgreSQL (fsync on) and Redis (bench/_stack.py), the demo week seeded for one user.
-Prints req/s, p50, p99, server CPU per request and each row's share of the same-run floor at
-the same concurrency, then the figures as JSON.
+Prints req/s, p50, p99, server CPU per request (the server's processes, from /proc) and each
+row's share of the same-run floor at the same concurrency: of its req/s ("of floor") and of its
+CPU per request ("CPU share", the floor's CPU per request over the row's). On a machine shared
+with other work the CPU share is the steadier of the two: a sync worker answers one connection
+at a time and waits for the scheduler on each, so the floor's req/s drops more than the rest
+when other processes queue for the cores. Then the figures as JSON.
 """
 
 from __future__ import annotations
@@ -54,7 +58,11 @@ from bench._stack import (  # noqa: E402
 
 WEEK = "/api/v1/schedule/week/?week=1"
 FLOOR = "floor (Django view, WSGI sync)"
-HEAD = f"{'req/s':>9s} {'p50 ms':>8s} {'p99 ms':>8s} {'CPU ms/req':>10s} {'errors':>6s} {'of floor':>8s}"
+HEAD = " ".join(
+    f"{name:>{width}s}"
+    for name, width in (("req/s", 9), ("p50 ms", 8), ("p99 ms", 8), ("CPU ms/req", 10), ("errors", 6), ("of floor", 8),
+                        ("CPU share", 9))
+)  # fmt: skip
 POST_TASK_LUA = """
 local n = 0
 local prefix = tostring(math.random(1, 1000000000))
@@ -288,12 +296,14 @@ def main() -> None:
     )
     for connections in levels:
         floor = rows[FLOOR][connections]["rps"]
+        floor_cpu = rows[FLOOR][connections]["cpu_ms_per_request"]
         print(f"\n-c{connections}  {'row':34s} {HEAD}")
         for name, result in rows.items():
             r = result[connections]
             print(
                 f"      {name:34s} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
-                f"{r['cpu_ms_per_request']:10.2f} {r['errors']:6d} {r['rps'] / floor:8.1%}"
+                f"{r['cpu_ms_per_request']:10.2f} {r['errors']:6d} {r['rps'] / floor:8.1%} "
+                f"{floor_cpu / max(r['cpu_ms_per_request'], 1e-9):9.1%}"
             )
         for name, note in notes.items():
             print(f"      {name:34s} {note}")
