@@ -19,9 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
-from tests.conftest import free_port, production_env, wait_for_port
+from tests.conftest import database_url, free_port, production_env, wait_for_port
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
 
@@ -81,13 +80,6 @@ def private_redis():
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
     server.wait(10)
-
-
-def database_url():
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
-    return f"postgres://{params['USER'] or 'postgres'}{password}@{host}/{params['NAME']}"
 
 
 def test_sigterm_to_the_supervisor_stops_every_process_within_its_graceful_timeout(tmp_path, private_redis):

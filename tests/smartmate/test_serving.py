@@ -16,10 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from django.db import connection
 
 from smartmate.serving import STREAMING_PATHS
-from tests.conftest import serve_procfile_web
+from tests.conftest import database_url, serve_procfile_web
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
@@ -29,13 +28,6 @@ QUIET_THROTTLES = {
     "THROTTLE_USER_BURST": "100000",
     "THROTTLE_USER_REFILL_PER_SECOND": "100000",
 }
-
-
-def database_url():
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
-    return f"postgres://{params['USER'] or 'postgres'}{password}@{host}/{params['NAME']}"
 
 
 def tokens_for(count):
