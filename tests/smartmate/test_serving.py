@@ -20,7 +20,7 @@ import pytest
 from smartmate.serving import STREAMING_PATHS
 from tests.conftest import database_url, serve_procfile_web
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
 
 QUIET_THROTTLES = {
     "THROTTLE_AUTH_RATE": "100000/min",
@@ -151,8 +151,9 @@ async def timed_gets(client, token, count):
     return samples
 
 
-async def open_stream(client, token, opened: asyncio.Event, counter: dict):
+async def open_stream(client, token, opened: asyncio.Event, counter: dict, starting: asyncio.Semaphore):
     headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    await starting.acquire()  # turns start a few at a time (each takes a pooled connection to start)
     async with client.stream("POST", "/api/v1/agent/chat/", json={"message": "hello"}, headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         raw = ""
@@ -161,6 +162,7 @@ async def open_stream(client, token, opened: asyncio.Event, counter: dict):
             raw += text
             if not counted and '"content"' in raw:
                 counted = True
+                starting.release()
                 counter["open"] += 1
                 if counter["open"] == counter["want"]:
                     opened.set()
@@ -174,10 +176,12 @@ async def streams_and_requests(base, tokens, reader_token, streams):
         before = await timed_gets(client, reader_token, 30)
         opened, counter = asyncio.Event(), {"open": 0, "want": streams}
         started = time.monotonic()
+        starting = asyncio.Semaphore(10)
         tasks = [
-            asyncio.create_task(open_stream(client, tokens[i % len(tokens)], opened, counter)) for i in range(streams)
+            asyncio.create_task(open_stream(client, tokens[i % len(tokens)], opened, counter, starting))
+            for i in range(streams)
         ]
-        await asyncio.wait_for(opened.wait(), timeout=60)
+        await asyncio.wait_for(opened.wait(), timeout=240)
         all_open_after = time.monotonic() - started
         during = await timed_gets(client, reader_token, 30)
         still_open = sum(not task.done() for task in tasks)
