@@ -30,7 +30,8 @@ migrate: $(VENV)/.runtime .env var
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
-## run: set up, then serve the API (ASGI under gunicorn) + Celery worker + beat on the embedded default
+## run: set up, then serve the API on PORT (one gunicorn: chat streams on ASGI, the rest on WSGI;
+## README "Serving") + Celery worker + beat on the embedded default
 ## (logs as text when the output is a terminal, JSON otherwise; LOG_FORMAT overrides)
 run: migrate
 	$(BIN)/python manage.py seed_demo

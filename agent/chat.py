@@ -29,6 +29,7 @@ from agent.providers import INTENT_TOOLS, TOOLS, Hints, Provider, ProviderError,
 from agent.providers.choices import model_default
 from agent.timeparse.normalise import normalise
 from agent.timeparse.window import window
+from smartmate.db.pool import release_connection
 
 logger = logging.getLogger("smartmate.agent")
 
@@ -263,6 +264,8 @@ async def turn_events(turn: Turn, provider: Provider):
     turn_start, so a concurrent turn cannot use up what this one is about to spend."""
     intent_sent = False
     try:
+        # The model may take seconds: no pooled connection is held meanwhile (only the tools use one).
+        await sync_to_async(release_connection)()
         async for event in provider.stream(messages=turn.messages, tools=TOOLS, hints=turn.hints):
             if event.kind == "text":
                 if not intent_sent:
@@ -276,7 +279,7 @@ async def turn_events(turn: Turn, provider: Provider):
                 if not intent_sent:
                     intent_sent = True
                     yield {"kind": "intent", "intent": event.tool_call.name}
-                for out in await sync_to_async(execute_tool)(turn, event.tool_call):
+                for out in await sync_to_async(_tool_then_release)(turn, event.tool_call):
                     yield out
             elif event.kind == "usage":
                 turn.usage, turn.usage_estimated = event.usage, event.estimated
@@ -288,6 +291,13 @@ async def turn_events(turn: Turn, provider: Provider):
             "details": {"status": exc.status},
         }
         yield {"kind": "error", **turn.error}
+
+
+def _tool_then_release(turn: Turn, call: ToolCall) -> list[dict]:
+    try:
+        return execute_tool(turn, call)
+    finally:
+        release_connection()
 
 
 def turn_finish(turn: Turn) -> None:

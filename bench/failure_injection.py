@@ -131,6 +131,7 @@ class Workload:
                 "POST",
                 "/api/v1/auth/register/",
                 json={"username": f"fi{stamp}u{i}", "password": "a-long-passphrase-9"},
+                timeout=60.0,  # set-up, not a check: PBKDF2 and a worker's first request on a loaded machine
             )
             if sample.status != 201:
                 raise RuntimeError(f"register failed: {sample.status} {sample.body}")

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import environ
 
-worker_class = "uvicorn_worker.UvicornWorker"  # ASGI: the agent's SSE streams hold no thread
+# ASGI workers: the agent's SSE streams hold no thread. Every other request goes on to Django's
+# WSGI handler in a pool of WEB_THREADS threads per worker (smartmate/serving.py, read by
+# smartmate/asgi.py), so it costs what it costs under WSGI.
+worker_class = "uvicorn_worker.UvicornWorker"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 preload_app = True  # start-up checks (start_or_exit) run once, in the master, before forking
 timeout = 120

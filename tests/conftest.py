@@ -83,6 +83,16 @@ def production_env(**overrides):
     return {**env, "DJANGO_SETTINGS_MODULE": "smartmate.settings", "SECRET_KEY": "x" * 50, **overrides}
 
 
+def database_url():
+    """This run's test database as a DATABASE_URL, for a server process of ours to use."""
+    from django.db import connection
+
+    params = connection.settings_dict
+    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
+    host = f"{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}"
+    return f"postgres://{params['USER'] or 'postgres'}{password}@{host}/{params['NAME']}"
+
+
 @contextmanager
 def serve_procfile_web(log_dir, **env_overrides):
     """Run the Procfile's `web` line (gunicorn, smartmate/gunicorn_conf.py) in a process group
@@ -95,7 +105,7 @@ def serve_procfile_web(log_dir, **env_overrides):
     log = Path(log_dir) / "web.log"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            ["bash", "-c", f"exec {line.split(':', 1)[1].strip()}"],
+            ["bash", "-c", line.split(":", 1)[1].strip()],  # the line's own `exec`: no shell left
             cwd=repo,
             env=env,
             stdout=out,

@@ -78,3 +78,17 @@ def _forget_inherited_pools() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_inherited_pools)
+
+
+def release_connection(alias: str = "default") -> None:
+    """Hand this thread's connection back to the pool while the caller waits on something
+    else: a chat stream waiting on its model must not keep one of the DB_POOL_MAX_SIZE
+    connections every other request of the process shares (tests/smartmate/test_serving.py).
+    The next query takes one again. Never inside a transaction; without a pool (DB_POOL_MAX_SIZE=0)
+    nothing is done, as closing would only make the next query open a new server connection."""
+    from django.db import connections
+
+    connection = connections[alias]
+    pooled = bool(connection.settings_dict.get("OPTIONS", {}).get("pool"))
+    if pooled and connection.connection is not None and not connection.in_atomic_block:
+        connection.close()

@@ -30,11 +30,12 @@ def live_app(settings):
 @pytest.fixture
 def django_requests():
     """Paths of the requests Django started handling (its request_started signal fires
-    only after its ASGI handler has read the whole body)."""
+    only after the whole body was read: by its ASGI handler for the chat paths, by
+    smartmate/serving.py's WSGI bridge for the rest, which send `scope` and `environ`)."""
     seen = []
 
-    def record(sender, scope=None, **kwargs):
-        seen.append(scope["path"] if scope else "?")
+    def record(sender, scope=None, environ=None, **kwargs):
+        seen.append(scope["path"] if scope else environ["PATH_INFO"] if environ else "?")
 
     request_started.connect(record)
     yield seen
