@@ -6,19 +6,28 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduling import cache
+from scheduling import cache, planner
 from scheduling.filters import EventFilter, TaskFilter, apply
-from scheduling.models import Course, ScheduleEvent, ScheduleVersion, Task, TaskClass, TaskClassItem
+from scheduling.models import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status, effective_priority, effective_priority_expression
-from scheduling.models.timetable import EventKind
-from scheduling.timetable import DAYS, Clock, date_of, in_semester, monday_of, parse_sections, week_start
+from scheduling.models.timetable import EventKind, SlotLayer
+from scheduling.timetable import (
+    DAYS,
+    MAX_WEEKS,
+    Clock,
+    date_of,
+    in_semester,
+    monday_of,
+    parse_sections,
+    week_start,
+)
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -173,17 +182,45 @@ def week_rows(*, user, week: int) -> list[dict]:
 class WeekView:
     week: int
     start_date: date
-    days: list[dict]  # [{"day", "date", "events": [raw rows]}]
+    days: list[dict]  # [{"day", "date", "events": [raw rows]}]: lectures and free-standing events
+    embedded: dict[int, list[dict]] = field(default_factory=dict)  # lecture event id → the blocks inside it
+
+
+def nest_embedded(rows: list[dict]) -> tuple[list[dict], dict[int, list[dict]]]:
+    """Split a week's rows into the top level and, per lecture event, the blocks embedded in it
+    (docs/DOMAIN.md, "Lectures that admit study blocks"). A block whose lecture is not among
+    the rows (it cannot be, but a view never hides an event) stays at the top level."""
+    lectures = {}
+    for r in rows:
+        if r["kind"] == EventKind.COURSE and r["course_id"]:
+            lectures.setdefault((r["course_id"], r["week"], r["day"]), []).append(r)
+    top, inside = [], {}
+    for r in rows:
+        holder = None
+        if r.get("embedded_in_id"):
+            holder = next(
+                (
+                    lecture
+                    for lecture in lectures.get((r["embedded_in_id"], r["week"], r["day"]), ())
+                    if lecture["start_section"] <= r["start_section"] and r["end_section"] <= lecture["end_section"]
+                ),
+                None,
+            )
+        if holder is None:
+            top.append(r)
+        else:
+            inside.setdefault(holder["id"], []).append(r)
+    return top, inside
 
 
 def week_view(*, user, week: int) -> WeekView:
     clock = clock_for(user)
-    rows = week_rows(user=user, week=week)
+    rows, embedded = nest_embedded(week_rows(user=user, week=week))
     days = [
         {"day": day, "date": date_of(clock.semester_start, week, day), "events": [r for r in rows if r["day"] == day]}
         for day in range(1, DAYS + 1)
     ]
-    return WeekView(week=week, start_date=week_start(clock.semester_start, week), days=days)
+    return WeekView(week=week, start_date=week_start(clock.semester_start, week), days=days, embedded=embedded)
 
 
 def current_week(*, user, now: datetime | None = None) -> int | None:
@@ -223,8 +260,9 @@ def ongoing(*, user, now: datetime | None = None) -> dict:
     current = upcoming = None
     for row in cached["rows"]:
         start, end = clock.span(row["week"], row["day"], row["start_section"], row["end_section"])
-        if start <= now < end and current is None:
-            current = row
+        inner = current is not None and row.get("embedded_in_id") and not current.get("embedded_in_id")
+        if start <= now < end and (current is None or inner):
+            current = row  # a block inside the lecture going on is what the user is doing
         elif now < start and upcoming is None:
             upcoming = row
     return {"current": current, "next": upcoming}
@@ -250,8 +288,9 @@ def recent_completed(*, user, limit: int = 10, now: datetime | None = None) -> l
             .order_by("-week", "-day", "-end_section", "-id")
             .values("id", "title", "week", "day", "start_section", "end_section")
         )
-        # Today holds at most one event per section: `most` + sections rows always hold `most` ended ones.
-        return {"date": on, "tasks": tasks, "events": list(events[: most + len(clock.sections)])}
+        # Today holds at most two events per section (a lecture and a block inside it):
+        # `most` + 2 x sections rows always hold `most` ended ones.
+        return {"date": on, "tasks": tasks, "events": list(events[: most + 2 * len(clock.sections)])}
 
     cached = cache.read_stamped(
         cache.SCHEDULE, user.pk, cache.recent_key(user.pk), compute, timeout=_seconds_to_boundary(clock, now)
@@ -275,6 +314,50 @@ def free_slots(*, user, week: int) -> list[dict]:
         {"day": day, "sections": [s for s in range(1, sections + 1) if (day, s) not in taken]}
         for day in range(1, DAYS + 1)
     ]
+
+
+@dataclass
+class FreeTime:
+    """The schedule as the planner reads it (docs/DOMAIN.md, "Lectures that admit study blocks"):
+    `occupied` timetable sections, the `lectures` of courses that allow tasks, and the sections
+    of those lectures already holding a block (`embedded`)."""
+
+    occupied: set = field(default_factory=set)
+    lectures: list = field(default_factory=list)
+    embedded: set = field(default_factory=set)
+
+    def take(self, week: int, day: int, start_section: int, end_section: int, embedded_in: int | None = None):
+        """Mark a block placed here (inside a lecture when `embedded_in`)."""
+        (self.embedded if embedded_in else self.occupied).update(
+            (week, day, s) for s in range(start_section, end_section + 1)
+        )
+
+    def planner_kwargs(self) -> dict:
+        return {"occupied": self.occupied, "lectures": self.lectures, "embedded": self.embedded}
+
+
+def free_time_read(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> FreeTime:
+    """The taken sections of weeks first..last, the lectures that admit blocks and the blocks
+    already in them, plus the sections of today that have already started (taken on both
+    layers): the planner takes `today` as a date, so the past of today is ours to mark."""
+    weeks = {"week__gte": first_week, "week__lte": last_week}
+    free_time = FreeTime()
+    for week, day, section, layer in ScheduleSlot.objects.filter(user=user, **weeks).values_list(
+        "week", "day", "section", "layer"
+    ):
+        (free_time.embedded if layer == SlotLayer.EMBEDDED else free_time.occupied).add((week, day, section))
+    free_time.lectures = [
+        planner.Lecture(*row)
+        for row in ScheduleEvent.objects.filter(
+            user=user, kind=EventKind.COURSE, course__allow_tasks=True, **weeks
+        ).values_list("week", "day", "start_section", "end_section", "course_id")
+    ]
+    local, week, day = clock.locate(now)
+    for section, (start, _end) in enumerate(clock.sections, start=1):
+        if datetime.combine(local, start, tzinfo=clock.tz) <= now:
+            free_time.occupied.add((week, day, section))
+            free_time.embedded.add((week, day, section))
+    return free_time
 
 
 def calendar_events(*, user):

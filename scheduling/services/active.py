@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from outbox.services import enqueue
 from scheduling import cache, planner
-from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClassItem
+from scheduling.models import ScheduleEvent, ScheduleVersion, Task, TaskClassItem
 from scheduling.models.active import (
     VALID_TARGETS,
     ActiveScheduleJob,
@@ -36,7 +36,7 @@ from scheduling.models.active import (
 )
 from scheduling.models.tasks import PROMOTION, Status
 from scheduling.models.timetable import EventKind, EventSource
-from scheduling.selectors import clock_for, schedule_version_get
+from scheduling.selectors import clock_for, free_time_read, schedule_version_get
 from scheduling.services.events import EventSpec, events_create
 from scheduling.timetable import MAX_WEEKS, Clock
 from smartmate.errors import ApiError, Conflict
@@ -387,14 +387,6 @@ def last_position_by(clock: Clock, moment: datetime) -> tuple[int, int, int]:
     return week, day, len(clock.sections)
 
 
-def _occupied(user_id: int, earliest_week: int, latest_week: int) -> set[tuple[int, int, int]]:
-    return set(
-        ScheduleSlot.objects.filter(user_id=user_id, week__gte=earliest_week, week__lte=latest_week).values_list(
-            "week", "day", "section"
-        )
-    )
-
-
 def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[dict]:
     horizon = now + timedelta(days=settings.ACTIVE_SCHEDULE_HORIZON_DAYS)
     latest_moment = min(need.deadline, horizon) if need.deadline else horizon
@@ -402,8 +394,11 @@ def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[
     latest = last_position_by(clock, latest_moment)
     if latest < earliest or earliest[0] > MAX_WEEKS or latest[0] < 1:
         return []
-    occupied = _occupied(user_id, earliest[0], latest[0])
-    spans = planner.candidate_spans(occupied=occupied, length=need.length, earliest=earliest, latest=latest)
+    # Free sections first, then lectures that admit blocks (docs/DOMAIN.md, "Lectures that admit study blocks").
+    free_time = free_time_read(
+        user=user_id, clock=clock, now=now, first_week=max(earliest[0], 1), last_week=min(latest[0], MAX_WEEKS)
+    )
+    spans = planner.candidate_spans(**free_time.planner_kwargs(), length=need.length, earliest=earliest, latest=latest)
     candidates = []
     for index, span in enumerate(spans, start=1):
         start_at, end_at = clock.span(span.week, span.day, span.start_section, span.end_section)
@@ -414,6 +409,8 @@ def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[
             "end_section": span.end_section,
         }
         change = {"op": "create", "title": need.title, "kind": need.kind, "to": position}
+        if span.embedded_in:
+            change["embedded_in"] = span.embedded_in
         if need.task_id:
             change["task_id"] = need.task_id
         if need.task_item_id:

@@ -13,18 +13,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from scheduling import planner
-from scheduling.models import ScheduleSlot, StudyPlan, TaskClass, TaskClassItem
+from scheduling.models import StudyPlan, TaskClass, TaskClassItem
 from scheduling.models.active import ApplyStatus
 from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Status
 from scheduling.models.timetable import SECTIONS, EventKind, EventSource
-from scheduling.selectors import clock_for, schedule_version_get
+from scheduling.selectors import clock_for, free_time_read, schedule_version_get
 from scheduling.services.active import ApplyRejected, events_write_at_version, rejection_record
 from scheduling.services.events import EventSpec
 from scheduling.timetable import MAX_WEEKS, Clock, date_of
 from smartmate.errors import ApiError, Conflict
 
-PLAN_FIELDS = ("item_id", "title", "week", "day", "start_section", "end_section")
+PLAN_FIELDS = ("item_id", "title", "week", "day", "start_section", "end_section", "embedded_in")
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -32,18 +32,8 @@ def _invalid(field: str, message: str) -> ApiError:
 
 
 def occupied_slots(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> set:
-    """Taken (week, day, section) slots of weeks first..last, plus the sections of today that
-    have already started: the planner takes `today` as a date, so the past of today is ours to mark."""
-    taken = set(
-        ScheduleSlot.objects.filter(user=user, week__gte=first_week, week__lte=last_week).values_list(
-            "week", "day", "section"
-        )
-    )
-    local, week, day = clock.locate(now)
-    for section, (start, _end) in enumerate(clock.sections, start=1):
-        if datetime.combine(local, start, tzinfo=clock.tz) <= now:
-            taken.add((week, day, section))
-    return taken
+    """Taken timetable (week, day, section) slots of weeks first..last and today's past sections."""
+    return free_time_read(user=user, clock=clock, now=now, first_week=first_week, last_week=last_week).occupied
 
 
 def class_spec(task_class: TaskClass, items, *, start_date: date, end_date: date) -> planner.ClassSpec:
@@ -108,7 +98,7 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
             items[item.task_class_id].append(item)
         # The version before the slots: the plan's base is never newer than what it saw.
         base_version = schedule_version_get(user)
-        occupied = occupied_slots(user=user, clock=clock, now=now)
+        free_time = free_time_read(user=user, clock=clock, now=now)
         try:
             specs = [
                 class_spec(classes[pk], items[pk], start_date=classes[pk].start_date, end_date=classes[pk].end_date)
@@ -116,7 +106,7 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
             ]
             result = planner.plan_study(
                 classes=specs,
-                occupied=occupied,
+                **free_time.planner_kwargs(),
                 semester_start=clock.semester_start,
                 today=now.astimezone(clock.tz).date(),
                 sections_per_day=len(clock.sections),
@@ -128,7 +118,11 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
                 f"These items need {result.needed_sections} sections; "
                 f"{result.free_sections} free sections are usable, and they do not all fit.",
                 code="not_enough_time",
-                details={"needed_sections": result.needed_sections, "free_sections": result.free_sections},
+                details={
+                    "needed_sections": result.needed_sections,
+                    "free_sections": result.free_sections,
+                    "embeddable_sections": result.embeddable_sections,
+                },
             )
         return StudyPlan.objects.create(
             user=user,
