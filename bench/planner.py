@@ -7,6 +7,13 @@ courses), then times `plan_study` over repeated runs and prints median and p95.
 A second scenario times the worst case: the same input plus one class whose item cannot
 fit although the counting checks pass, so every attempt runs (greedy orders, the bounded
 backtracking, the earliest-only greedy) before the planner answers `ok=False`.
+
+Lectures that admit study blocks (docs/DOMAIN.md): the same scenarios again with every third
+course (7 of 19) allowing tasks, plus one that needs them — the 5 classes and 3 more of 100
+short items each (1-2 sections; the lectures are 2 sections long), 950 sections where the
+free time has 980 but cannot hold them, so every free-time attempt runs and fails before the
+planner goes into the lectures. Each is reported as a ratio to a scenario without lectures
+measured in the same run (the floor).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduling.planner import ClassSpec, ItemSpec, date_of, expand_weeks, plan_study
+from scheduling.planner import ClassSpec, ItemSpec, Lecture, date_of, expand_weeks, plan_study
 
 SEMESTER_START = date(2026, 9, 7)  # a Monday
 SEMESTER_WEEKS = 20
@@ -41,6 +48,32 @@ def course_slots() -> set[tuple[int, int, int]]:
         for week in expand_weeks(start_week=1, end_week=SEMESTER_WEEKS, week_type=week_type):
             occupied.update((week, day, s) for s in range(first, last + 1))
     return occupied
+
+
+def lectures_allowing_tasks() -> list[Lecture]:
+    """Every third course of the timetable admits study blocks (its course id is its index)."""
+    out = []
+    for index, (day, first, last, week_type) in enumerate(COURSES):
+        if index % 3 == 0:
+            for week in expand_weeks(start_week=1, end_week=SEMESTER_WEEKS, week_type=week_type):
+                out.append(Lecture(week, day, first, last, course_id=index + 1))
+    return out
+
+
+def short_item_classes(count: int = 3, per_class: int = 100) -> list[ClassSpec]:
+    """Classes over the whole semester of 1-2 section items: what fits inside a 2-section lecture."""
+    first, last = (date_of(w, d, semester_start=SEMESTER_START) for w, d in ((1, 1), (SEMESTER_WEEKS, 7)))
+    return [
+        ClassSpec(
+            class_id=50 + k,
+            start_date=first,
+            end_date=last,
+            strategy="rapid" if k % 2 else "steady",
+            daily_max_sections=6,
+            items=[ItemSpec(50_000 + 1000 * k + i, f"reading {k + 1}.{i + 1}", i, i % 2 + 1) for i in range(per_class)],
+        )
+        for k in range(count)
+    ]
 
 
 def study_classes() -> list[ClassSpec]:
@@ -90,31 +123,54 @@ def timed(runs: int, **kwargs):
     return statistics.median(durations), p95, durations[-1], result
 
 
+def report(name: str, figures, floor=None) -> None:
+    median, p95, worst, result = figures
+    ratio = f" = {median / floor[0]:.2f}x / {p95 / floor[1]:.2f}x the floor" if floor else ""
+    embedded = sum(p.embedded_in is not None for p in result.placements)
+    print(
+        f"{name}: ok={result.ok}, {len(result.placements)} placements ({embedded} inside lectures),"
+        f" needed {result.needed_sections} / free {result.free_sections} + in lectures"
+        f" {result.embeddable_sections} sections, method {result.method}:"
+        f" median {median:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms{ratio}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args()
 
     occupied = course_slots()
+    lectures = lectures_allowing_tasks()
     classes = study_classes()
     common = {"semester_start": SEMESTER_START, "today": SEMESTER_START - timedelta(days=3)}
     print(f"python {sys.version.split()[0]}, {args.runs} runs per scenario")
-    print(f"timetable: {len(occupied)} occupied sections over {SEMESTER_WEEKS} weeks")
-
-    median, p95, worst, result = timed(args.runs, classes=classes, occupied=occupied, **common)
-    assert result.ok, "the benchmark input must fit"
     print(
-        f"fits:    5 classes x 40 items, {len(result.placements)} placements, needed {result.needed_sections}"
-        f" / free {result.free_sections} sections, method {result.method}:"
-        f" median {median:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms"
+        f"timetable: {len(occupied)} occupied sections over {SEMESTER_WEEKS} weeks;"
+        f" {len(lectures)} lectures of 7 of the 19 courses allow tasks"
     )
 
-    median, p95, worst, result = timed(args.runs, classes=[*classes, unfittable_class()], occupied=occupied, **common)
-    assert not result.ok
-    print(
-        f"no fit:  same + a class that cannot fit (every attempt runs), ok={result.ok}:"
-        f" median {median:.1f} ms, p95 {p95:.1f} ms, max {worst:.1f} ms"
-    )
+    fits = timed(args.runs, classes=classes, occupied=occupied, **common)
+    assert fits[3].ok, "the benchmark input must fit"
+    report("fits (floor)              5 x 40 items, no lecture admits blocks", fits)
+    with_lectures = timed(args.runs, classes=classes, occupied=occupied, lectures=lectures, **common)
+    assert with_lectures[3].placements == fits[3].placements, "free time first: lectures change nothing here"
+    report("fits, a third admit       same, free time holds it all", with_lectures, fits)
+    dense = [*classes, *short_item_classes()]
+    free_only = timed(args.runs, classes=dense, occupied=occupied, **common)
+    assert not free_only[3].ok, "the dense input must not fit in free time alone"
+    report("dense, free time only     5 x 40 + 3 x 100 short items: does not fit", free_only, fits)
+    needs = timed(args.runs, classes=dense, occupied=occupied, lectures=lectures, **common)
+    assert needs[3].ok and any(p.embedded_in for p in needs[3].placements), "the dense input must need lectures"
+    report("dense, a third admit      fits only with blocks inside lectures", needs, fits)
+
+    unfittable = [*classes, unfittable_class()]
+    no_fit = timed(args.runs, classes=unfittable, occupied=occupied, **common)
+    assert not no_fit[3].ok
+    report("no fit (floor)            same + a class that cannot fit (every attempt runs)", no_fit)
+    no_fit_lectures = timed(args.runs, classes=unfittable, occupied=occupied, lectures=lectures, **common)
+    assert not no_fit_lectures[3].ok
+    report("no fit, a third admit     every attempt runs twice: free time, then with lectures", no_fit_lectures, no_fit)
 
 
 if __name__ == "__main__":

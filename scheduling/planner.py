@@ -37,7 +37,9 @@ Lectures that admit study blocks (docs/DOMAIN.md, "Lectures that admit study blo
     ``lectures`` are the sections of lectures whose course allows tasks; ``embedded`` the
     sections of them that already hold a block. Free sections come first: the attempts
     above run on free sections alone, and only when none fits do they run again (methods
-    ``…+lectures``) with each item trying free sections before lecture sections. A block
+    ``…+lectures``) with lecture sections too — on each day an item tries free sections
+    before a lecture's (preferring a free span days later instead would run a class past
+    the lectures it could have used, as items keep their order). A block
     lies wholly in free sections or wholly inside one lecture — never across two lectures
     or a lecture and a free section — and a placement inside a lecture names its course in
     ``embedded_in``. Blocks inside lectures count towards the daily cap like any other.
@@ -405,63 +407,55 @@ class _State:
     after: list[tuple[int, int]] = field(default_factory=list)  # per class: (day, section) the next item may start at
 
 
-def _pools(st: _State) -> tuple[int, ...]:
-    """Free sections first, then lectures (docs/DOMAIN.md, "Lectures that admit study blocks")."""
-    return (FREE, 0) if st.lectures is not None else (FREE,)
+def _day_hits(st: _State, c: _Class, length: int, d: int, floor: int) -> Iterator[Hit]:
+    """Every span of ``length`` on day ``d`` (starting within ``floor``): free ones earliest first,
+    then — with lectures — those inside a lecture, earliest first (docs/DOMAIN.md, "Lectures that
+    admit study blocks"). A span lies wholly in free sections or wholly in one lecture: each mask
+    is searched alone."""
+    for s in _iter_sections(_run_starts(st.free[d] & c.allowed, length) & floor):
+        yield d, s, FREE
+    if st.lectures is not None and st.lectures[d]:
+        hits = []
+        for k, mask in enumerate(st.lectures[d]):
+            hits.extend((s, k) for s in _iter_sections(_run_starts(mask & c.allowed, length) & floor))
+        for s, k in sorted(hits):
+            yield d, s, k
 
 
-def _day_hits(st: _State, c: _Class, length: int, d: int, floor: int, pool: int) -> Iterator[tuple[int, int]]:
-    """``(start section, where)`` of every span of ``length`` on day ``d`` in ``pool``, earliest first.
-
-    A span lies wholly in free sections or wholly in one lecture: each mask is searched alone."""
-    if pool == FREE:
-        for s in _iter_sections(_run_starts(st.free[d] & c.allowed, length) & floor):
-            yield s, FREE
-        return
-    hits = []
-    for k, mask in enumerate(st.lectures[d]):
-        hits.extend((s, k) for s in _iter_sections(_run_starts(mask & c.allowed, length) & floor))
-    yield from sorted(hits)
-
-
-def _earliest(st: _State, c: _Class, length: int, day: int, section: int, pool: int) -> Hit | None:
-    """Earliest feasible hit in ``pool`` for class ``c`` at or after ``(day, section)``."""
+def _earliest(st: _State, c: _Class, length: int, day: int, section: int) -> Hit | None:
+    """Earliest feasible day for class ``c`` at or after ``(day, section)``, and on it the
+    preferred span: free sections before a lecture's."""
     days, used, cap = c.days, st.used[c.rank], c.cap
-    lectures = st.lectures
     for j in range(bisect_left(days, day), len(days)):
         d = days[j]
         if used[d] + length > cap:
             continue
         floor = -(1 << (section - 1)) if d == day else -1
-        if pool == FREE:
+        if st.lectures is None:  # the common case, kept lean
             starts = _run_starts(st.free[d] & c.allowed, length) & floor
             if starts:
                 return d, _lowest(starts), FREE
-        elif lectures[d]:
-            hit = next(_day_hits(st, c, length, d, floor, pool), None)
-            if hit is not None:
-                return d, hit[0], hit[1]
+            continue
+        hit = next(_day_hits(st, c, length, d, floor), None)
+        if hit is not None:
+            return hit
     return None
 
 
 def _preferred(st: _State, c: _Class, index: int, earliest_only: bool) -> Hit | None:
     length = c.items[index].estimated_sections
     day, section = st.after[c.rank]
-    steady = c.spec.strategy == "steady" and not earliest_only and (c.targets[index], 1) > (day, section)
-    for pool in _pools(st):
-        if steady:
-            hit = _earliest(st, c, length, c.targets[index], 1, pool)
+    if c.spec.strategy == "steady" and not earliest_only:
+        target = c.targets[index]
+        if (target, 1) > (day, section):
+            hit = _earliest(st, c, length, target, 1)
             if hit is not None:
                 return hit
-        hit = _earliest(st, c, length, day, section, pool)
-        if hit is not None:
-            return hit
-    return None
+    return _earliest(st, c, length, day, section)
 
 
 def _alternatives(st: _State, c: _Class, index: int, earliest_only: bool) -> Iterator[Hit]:
-    """The preferred span, then up to BACKTRACK_ALTERNATIVES-1 others, free ones earliest first,
-    then lecture ones."""
+    """The preferred span, then up to BACKTRACK_ALTERNATIVES-1 others, earliest day first."""
     first = _preferred(st, c, index, earliest_only)
     if first is None:
         return
@@ -470,19 +464,17 @@ def _alternatives(st: _State, c: _Class, index: int, earliest_only: bool) -> Ite
     day, section = st.after[c.rank]
     used, cap = st.used[c.rank], c.cap
     given = 1
-    for pool in _pools(st):
-        for j in range(bisect_left(c.days, day), len(c.days)):
-            d = c.days[j]
-            if used[d] + length > cap:
+    for j in range(bisect_left(c.days, day), len(c.days)):
+        d = c.days[j]
+        if used[d] + length > cap:
+            continue
+        for hit in _day_hits(st, c, length, d, -(1 << (section - 1)) if d == day else -1):
+            if hit == first:
                 continue
-            floor = -(1 << (section - 1)) if d == day else -1
-            for s, k in _day_hits(st, c, length, d, floor, pool):
-                if (d, s, k) == first:
-                    continue
-                yield d, s, k
-                given += 1
-                if given >= BACKTRACK_ALTERNATIVES:
-                    return
+            yield hit
+            given += 1
+            if given >= BACKTRACK_ALTERNATIVES:
+                return
 
 
 def _place(st: _State, c: _Class, index: int, d: int, s: int, k: int) -> tuple[int, int]:
