@@ -13,21 +13,12 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
-from scheduling import cache, planner
+from scheduling import cache
 from scheduling.filters import EventFilter, TaskFilter, apply
-from scheduling.models import Course, ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClass, TaskClassItem
+from scheduling.models import Course, ScheduleEvent, ScheduleVersion, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status, effective_priority, effective_priority_expression
-from scheduling.models.timetable import EventKind, SlotLayer
-from scheduling.timetable import (
-    DAYS,
-    MAX_WEEKS,
-    Clock,
-    date_of,
-    in_semester,
-    monday_of,
-    parse_sections,
-    week_start,
-)
+from scheduling.models.timetable import EventKind
+from scheduling.timetable import DAYS, Clock, date_of, in_semester, monday_of, parse_sections, week_start
 
 DEFAULT_PAGE_SIZE = 20
 
@@ -314,50 +305,6 @@ def free_slots(*, user, week: int) -> list[dict]:
         {"day": day, "sections": [s for s in range(1, sections + 1) if (day, s) not in taken]}
         for day in range(1, DAYS + 1)
     ]
-
-
-@dataclass
-class FreeTime:
-    """The schedule as the planner reads it (docs/DOMAIN.md, "Lectures that admit study blocks"):
-    `occupied` timetable sections, the `lectures` of courses that allow tasks, and the sections
-    of those lectures already holding a block (`embedded`)."""
-
-    occupied: set = field(default_factory=set)
-    lectures: list = field(default_factory=list)
-    embedded: set = field(default_factory=set)
-
-    def take(self, week: int, day: int, start_section: int, end_section: int, embedded_in: int | None = None):
-        """Mark a block placed here (inside a lecture when `embedded_in`)."""
-        (self.embedded if embedded_in else self.occupied).update(
-            (week, day, s) for s in range(start_section, end_section + 1)
-        )
-
-    def planner_kwargs(self) -> dict:
-        return {"occupied": self.occupied, "lectures": self.lectures, "embedded": self.embedded}
-
-
-def free_time_read(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> FreeTime:
-    """The taken sections of weeks first..last, the lectures that admit blocks and the blocks
-    already in them, plus the sections of today that have already started (taken on both
-    layers): the planner takes `today` as a date, so the past of today is ours to mark."""
-    weeks = {"week__gte": first_week, "week__lte": last_week}
-    free_time = FreeTime()
-    for week, day, section, layer in ScheduleSlot.objects.filter(user=user, **weeks).values_list(
-        "week", "day", "section", "layer"
-    ):
-        (free_time.embedded if layer == SlotLayer.EMBEDDED else free_time.occupied).add((week, day, section))
-    free_time.lectures = [
-        planner.Lecture(*row)
-        for row in ScheduleEvent.objects.filter(
-            user=user, kind=EventKind.COURSE, course__allow_tasks=True, **weeks
-        ).values_list("week", "day", "start_section", "end_section", "course_id")
-    ]
-    local, week, day = clock.locate(now)
-    for section, (start, _end) in enumerate(clock.sections, start=1):
-        if datetime.combine(local, start, tzinfo=clock.tz) <= now:
-            free_time.occupied.add((week, day, section))
-            free_time.embedded.add((week, day, section))
-    return free_time
 
 
 def calendar_events(*, user):

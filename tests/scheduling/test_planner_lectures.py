@@ -23,15 +23,15 @@ from scheduling.planner import (
     PlannerInputError,
     Span,
     candidate_spans,
-    date_of,
     plan_study,
 )
+from scheduling.timetable import date_of
 
 MONDAY = date(2026, 9, 7)  # week 1, day 1
 
 
 def day(week: int, weekday: int):
-    return date_of(week, weekday, semester_start=MONDAY)
+    return date_of(MONDAY, week, weekday)
 
 
 def items(n: int, sections: int = 1, first_id: int = 1) -> list[ItemSpec]:
@@ -229,7 +229,7 @@ def usable_by_some_class(p, cells) -> int:
     usable = set()
     for c in p["classes"]:
         for week, weekday, section in cells:
-            when = date_of(week, weekday, semester_start=MONDAY)
+            when = date_of(MONDAY, week, weekday)
             if not c.start_date <= when <= c.end_date or weekday in c.excluded_days:
                 continue
             if (p["today"] is not None and when < p["today"]) or section in c.excluded_sections:
@@ -273,7 +273,7 @@ def test_property_blocks_lie_wholly_in_free_time_or_wholly_inside_one_admitting_
             ]
             assert len(holders) == 1 and holders[0].course_id == pl.embedded_in  # one lecture, never two
             assert not cells & p["embedded"]  # not where a block already sits
-        when = date_of(pl.week, pl.day, semester_start=MONDAY)
+        when = date_of(MONDAY, pl.week, pl.day)
         assert spec.start_date <= when <= spec.end_date  # the class's dates: its deadline holds
         assert p["today"] is None or when >= p["today"]
         assert pl.day not in spec.excluded_days and not set(pl.span.sections()) & spec.excluded_sections
