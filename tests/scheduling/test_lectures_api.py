@@ -3,15 +3,17 @@ study blocks"): `allow_tasks` on courses, `embedded_in` on events, plans and pre
 the week view nesting blocks inside their lecture, the slot rules and what a course change does
 to the blocks inside it. The semester starts this Monday; everything here lives in week 2."""
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 import pytest
+from django.utils import timezone
 
 from scheduling.models import Course, ScheduleEvent, ScheduleSlot, TaskClass, TaskClassItem
 from scheduling.models.timetable import SlotLayer
 from scheduling.selectors import clock_for
 from scheduling.services import EventSpec, events_create, task_create
 from scheduling.services.active import preview_build
+from scheduling.services.placement import free_start
 from scheduling.timetable import date_of
 from smartmate.errors import Conflict
 from tests.concurrency import run_concurrently
@@ -291,3 +293,40 @@ def test_concurrent_blocks_into_the_same_lecture_sections_have_one_winner(api, u
     assert all(isinstance(o, Conflict) for o in outcomes if isinstance(o, Exception))
     assert ScheduleEvent.objects.filter(title__startswith="claim", embedded_in__isnull=False).count() == 1
     assert ScheduleSlot.objects.filter(layer=SlotLayer.EMBEDDED).count() == 2
+
+
+# --- the agent's draft and block move ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_agent_draft_falls_back_to_a_lecture_and_applies_embedded(api, user):
+    clock = clock_for(user)
+    now = timezone.now()
+    _today, week, day = clock.locate(now)
+    tomorrow, week2, day2 = clock.locate(now + timedelta(days=1))
+    course(api, "All day", 1, 12, day=day, weeks=(week,))  # nothing free today
+    lecture = course(api, "Big lecture", 1, 12, allow_tasks=True, day=day2, weeks=(week2,))
+    task_create(
+        user=user,
+        title="数学作业",
+        estimated_sections=2,
+        deadline_at=datetime.combine(tomorrow, time(23, 0), tzinfo=clock.tz),
+    )
+    body = post(api, "/api/v1/agent/chat/", {"message": "帮我把这周的任务安排到空闲时间里"}, 200)
+    assert body["intent"] == "schedule_plan", body
+    change = body["actions"][0]["preview"]["changes"][0]
+    assert (change["to"]["week"], change["to"]["day"], change["to"]["start_section"]) == (week2, day2, 1)
+    assert change["embedded_in"] == lecture["id"]
+    url = f"/api/v1/agent/conversations/{body['conversation_id']}/schedule-preview/apply/"
+    applied = post(api, url, {}, 200, HTTP_IDEMPOTENCY_KEY="k1")
+    assert ScheduleEvent.objects.get(pk=applied["applied_event_ids"][0]).embedded_in_id == lecture["id"]
+
+
+def test_a_moved_block_goes_to_free_sections_of_the_day_part_first_then_inside_a_lecture(api, user):
+    history = course(api, "History", 9, 10, allow_tasks=True, day=4)
+    course(api, "Night", 11, 12, day=4)
+    assert free_start(user=user, week=2, day=4, length=2, part="afternoon") == (5, None)
+    assert free_start(user=user, week=2, day=4, length=2, part="evening") == (9, history["id"])
+    others = [{"to": {"week": 2, "day": 4, "start_section": 9, "end_section": 10}, "embedded_in": history["id"]}]
+    assert free_start(user=user, week=2, day=4, length=2, part="evening", others=others) is None
+    assert free_start(user=user, week=2, day=4, length=3, part="evening") is None  # never across
