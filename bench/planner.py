@@ -12,8 +12,8 @@ Lectures that admit study blocks (docs/DOMAIN.md): the same scenarios again with
 course (7 of 19) allowing tasks, plus one that needs them — the 5 classes and 3 more of 100
 short items each (1-2 sections; the lectures are 2 sections long), 950 sections where the
 free time has 980 but cannot hold them, so every free-time attempt runs and fails before the
-planner goes into the lectures. Each is reported as a ratio to a scenario without lectures
-measured in the same run (the floor).
+planner goes into the lectures. Each is reported as a ratio to its floor, the same input
+without lectures, timed alternately with it run by run in the same process.
 """
 
 from __future__ import annotations
@@ -113,15 +113,23 @@ def unfittable_class() -> ClassSpec:
     return ClassSpec(class_id=99, start_date=first, end_date=last, strategy="rapid", items=items)
 
 
-def timed(runs: int, **kwargs):
-    durations, result = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = plan_study(**kwargs)
-        durations.append((time.perf_counter() - started) * 1000)
-    durations.sort()
+def _summary(durations: list[float]) -> tuple[float, float, float]:
+    durations = sorted(durations)
     p95 = durations[min(len(durations) - 1, round(0.95 * (len(durations) - 1)))]
-    return statistics.median(durations), p95, durations[-1], result
+    return statistics.median(durations), p95, durations[-1]
+
+
+def timed_pair(runs: int, floor: dict, variant: dict):
+    """Time the floor and the variant alternately, run by run, so drifting load on a shared
+    machine hits both alike; returns (median, p95, max, result) for each."""
+    out: list[list[float]] = [[], []]
+    results = [None, None]
+    for _ in range(runs):
+        for k, kwargs in enumerate((floor, variant)):
+            started = time.perf_counter()
+            results[k] = plan_study(**kwargs)
+            out[k].append((time.perf_counter() - started) * 1000)
+    return tuple((*_summary(out[k]), results[k]) for k in range(2))
 
 
 def report(name: str, figures, floor=None) -> None:
@@ -151,28 +159,31 @@ def main() -> None:
         f" {len(lectures)} lectures of 7 of the 19 courses allow tasks"
     )
 
-    fits = timed(args.runs, classes=classes, occupied=occupied, **common)
+    base = {"occupied": occupied, **common}
+    fits, with_lectures = timed_pair(
+        args.runs, {"classes": classes, **base}, {"classes": classes, "lectures": lectures, **base}
+    )
     assert fits[3].ok, "the benchmark input must fit"
-    report("fits (floor)              5 x 40 items, no lecture admits blocks", fits)
-    with_lectures = timed(args.runs, classes=classes, occupied=occupied, lectures=lectures, **common)
     assert with_lectures[3].placements == fits[3].placements, "free time first: lectures change nothing here"
+    report("fits (floor)              5 x 40 items, no lecture admits blocks", fits)
     report("fits, a third admit       same, free time holds it all", with_lectures, fits)
+
     dense = [*classes, *short_item_classes()]
-    free_only = timed(args.runs, classes=dense, occupied=occupied, **common)
+    free_only, needs = timed_pair(
+        args.runs, {"classes": dense, **base}, {"classes": dense, "lectures": lectures, **base}
+    )
     assert not free_only[3].ok, "the dense input must not fit in free time alone"
-    report("dense, free time only     5 x 40 + 3 x 100 short items: does not fit", free_only, fits)
-    needs = timed(args.runs, classes=dense, occupied=occupied, lectures=lectures, **common)
     assert needs[3].ok and any(p.embedded_in for p in needs[3].placements), "the dense input must need lectures"
-    report("dense, a third admit      fits only with blocks inside lectures", needs, fits)
+    report("dense, free time (floor)  5 x 40 + 3 x 100 short items: does not fit", free_only)
+    report("dense, a third admit      fits only with blocks inside lectures", needs, free_only)
 
     unfittable = [*classes, unfittable_class()]
-    no_fit = timed(args.runs, classes=unfittable, occupied=occupied, **common)
-    assert not no_fit[3].ok
+    no_fit, no_fit_lectures = timed_pair(
+        args.runs, {"classes": unfittable, **base}, {"classes": unfittable, "lectures": lectures, **base}
+    )
+    assert not no_fit[3].ok and not no_fit_lectures[3].ok
     report("no fit (floor)            same + a class that cannot fit (every attempt runs)", no_fit)
-    no_fit_lectures = timed(args.runs, classes=unfittable, occupied=occupied, lectures=lectures, **common)
-    assert not no_fit_lectures[3].ok
     report("no fit, a third admit     every attempt runs twice: free time, then with lectures", no_fit_lectures, no_fit)
-
 
 if __name__ == "__main__":
     main()

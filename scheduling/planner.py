@@ -617,9 +617,11 @@ def _base(
     per_day: list[list[int]] = [[] for _ in range(n_days)]
     ids: list[list[int]] = [[] for _ in range(n_days)]
     held = [0] * n_days
-    for lecture in sorted(given):
+    for lecture in given:
         if not isinstance(lecture, Lecture):
             raise PlannerInputError(f"lectures must be Lecture instances, got {lecture!r}.", field="lectures")
+    # Sorted, so a day's lectures (and so the plan) do not depend on the order they were given in.
+    for lecture in sorted(given, key=lambda lec: (lec.week, lec.day, lec.start_section)):
         d = index(lecture.week, lecture.day)
         if d is None or lecture.start_section > sections_per_day:
             continue
@@ -633,15 +635,20 @@ def _base(
     return _Base(free, per_day, ids)
 
 
-def _usable(built: list[_Class], masks_of, n_days: int) -> int:
-    """Sections of ``masks_of(day)`` at least one class could use (each once); sets each class's
-    ``capacity`` from the same masks."""
+def _or(masks: list[int]) -> int:
+    out = 0
+    for mask in masks:
+        out |= mask
+    return out
+
+
+def _usable(built: list[_Class], masks: list[int], n_days: int) -> int:
+    """Sections of ``masks`` (one per day index) at least one class could use (each once); sets
+    each class's ``capacity`` from the same masks."""
     union = [0] * n_days
     for c in built:
         for d in c.days:
-            avail = 0
-            for mask in masks_of(d):
-                avail |= mask & c.allowed
+            avail = masks[d] & c.allowed
             union[d] |= avail
             c.capacity += min(c.cap, avail.bit_count())
     return sum(m.bit_count() for m in union)
@@ -687,10 +694,12 @@ def plan_study(
     )
     embeddable = 0
     if base.lectures is not None:
-        embeddable = _usable(built, lambda d: (base.free[d], *base.lectures[d]), n_days)
+        # A day's lectures and its free sections never share a section: one mask holds both.
+        both = [free | _or(masks) for free, masks in zip(base.free, base.lectures, strict=True)]
+        embeddable = _usable(built, both, n_days)
         for c in built:
             c.capacity_lectures, c.capacity = c.capacity, 0
-    free_sections = _usable(built, lambda d: (base.free[d],), n_days)
+    free_sections = _usable(built, base.free, n_days)
     embeddable -= free_sections if base.lectures is not None else 0
     needed = sum(c.needed for c in built)
     planned = [c for c in built if c.items]
