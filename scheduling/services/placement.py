@@ -101,6 +101,15 @@ class FreeTime:
     def planner_kwargs(self) -> dict:
         return {"occupied": self.occupied, "lectures": self.lectures, "embedded": self.embedded}
 
+    def embeddable(self) -> dict[Position, int]:
+        """The open lecture sections (holding no block yet), each with its lecture's course."""
+        return {
+            (lecture.week, lecture.day, s): lecture.course_id
+            for lecture in self.lectures
+            for s in range(lecture.start_section, lecture.end_section + 1)
+            if (lecture.week, lecture.day, s) not in self.embedded
+        }
+
     def holder(self, week: int, day: int, start_section: int, end_section: int) -> int | None:
         """The course whose lecture holds all these sections, if one does (whatever is in it)."""
         for lecture in self.lectures:
@@ -152,6 +161,12 @@ def free_time_read(
                 free_time.occupied.add((week, day, section))
                 free_time.embedded.add((week, day, section))
     return free_time
+
+
+def taken_slots(*, user_id: int, first_week: int = 1, last_week: int = MAX_WEEKS) -> set[Position]:
+    """The (week, day, section) slots of weeks first..last that hold an event: a block may use
+    none of them, except inside a lecture that admits blocks (`free_time_read` has those)."""
+    return free_time_read(user_id=user_id, first_week=first_week, last_week=last_week).occupied
 
 
 def occupied_slots(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> set:
