@@ -17,6 +17,7 @@ from scheduling.services.events import (
     events_delete,
     validate_position,
 )
+from scheduling.services.fields import assign, writable
 
 COURSE_FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section", "allow_tasks")
 
@@ -47,7 +48,7 @@ def courses_create(*, user, courses: list[dict]) -> list[Course]:
     """Create courses and all their events, all or none; clashes are reported together."""
     created = []
     for data in courses:
-        course = Course(user=user, **{k: v for k, v in data.items() if k in COURSE_FIELDS})
+        course = Course(user=user, **writable(data, COURSE_FIELDS))
         _check(course)
         course.save()
         created.append(course)
@@ -62,10 +63,7 @@ def course_create(*, user, **data) -> Course:
 @transaction.atomic
 def course_update(*, user, course: Course, **data) -> Course:
     """Change a course and rewrite its events (a clash rolls the whole change back)."""
-    course = Course.objects.select_for_update().get(pk=course.pk, user=user)
-    for name, value in data.items():
-        if name in COURSE_FIELDS:
-            setattr(course, name, value)
+    course = assign(Course.objects.select_for_update().get(pk=course.pk, user=user), data, COURSE_FIELDS)
     _check(course)
     course.save()
     # The blocks inside its lectures are judged against the rewritten lectures, not in between.
