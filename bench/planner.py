@@ -185,5 +185,6 @@ def main() -> None:
     report("no fit (floor)            same + a class that cannot fit (every attempt runs)", no_fit)
     report("no fit, a third admit     every attempt runs twice: free time, then with lectures", no_fit_lectures, no_fit)
 
+
 if __name__ == "__main__":
     main()
