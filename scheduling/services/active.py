@@ -384,7 +384,6 @@ def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[
             kind=need.kind,
             task_id=need.task_id,
             task_item_id=need.task_item_id,
-            embedded_in=span.embedded_in,
             **placement.span_position(span),
         )
         candidates.append(

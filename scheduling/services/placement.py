@@ -287,15 +287,7 @@ def free_time_proposal(*, user, now: datetime, days_ahead: int, limit: int = 20)
         for span in spans(
             clock=clock, free_time=free_time, length=length, earliest=earliest, latest=bounds[1], max_candidates=1
         ):
-            add(
-                block_change(
-                    title=task.title,
-                    kind=EventKind.TASK,
-                    task_id=task.pk,
-                    embedded_in=span.embedded_in,
-                    **span_position(span),
-                )
-            )
+            add(block_change(title=task.title, kind=EventKind.TASK, task_id=task.pk, **span_position(span)))
 
     for placement in _items_placements(
         user=user, clock=clock, free_time=free_time, today=today, last_date=last_date, limit=limit
@@ -305,18 +297,21 @@ def free_time_proposal(*, user, now: datetime, days_ahead: int, limit: int = 20)
                 title=placement.title,
                 kind=EventKind.TASK_ITEM,
                 task_item_id=placement.item_id,
-                week=placement.week,
-                day=placement.day,
-                start_section=placement.start_section,
-                end_section=placement.end_section,
-                embedded_in=placement.embedded_in,
+                **span_position(placement.span),
             )
         )
     return Proposal(changes, base_version) if changes else None
 
 
 def span_position(span: planner.Span) -> dict:
-    return {"week": span.week, "day": span.day, "start_section": span.start_section, "end_section": span.end_section}
+    """A span's place as `block_change` takes it, with the lecture holding it (if any)."""
+    return {
+        "week": span.week,
+        "day": span.day,
+        "start_section": span.start_section,
+        "end_section": span.end_section,
+        "embedded_in": span.embedded_in,
+    }
 
 
 def _items_placements(*, user, clock: Clock, free_time: FreeTime, today: date, last_date: date, limit: int):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import date, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -26,8 +25,7 @@ from scheduling.planner import (
     plan_study,
 )
 from scheduling.timetable import date_of
-
-MONDAY = date(2026, 9, 7)  # week 1, day 1
+from tests.scheduling.test_planner import MONDAY, problems
 
 
 def day(week: int, weekday: int):
@@ -183,42 +181,13 @@ def timetables(draw, max_weeks: int, sections: int):
 
 @st.composite
 def lecture_problems(draw):
-    max_weeks = draw(st.integers(1, WEEKS))
-    sections = draw(st.integers(3, SECTIONS))
-    n_days = max_weeks * 7
-    fixed, lectures, embedded = draw(timetables(max_weeks, sections))
-    classes, next_item = [], 1
-    for class_id in range(1, draw(st.integers(1, 3)) + 1):
-        start = draw(st.integers(-2, n_days))
-        end = draw(st.integers(start, n_days + 2))
-        its = []
-        for order in range(draw(st.integers(0, 5))):
-            its.append(ItemSpec(next_item, f"i{next_item}", order, draw(st.integers(1, 3))))
-            next_item += 1
-        classes.append(
-            ClassSpec(
-                class_id=class_id,
-                start_date=MONDAY + timedelta(days=start),
-                end_date=MONDAY + timedelta(days=end),
-                strategy=draw(st.sampled_from(["steady", "rapid"])),
-                excluded_days=draw(st.sets(st.integers(1, 7), max_size=2)),
-                excluded_sections=draw(st.sets(st.integers(1, sections), max_size=1)),
-                daily_max_sections=draw(st.integers(1, 6)),
-                items=its,
-            )
-        )
-    today = draw(st.none() | st.integers(-1, n_days).map(lambda d: MONDAY + timedelta(days=d)))
-    return {
-        "classes": classes,
-        "occupied": fixed | lecture_sections(lectures),
-        "lectures": lectures,
-        "embedded": embedded,
-        "semester_start": MONDAY,
-        "today": today,
-        "max_weeks": max_weeks,
-        "sections_per_day": sections,
-        "_fixed": fixed,
-    }
+    """The plain planner's random problems (tests/scheduling/test_planner.py) with a timetable of
+    lectures on top: its occupied sections outside the lectures stay taken."""
+    p = draw(problems())
+    fixed, lectures, embedded = draw(timetables(p["max_weeks"], p["sections_per_day"]))
+    inside = lecture_sections(lectures)
+    fixed |= p["occupied"] - inside
+    return {**p, "occupied": fixed | inside, "lectures": lectures, "embedded": embedded, "_fixed": fixed}
 
 
 def run(p, **overrides):
