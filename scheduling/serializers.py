@@ -13,6 +13,8 @@ from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import EventKind, EventSource
 from scheduling.photo import WARNING_CODES
+from scheduling.services.courses import COURSE_FIELDS
+from scheduling.services.tasks import CLASS_FIELDS, ITEM_FIELDS
 from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS, expand_weeks
 from smartmate.api import BoundedDateTimeField, StrictSerializer
 
@@ -115,7 +117,7 @@ class TaskClassItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClassItem
-        fields = ["id", "title", "order", "estimated_sections", "status", "scheduled_event_id"]
+        fields = ["id", *ITEM_FIELDS, "scheduled_event_id"]
         read_only_fields = fields
 
 
@@ -133,21 +135,7 @@ class TaskClassSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClass
-        fields = [
-            "id",
-            "name",
-            "description",
-            "color",
-            "start_date",
-            "end_date",
-            "strategy",
-            "excluded_days",
-            "excluded_sections",
-            "daily_max_sections",
-            "items",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *CLASS_FIELDS, "items", "created_at", "updated_at"]
         read_only_fields = fields
 
     @extend_schema_field(TaskClassItemSerializer(many=True))
@@ -191,9 +179,6 @@ class PlacementSerializer(serializers.Serializer):
     day = serializers.IntegerField()
     start_section = serializers.IntegerField()
     end_section = serializers.IntegerField()
-    embedded_in = serializers.IntegerField(
-        allow_null=True, help_text="The course whose lecture holds the block; null in free sections."
-    )
 
 
 class StudyPlanSerializer(serializers.ModelSerializer):
@@ -230,19 +215,7 @@ class CourseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Course
-        fields = [
-            "id",
-            "name",
-            "location",
-            "teacher",
-            "weeks",
-            "day",
-            "start_section",
-            "end_section",
-            "allow_tasks",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *COURSE_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -259,9 +232,6 @@ class CourseInputSerializer(StrictSerializer):
     day = _day()
     start_section = _section()
     end_section = _section()
-    allow_tasks = serializers.BooleanField(
-        required=False, help_text="Its lectures may hold study blocks (default false)."
-    )
 
     def validate(self, attrs):
         _sections_ordered(attrs, self.instance)
@@ -351,19 +321,12 @@ class EventSerializer(serializers.Serializer):
     task_id = serializers.IntegerField(allow_null=True)
     task_item_id = serializers.IntegerField(allow_null=True)
     course_id = serializers.IntegerField(allow_null=True)
-    embedded_in = serializers.IntegerField(
-        allow_null=True, help_text="The course whose lecture holds this block (it admits study blocks)."
-    )
     source = serializers.ChoiceField(choices=EventSource.choices)
     done = serializers.BooleanField()
     created_at = serializers.DateTimeField()
 
     def to_representation(self, instance):
         return render_event(instance, self.context["clock"])
-
-
-class WeekEventSerializer(EventSerializer):
-    embedded = EventSerializer(many=True, help_text="The blocks inside this lecture.")
 
 
 def render_event(row, clock) -> dict:
@@ -384,7 +347,6 @@ def render_event(row, clock) -> dict:
         "task_id": get("task_id"),
         "task_item_id": get("task_item_id"),
         "course_id": get("course_id"),
-        "embedded_in": get("embedded_in_id"),
         "source": get("source"),
         "done": get("done"),
         "created_at": timezone.localtime(get("created_at"), clock.tz).isoformat(),
@@ -392,19 +354,12 @@ def render_event(row, clock) -> dict:
 
 
 def render_week(view, clock) -> dict:
-    """A WeekView as WeekSerializer documents it, built directly: this is the hottest read.
-    Blocks embedded in a lecture are rendered inside it (`embedded`), not beside it."""
-
-    def render(row):
-        out = render_event(row, clock)
-        out["embedded"] = [render_event(inner, clock) for inner in view.embedded.get(row["id"], ())]
-        return out
-
+    """A WeekView as WeekSerializer documents it, built directly: this is the hottest read."""
     return {
         "week": view.week,
         "start_date": view.start_date.isoformat(),
         "days": [
-            {"day": d["day"], "date": d["date"].isoformat(), "events": [render(r) for r in d["events"]]}
+            {"day": d["day"], "date": d["date"].isoformat(), "events": [render_event(r, clock) for r in d["events"]]}
             for d in view.days
         ],
     }
@@ -456,7 +411,7 @@ class RecentQuerySerializer(StrictSerializer):
 class DaySerializer(serializers.Serializer):
     day = serializers.IntegerField()
     date = serializers.DateField()
-    events = WeekEventSerializer(many=True)
+    events = EventSerializer(many=True)
 
 
 class WeekSerializer(serializers.Serializer):
