@@ -315,6 +315,7 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "scheduling.models.tasks.Status",
         "TriggerSourceEnum": "scheduling.models.active.TriggerSource",
         "EventSourceEnum": "scheduling.models.timetable.EventSource",
+        "EventKindEnum": "scheduling.models.timetable.EventKind",
         "ChunkObjectEnum": ["chat.completion.chunk"],
         "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
         "DraftPlanStatusEnum": "agent.models.PlanStatus",
