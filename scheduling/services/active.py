@@ -1,5 +1,6 @@
 """Active scheduling writes (DOMAIN §2): jobs kept in step with tasks, the due-job scan,
-triggers, preview building, apply, ignore and expiry.
+triggers, preview building (placed by `scheduling.services.placement`), apply (by
+`scheduling.services.applying`), ignore and expiry.
 
 Everything that leaves a transaction goes through the outbox in that transaction:
 `active_schedule.trigger.created` (the worker builds the preview) and

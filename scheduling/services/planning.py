@@ -1,5 +1,6 @@
 """Study plans (issue 10): read the schedule, let the pure planner place every unscheduled item
-of some task classes, store the placements as a plan, and apply it later with the preview rules.
+of some task classes, store the placements as a plan, and apply it later with the preview rules
+(`scheduling.services.applying`).
 
 Creating a plan writes only the plan row; the schedule changes at apply, all or nothing.
 """
