@@ -475,3 +475,47 @@ class FreeDaySerializer(serializers.Serializer):
 class FreeSlotsSerializer(serializers.Serializer):
     week = serializers.IntegerField()
     free = FreeDaySerializer(many=True)
+
+
+# --- edited changes of a preview candidate or an agent draft (docs/DOMAIN.md §2) -----------------
+
+MAX_EDITED_CHANGES = 100
+
+
+class EditedPositionSerializer(StrictSerializer):
+    week = _week()
+    day = _day()
+    start_section = _section()
+    end_section = _section()
+
+    def validate(self, attrs):
+        _sections_ordered(attrs)
+        return attrs
+
+
+class EditedChangeSerializer(StrictSerializer):
+    """One change of a candidate, moved: the same shape as a candidate's change (what a client read,
+    with a new `to`). What it places (`kind`, `task_id`, `task_item_id`) and its `op` must be the
+    candidate's; `from` is read back and ignored."""
+
+    op = serializers.ChoiceField(choices=["create", "move"], required=False, default="create")
+    event_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    title = serializers.CharField(min_length=1, max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=[EventKind.TASK, EventKind.TASK_ITEM])
+    task_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    task_item_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    to = EditedPositionSerializer()
+    # "from" is a keyword: declared below.
+
+
+EditedChangeSerializer._declared_fields["from"] = EditedPositionSerializer(required=False)
+
+
+def edited_changes_field(**kwargs):
+    return EditedChangeSerializer(many=True, max_length=MAX_EDITED_CHANGES, **kwargs)
+
+
+class ScheduleEditSerializer(StrictSerializer):
+    changes = edited_changes_field(
+        help_text="The draft's changes with new places; the same tasks and items, each once (422 invalid_changes)"
+    )

@@ -14,6 +14,7 @@ from scheduling.models.active import (
     TargetType,
     TriggerType,
 )
+from scheduling.serializers import edited_changes_field
 from scheduling.services import active
 from smartmate.api import BoundedDateTimeField, StrictSerializer, validated
 from smartmate.idempotency import idempotency_key, idempotent
@@ -140,6 +141,11 @@ class TriggerResultSerializer(serializers.Serializer):
 
 class ApplySerializer(StrictSerializer):
     candidate_id = serializers.CharField(max_length=32)
+    changes = edited_changes_field(
+        required=False,
+        help_text="The chosen candidate's changes with new places (docs/DOMAIN.md §2): the same tasks and "
+        "items, each once, on free sections inside the horizon and before the deadline; else 422 invalid_changes",
+    )
 
 
 class FeedbackSerializer(StrictSerializer):
@@ -196,12 +202,13 @@ class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     @idempotent(required=True)
     def apply(self, request, pk=None):
-        """Apply one candidate: its events are written, or nothing on any refusal"""
+        """Apply one candidate, as proposed or edited: its events are written, or nothing on any refusal"""
         data = validated(ApplySerializer, request)
         preview = active.preview_apply(
             user=request.user,
             preview_id=pk,
             candidate_id=data["candidate_id"],
+            changes=data.get("changes"),
             idempotency_key=idempotency_key(request) or "",
         )
         return Response(PreviewSerializer(preview).data)

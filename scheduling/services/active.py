@@ -601,11 +601,39 @@ def candidate_event_specs(candidate: dict) -> list[EventSpec]:
     return specs
 
 
+def _edited_specs(*, user, preview: ActiveSchedulePreview, candidate: dict, changes: list[dict], now: datetime):
+    """The events of an edited candidate (docs/DOMAIN.md §2, edited previews): a schedule that
+    changed since the preview is stale first, whatever the edit; then the edit's placement rules
+    (422 `invalid_changes`, nothing recorded: the preview stays ready for a corrected edit)."""
+    from scheduling.services import edits
+
+    if edits.schedule_version_locked(user=user) != preview.base_version:
+        stale = Conflict("The schedule changed since this preview was made.", code="stale_version")
+        raise ApplyRejected(stale, ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
+    clock = clock_for(user)
+    not_before, horizon_end = edits.preview_window(preview=preview, now=now, clock=clock)
+    return edits.edited_specs(
+        user=user,
+        clock=clock,
+        changes=changes,
+        candidate_changes=candidate["changes"],
+        not_before=not_before,
+        horizon_end=horizon_end,
+    )
+
+
 def preview_apply(
-    *, user, preview_id, candidate_id: str, idempotency_key: str = "", now: datetime | None = None
+    *,
+    user,
+    preview_id,
+    candidate_id: str,
+    changes: list[dict] | None = None,
+    idempotency_key: str = "",
+    now: datetime | None = None,
 ) -> ActiveSchedulePreview:
-    """Apply one candidate, all or nothing. A rejection leaves no event written and records
-    its apply status in a separate short transaction (stale → the preview expires for good)."""
+    """Apply one candidate, all or nothing — as proposed, or with its changes edited (`changes`).
+    A rejection leaves no event written and records its apply status in a separate short
+    transaction (stale → the preview expires for good)."""
     now = now or timezone.now()
     try:
         with transaction.atomic():
@@ -627,9 +655,13 @@ def preview_apply(
                     code="validation_error",
                     fields={"candidate_id": [f"Must be one of {', '.join(c['id'] for c in preview.candidates)}."]},
                 )
+            if changes is None:
+                specs = candidate_event_specs(candidate)
+            else:
+                specs = _edited_specs(user=user, preview=preview, candidate=candidate, changes=changes, now=now)
             events = events_write_at_version(
                 user=user,
-                specs=candidate_event_specs(candidate),
+                specs=specs,
                 base_version=preview.base_version,
                 source=EventSource.ACTIVE_SCHEDULE,
                 stale_message="The schedule changed since this preview was made.",
