@@ -128,8 +128,14 @@ def _flatten_fields(detail, prefix=""):
     fields = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, (dict, list)) and value and not all(isinstance(v, str) for v in value):
+            if isinstance(key, int):  # a list serializer's errors, keyed by the item's index
+                name = f"{prefix}[{key}]" if prefix else str(key)
+            elif key == "non_field_errors" and prefix:  # a nested serializer refusing its whole value
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            nested = isinstance(value, dict) or (isinstance(value, list) and not all(isinstance(v, str) for v in value))
+            if value and nested:
                 fields.update(_flatten_fields(value, name))
             else:
                 fields[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
