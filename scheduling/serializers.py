@@ -501,7 +501,7 @@ class EditedChangeSerializer(StrictSerializer):
     op = serializers.ChoiceField(choices=["create", "move"], required=False, default="create")
     event_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
     title = serializers.CharField(min_length=1, max_length=200, required=False)
-    kind = serializers.ChoiceField(choices=[EventKind.TASK, EventKind.TASK_ITEM])
+    kind = serializers.ChoiceField(choices=["task", "task_item"])  # as a candidate's change names it
     task_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
     task_item_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
     to = EditedPositionSerializer()
