@@ -460,7 +460,7 @@ def _clear_plan_cache(conversation_id):
 
 
 def plan_edit(*, user, conversation: Conversation, changes: list[dict], now: datetime | None = None) -> PlanDraft:
-    """Move the draft's blocks before it is applied (docs/DOMAIN.md §2, edited previews and drafts):
+    """Move the draft's blocks before it is applied (docs/DOMAIN.md, "Edited previews and drafts"):
     the planner's placement rules, judged against the schedule as it is, under the same lock an
     apply takes. A broken rule → 422 `invalid_changes` and the draft stays as it was; a schedule
     that changed since the draft → 409 `stale_version`, and the draft is stale for good (as at apply)."""

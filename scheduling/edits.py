@@ -1,4 +1,4 @@
-"""Edited changes of a proposal (docs/DOMAIN.md §2, "Edited previews and drafts"). Pure: no
+"""Edited changes of a proposal (docs/DOMAIN.md, "Edited previews and drafts"). Pure: no
 Django, no ORM, no clock — the services layer reads the schedule and passes it in.
 
 A client may apply a preview candidate, or keep an agent draft, with the changes moved

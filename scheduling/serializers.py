@@ -477,7 +477,7 @@ class FreeSlotsSerializer(serializers.Serializer):
     free = FreeDaySerializer(many=True)
 
 
-# --- edited changes of a preview candidate or an agent draft (docs/DOMAIN.md §2) -----------------
+# --- edited changes of a preview candidate or an agent draft (docs/DOMAIN.md, "Edited previews and drafts") ---
 
 MAX_EDITED_CHANGES = 100
 

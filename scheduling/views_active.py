@@ -143,7 +143,7 @@ class ApplySerializer(StrictSerializer):
     candidate_id = serializers.CharField(max_length=32)
     changes = edited_changes_field(
         required=False,
-        help_text="The chosen candidate's changes with new places (docs/DOMAIN.md §2): the same tasks and "
+        help_text="The chosen candidate's changes with new places: the same tasks and "
         "items, each once, on free sections inside the horizon and before the deadline; else 422 invalid_changes",
     )
 

@@ -602,7 +602,7 @@ def candidate_event_specs(candidate: dict) -> list[EventSpec]:
 
 
 def _edited_specs(*, user, preview: ActiveSchedulePreview, candidate: dict, changes: list[dict], now: datetime):
-    """The events of an edited candidate (docs/DOMAIN.md §2, edited previews): a schedule that
+    """The events of an edited candidate (docs/DOMAIN.md, "Edited previews and drafts"): a schedule that
     changed since the preview is stale first, whatever the edit; then the edit's placement rules
     (422 `invalid_changes`, nothing recorded: the preview stays ready for a corrected edit)."""
     from scheduling.services import edits

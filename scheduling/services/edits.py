@@ -1,4 +1,4 @@
-"""Edited changes of a preview candidate or an agent draft (docs/DOMAIN.md §2, "Edited previews
+"""Edited changes of a preview candidate or an agent draft (docs/DOMAIN.md, "Edited previews
 and drafts"): read what the rules need — the user's taken sections, each task's deadline, each
 item's study-plan dates — let the pure `scheduling.edits.changes_check` judge the edit, and turn
 an accepted edit into the event specs to write.
