@@ -485,7 +485,7 @@ def plan_edit(*, user, conversation: Conversation, changes: list[dict], now: dat
             clock = clock_for(user)
             not_before, horizon_end = edits.draft_window(created_at=draft.created_at, now=now, clock=clock)
             candidate_changes = draft.candidate.get("changes", [])
-            edits.edited_specs(
+            checked = edits.changes_checked(
                 user=user,
                 clock=clock,
                 changes=changes,
@@ -495,8 +495,8 @@ def plan_edit(*, user, conversation: Conversation, changes: list[dict], now: dat
             )
             draft.candidate = {
                 **draft.candidate,
-                "changes": edits.edited_changes(changes, candidate_changes),
-                "summary": f"{len(changes)} block(s) placed by you",
+                "changes": checked,
+                "summary": f"{len(checked)} block(s), as you placed them",
             }
             draft.save(update_fields=["candidate", "updated_at"])
         elif draft.status != PlanStatus.STALE:

@@ -612,7 +612,7 @@ def _edited_specs(*, user, preview: ActiveSchedulePreview, candidate: dict, chan
         raise ApplyRejected(stale, ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
     clock = clock_for(user)
     not_before, horizon_end = edits.preview_window(preview=preview, now=now, clock=clock)
-    return edits.edited_specs(
+    checked = edits.changes_checked(
         user=user,
         clock=clock,
         changes=changes,
@@ -620,6 +620,7 @@ def _edited_specs(*, user, preview: ActiveSchedulePreview, candidate: dict, chan
         not_before=not_before,
         horizon_end=horizon_end,
     )
+    return candidate_event_specs({"changes": checked})
 
 
 def preview_apply(

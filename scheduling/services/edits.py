@@ -1,7 +1,7 @@
 """Edited changes of a preview candidate or an agent draft (docs/DOMAIN.md, "Edited previews
 and drafts"): read what the rules need — the user's taken sections, each task's deadline, each
 item's study-plan dates — let the pure `scheduling.edits.changes_check` judge the edit, and turn
-an accepted edit into the event specs to write.
+an accepted edit into the changes to write.
 
 Call these inside the apply (or edit) transaction, after the user's schedule version row is
 locked and found equal to the proposal's base version (`schedule_version_locked`): a schedule
@@ -19,8 +19,6 @@ from django.conf import settings
 from scheduling import edits
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClassItem
 from scheduling.models.active import ActiveSchedulePreview, TargetType
-from scheduling.models.timetable import EventKind
-from scheduling.services.events import EventSpec
 from scheduling.timetable import MAX_WEEKS, Clock, date_of
 from smartmate.errors import ApiError
 
@@ -77,7 +75,7 @@ def _occupied(*, user, changes: Sequence[Mapping]) -> set[edits.Position]:
     return set(ScheduleSlot.objects.filter(user=user, week__in=weeks).values_list("week", "day", "section"))
 
 
-def edited_specs(
+def changes_checked(
     *,
     user,
     clock: Clock,
@@ -85,9 +83,10 @@ def edited_specs(
     candidate_changes: Sequence[Mapping],
     not_before: datetime,
     horizon_end: datetime,
-) -> list[EventSpec]:
-    """The events an edit writes, or 422 `invalid_changes` naming every broken rule of every
-    change (`details.changes`: index, what it places, reasons with a code and a sentence)."""
+) -> list[dict]:
+    """The edited changes to write (and keep), in the candidate's shape, or 422 `invalid_changes`
+    naming every broken rule of every change (`details.changes`: index, what it places, reasons
+    with a code and a sentence)."""
     targets = {edits.target_of(c) for c in candidate_changes}
     errors = edits.changes_check(
         changes=changes,
@@ -104,25 +103,12 @@ def edited_specs(
             status_code=422,
             details={"changes": [e.as_dict() for e in errors]},
         )
-    titles = {edits.target_of(c): c.get("title", "") for c in candidate_changes}
-    return [
-        EventSpec(
-            title=(change.get("title") or titles[edits.target_of(change)])[:200],
-            kind=change.get("kind") or EventKind.TASK,
-            task_id=change.get("task_id"),
-            task_item_id=change.get("task_item_id"),
-            week=change["to"]["week"],
-            day=change["to"]["day"],
-            start_section=change["to"]["start_section"],
-            end_section=change["to"]["end_section"],
-        )
-        for change in changes
-    ]
+    return _as_stored(changes, candidate_changes)
 
 
-def edited_changes(changes: Sequence[Mapping], candidate_changes: Sequence[Mapping]) -> list[dict]:
-    """An accepted edit as it is stored on the proposal: the candidate's changes with their new
-    places (and titles), in the edit's order; `from` kept only where the candidate had it."""
+def _as_stored(changes: Sequence[Mapping], candidate_changes: Sequence[Mapping]) -> list[dict]:
+    """An accepted edit in the candidate's shape: each candidate change with its new place (and
+    title), in the edit's order; what it is for and `from` stay the candidate's."""
     originals: dict[edits.Target, list[Mapping]] = {}
     for original in candidate_changes:
         originals.setdefault(edits.target_of(original), []).append(original)
@@ -130,7 +116,8 @@ def edited_changes(changes: Sequence[Mapping], candidate_changes: Sequence[Mappi
     for change in changes:
         original = originals[edits.target_of(change)].pop(0)
         to = {k: change["to"][k] for k in ("week", "day", "start_section", "end_section")}
-        stored.append({**original, "title": change.get("title") or original.get("title", ""), "to": to})
+        title = (change.get("title") or original.get("title", ""))[:200]
+        stored.append({**original, "title": title, "to": to})
     return stored
 
 
