@@ -10,26 +10,15 @@ from django.utils import timezone
 from scheduling.models import ScheduleEvent
 from scheduling.selectors import clock_for
 from scheduling.services.events import EventSpec, events_create
+from tests.agent.test_plan import plan
 from tests.concurrency import run_concurrently
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres]
 BASE = "/api/v1/agent/"
 
 
-@pytest.fixture
-def tasks(user):
-    from scheduling.services.tasks import task_create
-
-    soon = timezone.now() + timedelta(days=6)
-    return [
-        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
-        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
-    ]
-
-
 def draft(api):
-    body = api.post(BASE + "chat/", {"message": "帮我把这周的任务安排到空闲时间里"}, format="json").json()
-    assert body["intent"] == "schedule_plan", body
+    body = plan(api)
     return body["conversation_id"], body["actions"][0]["preview"]
 
 
