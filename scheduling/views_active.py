@@ -1,6 +1,5 @@
 """Active scheduling API: previews (apply, ignore), triggers (incl. dry run), unfinished feedback."""
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
@@ -84,7 +83,7 @@ class PreviewSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=PreviewStatus.choices))
     def get_status(self, preview):
-        return active.effective_preview_status(preview)
+        return preview.effective_status()
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_applied_candidate_id(self, preview):
@@ -186,16 +185,8 @@ class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if wanted:
             if wanted not in PreviewStatus.values:
                 raise serializers.ValidationError({"status": [f"Must be one of {', '.join(PreviewStatus.values)}."]})
-            now = timezone.now()
             # Filter on the status a client reads: ready past expiry is expired.
-            if wanted == PreviewStatus.READY:
-                queryset = queryset.filter(status=PreviewStatus.READY, expires_at__gt=now)
-            elif wanted == PreviewStatus.EXPIRED:
-                queryset = queryset.filter(status__in=[PreviewStatus.EXPIRED, PreviewStatus.READY]).exclude(
-                    status=PreviewStatus.READY, expires_at__gt=now
-                )
-            else:
-                queryset = queryset.filter(status=wanted)
+            queryset = queryset.reading(wanted)
         return queryset
 
     @extend_schema(request=ApplySerializer, responses=PreviewSerializer)

@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from scheduling import edits
-from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClassItem
+from scheduling.models import ScheduleEvent, ScheduleVersion, Task, TaskClassItem
 from scheduling.models.active import ActiveSchedulePreview, TargetType
-from scheduling.timetable import MAX_WEEKS, Clock, date_of
+from scheduling.services.placement import first_position_after, last_position_by, taken_slots
+from scheduling.timetable import Clock, semester_end
 from smartmate.errors import ApiError
 
 
@@ -39,8 +40,6 @@ def _windows(
     """Each target's window: from the first section after `not_before` (and the start of its study
     plan) to the last section ending by the horizon, and by its deadline (a task's `deadline_at`,
     the end of its study plan's last day)."""
-    from scheduling.services.active import first_position_after, last_position_by
-
     earliest = first_position_after(clock, not_before)
     horizon = last_position_by(clock, horizon_end)
     task_ids = {t[1] for t in targets if t[1] is not None}
@@ -69,10 +68,8 @@ def _windows(
 
 
 def _occupied(*, user, changes: Sequence[Mapping]) -> set[edits.Position]:
-    weeks = {c["to"]["week"] for c in changes}
-    if not weeks:
-        return set()
-    return set(ScheduleSlot.objects.filter(user=user, week__in=weeks).values_list("week", "day", "section"))
+    weeks = [c["to"]["week"] for c in changes]
+    return taken_slots(user_id=user.pk, first_week=min(weeks), last_week=max(weeks)) if weeks else set()
 
 
 def changes_checked(
@@ -143,6 +140,6 @@ def draft_window(*, created_at: datetime, now: datetime, clock: Clock) -> tuple[
     draft was planned over (AGENT_PLAN_DAYS_AHEAD from its day, within the semester)."""
     last = min(
         created_at.astimezone(clock.tz).date() + timedelta(days=settings.AGENT_PLAN_DAYS_AHEAD),
-        date_of(clock.semester_start, MAX_WEEKS, 7),
+        semester_end(clock.semester_start),
     )
     return now, _day_end(clock, last)
