@@ -136,7 +136,7 @@ def changes_check(
     ``changes`` and ``candidate_changes`` are change dicts (``op``, ``kind``, ``task_id``,
     ``task_item_id``, ``event_id``, ``to``). ``occupied`` holds the sections taken by the
     user's events; ``embeddable`` maps those of them that belong to a lecture admitting study
-    blocks (and hold none yet) to that lecture's event id. ``windows`` gives each target of the
+    blocks (and hold none yet) to that lecture's course id. ``windows`` gives each target of the
     candidate its window; a target without one is checked against the timetable only.
     Errors come in edit order, the left-out targets last."""
     embeddable = embeddable or {}

@@ -495,7 +495,7 @@ class EditedPositionSerializer(StrictSerializer):
 class EditedChangeSerializer(StrictSerializer):
     """One change of a candidate, moved: the same shape as a candidate's change (what a client read,
     with a new `to`). What it places (`kind`, `task_id`, `task_item_id`) and its `op` must be the
-    candidate's; `from` is read back and ignored."""
+    candidate's; `from` and `embedded_in` are read back and ignored."""
 
     op = serializers.ChoiceField(choices=["create", "move"], required=False, default="create")
     event_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
@@ -504,6 +504,9 @@ class EditedChangeSerializer(StrictSerializer):
     task_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
     task_item_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
     to = EditedPositionSerializer()
+    embedded_in = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Read back and ignored: the new place decides it"
+    )
     # "from" is a keyword: declared below.
 
 

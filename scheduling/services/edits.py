@@ -67,9 +67,13 @@ def _windows(
     return windows
 
 
-def _occupied(*, user, changes: Sequence[Mapping]) -> set[edits.Position]:
+def _taken(*, user, changes: Sequence[Mapping]) -> tuple[set[edits.Position], dict[edits.Position, int]]:
+    """The sections of the edit's weeks that events hold, and (none yet: lectures hold no study
+    blocks on this schedule) those of lectures that admit study blocks, by the lecture's course."""
     weeks = [c["to"]["week"] for c in changes]
-    return taken_slots(user_id=user.pk, first_week=min(weeks), last_week=max(weeks)) if weeks else set()
+    if not weeks:
+        return set(), {}
+    return taken_slots(user_id=user.pk, first_week=min(weeks), last_week=max(weeks)), {}
 
 
 def changes_checked(
@@ -85,10 +89,12 @@ def changes_checked(
     naming every broken rule of every change (`details.changes`: index, what it places, reasons
     with a code and a sentence)."""
     targets = {edits.target_of(c) for c in candidate_changes}
+    occupied, embeddable = _taken(user=user, changes=changes)
     errors = edits.changes_check(
         changes=changes,
         candidate_changes=candidate_changes,
-        occupied=_occupied(user=user, changes=changes),
+        occupied=occupied,
+        embeddable=embeddable,
         windows=_windows(user=user, clock=clock, targets=targets, not_before=not_before, horizon_end=horizon_end),
         sections_per_day=len(clock.sections),
     )
@@ -100,12 +106,15 @@ def changes_checked(
             status_code=422,
             details={"changes": [e.as_dict() for e in errors]},
         )
-    return _as_stored(changes, candidate_changes)
+    return _as_stored(changes, candidate_changes, embeddable)
 
 
-def _as_stored(changes: Sequence[Mapping], candidate_changes: Sequence[Mapping]) -> list[dict]:
+def _as_stored(
+    changes: Sequence[Mapping], candidate_changes: Sequence[Mapping], embeddable: Mapping[edits.Position, int]
+) -> list[dict]:
     """An accepted edit in the candidate's shape: each candidate change with its new place (and
-    title), in the edit's order; what it is for and `from` stay the candidate's."""
+    title), in the edit's order, `embedded_in` naming the lecture's course when the new place lies
+    inside one; what it is for and `from` stay the candidate's."""
     originals: dict[edits.Target, list[Mapping]] = {}
     for original in candidate_changes:
         originals.setdefault(edits.target_of(original), []).append(original)
@@ -114,7 +123,11 @@ def _as_stored(changes: Sequence[Mapping], candidate_changes: Sequence[Mapping])
         original = originals[edits.target_of(change)].pop(0)
         to = {k: change["to"][k] for k in ("week", "day", "start_section", "end_section")}
         title = (change.get("title") or original.get("title", ""))[:200]
-        stored.append({**original, "title": title, "to": to})
+        kept = {k: v for k, v in original.items() if k != "embedded_in"}
+        first = (to["week"], to["day"], to["start_section"])
+        stored.append(
+            {**kept, "title": title, "to": to, **({"embedded_in": embeddable[first]} if first in embeddable else {})}
+        )
     return stored
 
 
