@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, PlanStatus, TimelineEntry
 from agent.providers.choices import model_choices
-from scheduling.views_active import CandidateSerializer
+from scheduling.serializers_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
 
 

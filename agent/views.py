@@ -34,7 +34,7 @@ from agent.serializers import (
     TimelineSerializer,
 )
 from agent.sse import event_stream, replay_stream
-from scheduling.serializers import ScheduleEditSerializer
+from scheduling.serializers_active import ScheduleEditSerializer
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import (

@@ -128,9 +128,7 @@ def _flatten_fields(detail, prefix=""):
     fields = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            if isinstance(key, int):  # a list serializer's errors, keyed by the item's index
-                name = f"{prefix}[{key}]" if prefix else str(key)
-            elif key == "non_field_errors" and prefix:  # a nested serializer refusing its whole value
+            if key == "non_field_errors" and prefix:  # a nested serializer refusing its whole value
                 name = prefix
             else:
                 name = f"{prefix}.{key}" if prefix else str(key)

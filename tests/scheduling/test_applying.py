@@ -106,3 +106,27 @@ def test_a_changed_schedule_is_stale_before_the_edit_is_checked(user):
     assert info.value.error_code == "stale_version" and not checked
     preview.refresh_from_db()
     assert (preview.status, preview.apply_status) == (PreviewStatus.EXPIRED, ApplyStatus.REJECTED)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("dry_run=maybe", "dry_run"), ("dry_run=", "dry_run"), ("status=done", "status"), ("status=READY", "status")],
+)
+def test_a_bad_previews_list_filter_is_a_400_naming_it(api, query, field):
+    response = api.get(f"/api/v1/active-schedule/previews/?{query}")
+    assert response.status_code == 400 and list(response.json()["error"]["fields"]) == [field], response.content
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_previews_list_filters_by_dry_run_in_any_case_and_by_the_status_a_client_reads(user, api):
+    preview = ready_preview(user)
+    listed = "/api/v1/active-schedule/previews/"
+    assert api.get(f"{listed}?status=ready").json()["count"] == 1
+    assert api.get(f"{listed}?dry_run=TRUE").json()["count"] == 0
+    assert api.get(f"{listed}?dry_run=0&status=").json()["count"] == 1
+    ActiveSchedulePreview.objects.filter(pk=preview.pk).update(expires_at=timezone.now())
+    assert api.get(f"{listed}?status=ready").json()["count"] == 0
+    assert api.get(f"{listed}?status=expired").json()["results"][0]["status"] == "expired"

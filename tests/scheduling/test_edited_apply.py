@@ -138,9 +138,9 @@ def test_a_malformed_edit_is_a_400_naming_the_field(user, api):
     preview = ready_preview(user)
     (original,) = preview.candidates[0]["changes"]
     for bad, field in (
-        ([{**original, "to": {**original["to"], "week": 31}}], "changes[0].to.week"),
-        ([{**original, "to": {**original["to"], "start_section": 5, "end_section": 4}}], "changes[0].to.end_section"),
-        ([{**original, "colour": "red"}], "changes[0].colour"),
+        ([{**original, "to": {**original["to"], "week": 31}}], "changes.0.to.week"),
+        ([{**original, "to": {**original["to"], "start_section": 5, "end_section": 4}}], "changes.0.to.end_section"),
+        ([{**original, "colour": "red"}], "changes.0.colour"),
         ("not a list", "changes"),
     ):
         response = apply(api, preview, bad, key=f"bad-{field}")
