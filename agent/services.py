@@ -288,11 +288,15 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
         week += 1
     length = target["to"]["end_section"] - target["to"]["start_section"] + 1
     others = [c for c in changes if c is not target]
-    start = free_start(user=user, week=week, day=day, length=length, part=part, others=others)
-    if start is None:
+    found = free_start(user=user, week=week, day=day, length=length, part=part, others=others)
+    if found is None:
         return None
+    start, embedded_in = found
     target["from"] = dict(target["to"])
     target["to"] = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
+    target.pop("embedded_in", None)
+    if embedded_in:  # inside a lecture that admits blocks (docs/DOMAIN.md)
+        target["embedded_in"] = embedded_in
     draft.candidate = {**draft.candidate, "changes": changes, "summary": f"moved {target['title']}"}
     draft.save(update_fields=["candidate", "updated_at"])
     return draft

@@ -144,15 +144,25 @@ class TaskClassItemAdmin(ServiceAdmin):
 
 @admin.register(Course)
 class CourseAdmin(ServiceAdmin):
-    list_display = ("id", "short_name", "user", "day", "start_section", "end_section", "location", "teacher")
-    list_filter = ("day",)
+    list_display = (
+        "id",
+        "short_name",
+        "user",
+        "day",
+        "start_section",
+        "end_section",
+        "allow_tasks",
+        "location",
+        "teacher",
+    )
+    list_filter = ("day", "allow_tasks")
     search_fields = ("name", "teacher", "location", "user__username")
     list_select_related = ("user",)
     raw_id_fields = ("user",)
     readonly_fields = AUDIT
     short_name = truncated("name", 40)
 
-    FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section")
+    FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section", "allow_tasks")
 
     def service_save(self, request, obj, form, change):
         if change:
@@ -183,6 +193,7 @@ class ScheduleEventAdmin(ServiceAdmin):
         "task",
         "task_item",
         "course",
+        "embedded_in",
     )
     show_full_result_count = False
     short_title = truncated("title", 40)
@@ -199,8 +210,8 @@ class ScheduleEventAdmin(ServiceAdmin):
 
 @admin.register(ScheduleSlot)
 class ScheduleSlotAdmin(AuditAdmin):
-    list_display = ("id", "user", "week", "day", "section", "event")
-    list_filter = ("day",)
+    list_display = ("id", "user", "week", "day", "section", "layer", "event")
+    list_filter = ("day", "layer")
     search_fields = ("user__username", "event__title")
     list_select_related = ("user", "event")
 

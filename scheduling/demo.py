@@ -41,6 +41,7 @@ COURSES = [
         "day": 3,
         "start_section": 1,
         "end_section": 2,
+        "allow_tasks": True,  # a lecture study blocks may go inside (docs/DOMAIN.md)
     },
     {
         "name": "Data Structures",

@@ -32,6 +32,17 @@ Algorithm of :func:`plan_study`
        class's cap or allowed sections) answer ``ok=False`` at once. The search is heuristic: an
        input may have a solution that none of these attempts finds (the problem is
        NP-hard in general), in which case the result is ``ok=False`` too.
+
+Lectures that admit study blocks (docs/DOMAIN.md, "Lectures that admit study blocks")
+    ``lectures`` are the sections of lectures whose course allows tasks; ``embedded`` the
+    sections of them that already hold a block. Free sections come first: the attempts
+    above run on free sections alone, and only when none fits do they run again (methods
+    ``…+lectures``) with lecture sections too — on each day an item tries free sections
+    before a lecture's (preferring a free span days later instead would run a class past
+    the lectures it could have used, as items keep their order). A block
+    lies wholly in free sections or wholly inside one lecture — never across two lectures
+    or a lecture and a free section — and a placement inside a lecture names its course in
+    ``embedded_in``. Blocks inside lectures count towards the daily cap like any other.
 """
 
 from __future__ import annotations
@@ -52,6 +63,7 @@ __all__ = [
     "MAX_ITEM_SECTIONS",
     "ClassSpec",
     "ItemSpec",
+    "Lecture",
     "Placement",
     "PlanResult",
     "PlannerInputError",
@@ -119,12 +131,14 @@ class Slot:
 
 @dataclass(frozen=True, order=True, slots=True)
 class Span:
-    """Consecutive sections ``start_section..end_section`` (inclusive) of one day."""
+    """Consecutive sections ``start_section..end_section`` (inclusive) of one day; ``embedded_in``
+    names the course when the span lies inside a lecture that admits study blocks."""
 
     week: int
     day: int
     start_section: int
     end_section: int
+    embedded_in: int | None = None
 
     def __post_init__(self) -> None:
         _check_int(self.week, "week", 1)
@@ -158,6 +172,26 @@ class Span:
             and self.start_section <= other.end_section
             and other.start_section <= self.end_section
         )
+
+
+@dataclass(frozen=True, order=True, slots=True)
+class Lecture:
+    """Sections ``start_section..end_section`` of ``(week, day)`` held by a lecture of course
+    ``course_id`` that admits study blocks."""
+
+    week: int
+    day: int
+    start_section: int
+    end_section: int
+    course_id: int
+
+    def __post_init__(self) -> None:
+        _check_int(self.week, "week", 1)
+        _check_int(self.day, "day", 1, DAYS_PER_WEEK)
+        _check_int(self.start_section, "start_section", 1)
+        _check_int(self.end_section, "end_section", self.start_section)
+        if not _is_int(self.course_id):
+            raise PlannerInputError(f"course_id must be an integer, got {self.course_id!r}.", field="course_id")
 
 
 # --------------------------------------------------------------------------- dates
@@ -243,10 +277,11 @@ class Placement:
     day: int
     start_section: int
     end_section: int
+    embedded_in: int | None = None
 
     @property
     def span(self) -> Span:
-        return Span(self.week, self.day, self.start_section, self.end_section)
+        return Span(self.week, self.day, self.start_section, self.end_section, self.embedded_in)
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,9 +293,11 @@ class PlanResult:
     ``free_sections`` counts the free slots (not occupied) that at least one class could
     use: inside its dates, semester weeks and ``today``, on a day and section it does not
     exclude — each slot once, whatever the number of classes. It ignores the daily cap and
-    fragmentation, so ``needed <= free`` does not guarantee a fit. ``method`` names the
-    attempt that succeeded (``greedy``, ``greedy-deadline``, ``greedy-slack``,
-    ``backtracking``, ``earliest-…``), ``None`` when nothing fitted.
+    fragmentation, so ``needed <= free`` does not guarantee a fit. ``embeddable_sections``
+    counts, the same way, the lecture sections (of courses that allow tasks) not yet holding
+    a block. ``method`` names the attempt that succeeded (``greedy``, ``greedy-deadline``,
+    ``greedy-slack``, ``backtracking``, ``earliest-…``; with ``+lectures`` when it needed
+    lecture sections), ``None`` when nothing fitted.
     """
 
     ok: bool
@@ -268,6 +305,7 @@ class PlanResult:
     needed_sections: int
     free_sections: int
     method: str | None = None
+    embeddable_sections: int = 0
 
 
 # --------------------------------------------------------------------------- bit helpers
@@ -300,6 +338,12 @@ def _span_bits(start: int, length: int) -> int:
 
 # --------------------------------------------------------------------------- planner internals
 
+FREE = -1
+"""Where a span lies: ``FREE`` for free sections, ``k >= 0`` for the day's k-th lecture."""
+
+Hit = tuple[int, int, int]
+"""``(day index, start section, where)``."""
+
 
 @dataclass(slots=True)
 class _Class:
@@ -312,31 +356,63 @@ class _Class:
     targets: list[int]  # steady: target day index per item
     needed: int
     capacity: int = 0  # upper bound: sum over usable days of min(cap, free allowed sections)
+    capacity_lectures: int = 0  # the same bound counting lecture sections too
+
+
+@dataclass(slots=True)
+class _Base:
+    """The time a search starts from: per day index, the free section mask and (with lectures)
+    the masks of the day's lectures that admit blocks, with their course ids."""
+
+    free: list[int]
+    lectures: list[list[int]] | None = None  # None: free sections only
+    course_ids: list[list[int]] | None = None
 
 
 @dataclass(slots=True)
 class _State:
     free: list[int]  # per day index: free section mask (occupied and placed bits cleared)
+    lectures: list[list[int]] | None  # per day index, per lecture: sections still open for a block
     used: list[list[int]]  # per class rank, per day index: sections placed
     after: list[tuple[int, int]] = field(default_factory=list)  # per class: (day, section) the next item may start at
 
 
-def _earliest(st: _State, c: _Class, length: int, day: int, section: int) -> tuple[int, int] | None:
-    """Earliest feasible ``(day, start_section)`` for class ``c`` at or after ``(day, section)``."""
-    days, free, used, cap, allowed = c.days, st.free, st.used[c.rank], c.cap, c.allowed
+def _day_hits(st: _State, c: _Class, length: int, d: int, floor: int) -> Iterator[Hit]:
+    """Every span of ``length`` on day ``d`` (starting within ``floor``): free ones earliest first,
+    then — with lectures — those inside a lecture, earliest first (docs/DOMAIN.md, "Lectures that
+    admit study blocks"). A span lies wholly in free sections or wholly in one lecture: each mask
+    is searched alone."""
+    for s in _iter_sections(_run_starts(st.free[d] & c.allowed, length) & floor):
+        yield d, s, FREE
+    if st.lectures is not None and st.lectures[d]:
+        hits = []
+        for k, mask in enumerate(st.lectures[d]):
+            hits.extend((s, k) for s in _iter_sections(_run_starts(mask & c.allowed, length) & floor))
+        for s, k in sorted(hits):
+            yield d, s, k
+
+
+def _earliest(st: _State, c: _Class, length: int, day: int, section: int) -> Hit | None:
+    """Earliest feasible day for class ``c`` at or after ``(day, section)``, and on it the
+    preferred span: free sections before a lecture's."""
+    days, used, cap = c.days, st.used[c.rank], c.cap
     for j in range(bisect_left(days, day), len(days)):
         d = days[j]
         if used[d] + length > cap:
             continue
-        starts = _run_starts(free[d] & allowed, length)
-        if d == day:
-            starts &= -(1 << (section - 1))
-        if starts:
-            return d, _lowest(starts)
+        floor = -(1 << (section - 1)) if d == day else -1
+        if st.lectures is None:  # the common case, kept lean
+            starts = _run_starts(st.free[d] & c.allowed, length) & floor
+            if starts:
+                return d, _lowest(starts), FREE
+            continue
+        hit = next(_day_hits(st, c, length, d, floor), None)
+        if hit is not None:
+            return hit
     return None
 
 
-def _preferred(st: _State, c: _Class, index: int, earliest_only: bool) -> tuple[int, int] | None:
+def _preferred(st: _State, c: _Class, index: int, earliest_only: bool) -> Hit | None:
     length = c.items[index].estimated_sections
     day, section = st.after[c.rank]
     if c.spec.strategy == "steady" and not earliest_only:
@@ -348,64 +424,68 @@ def _preferred(st: _State, c: _Class, index: int, earliest_only: bool) -> tuple[
     return _earliest(st, c, length, day, section)
 
 
-def _alternatives(st: _State, c: _Class, index: int, earliest_only: bool) -> Iterator[tuple[int, int]]:
-    """The preferred span, then up to BACKTRACK_ALTERNATIVES-1 others, earliest first."""
+def _alternatives(st: _State, c: _Class, index: int, earliest_only: bool) -> Iterator[Hit]:
+    """The preferred span, then up to BACKTRACK_ALTERNATIVES-1 others, earliest day first."""
     first = _preferred(st, c, index, earliest_only)
     if first is None:
         return
     yield first
     length = c.items[index].estimated_sections
     day, section = st.after[c.rank]
-    free, used, cap, allowed = st.free, st.used[c.rank], c.cap, c.allowed
+    used, cap = st.used[c.rank], c.cap
     given = 1
     for j in range(bisect_left(c.days, day), len(c.days)):
         d = c.days[j]
         if used[d] + length > cap:
             continue
-        starts = _run_starts(free[d] & allowed, length)
-        if d == day:
-            starts &= -(1 << (section - 1))
-        for s in _iter_sections(starts):
-            if (d, s) == first:
+        for hit in _day_hits(st, c, length, d, -(1 << (section - 1)) if d == day else -1):
+            if hit == first:
                 continue
-            yield d, s
+            yield hit
             given += 1
             if given >= BACKTRACK_ALTERNATIVES:
                 return
 
 
-def _place(st: _State, c: _Class, index: int, d: int, s: int) -> tuple[int, int]:
-    """Place item ``index`` of ``c`` at ``(d, s)``; returns the class's previous ``after``."""
+def _place(st: _State, c: _Class, index: int, d: int, s: int, k: int) -> tuple[int, int]:
+    """Place item ``index`` of ``c`` at ``(d, s)`` in ``k``; returns the class's previous ``after``."""
     length = c.items[index].estimated_sections
-    st.free[d] &= ~_span_bits(s, length)
+    if k == FREE:
+        st.free[d] &= ~_span_bits(s, length)
+    else:
+        st.lectures[d][k] &= ~_span_bits(s, length)
     st.used[c.rank][d] += length
     previous = st.after[c.rank]
     st.after[c.rank] = (d, s + length)
     return previous
 
 
-def _unplace(st: _State, c: _Class, index: int, d: int, s: int, previous: tuple[int, int]) -> None:
+def _unplace(st: _State, c: _Class, index: int, d: int, s: int, k: int, previous: tuple[int, int]) -> None:
     length = c.items[index].estimated_sections
-    st.free[d] |= _span_bits(s, length)
+    if k == FREE:
+        st.free[d] |= _span_bits(s, length)
+    else:
+        st.lectures[d][k] |= _span_bits(s, length)
     st.used[c.rank][d] -= length
     st.after[c.rank] = previous
 
 
-def _fresh_state(base_free: list[int], classes: list[_Class]) -> _State:
-    n_days = len(base_free)
+def _fresh_state(base: _Base, classes: list[_Class]) -> _State:
+    n_days = len(base.free)
     return _State(
-        free=list(base_free),
+        free=list(base.free),
+        lectures=[list(masks) for masks in base.lectures] if base.lectures is not None else None,
         used=[[0] * n_days for _ in classes],
         after=[(0, 1)] * len(classes),
     )
 
 
 Order = list[tuple[_Class, int]]
-Solution = list[tuple[_Class, int, int, int]]  # (class, item index, day index, start section)
+Solution = list[tuple[_Class, int, int, int, int]]  # (class, item index, day index, start section, where)
 
 
-def _greedy(base_free: list[int], classes: list[_Class], order: Order, earliest_only: bool) -> Solution | None:
-    st = _fresh_state(base_free, classes)
+def _greedy(base: _Base, classes: list[_Class], order: Order, earliest_only: bool) -> Solution | None:
+    st = _fresh_state(base, classes)
     out: Solution = []
     for c, i in order:
         hit = _preferred(st, c, i, earliest_only)
@@ -416,11 +496,11 @@ def _greedy(base_free: list[int], classes: list[_Class], order: Order, earliest_
     return out
 
 
-def _backtrack(base_free: list[int], classes: list[_Class], order: Order, budget: int) -> Solution | None:
+def _backtrack(base: _Base, classes: list[_Class], order: Order, budget: int) -> Solution | None:
     """Depth-first search over ``order``; each item tries its preferred span, then a few others."""
-    st = _fresh_state(base_free, classes)
-    trail: list[tuple[_Class, int, int, int, tuple[int, int]]] = []
-    choices: list[Iterator[tuple[int, int]]] = []
+    st = _fresh_state(base, classes)
+    trail: list[tuple[_Class, int, int, int, int, tuple[int, int]]] = []
+    choices: list[Iterator[Hit]] = []
     k, n = 0, len(order)
     while k < n:
         if len(choices) == k:
@@ -435,14 +515,14 @@ def _backtrack(base_free: list[int], classes: list[_Class], order: Order, budget
             k -= 1
             if k < 0:
                 return None
-            c, i, d, s, previous = trail.pop()
-            _unplace(st, c, i, d, s, previous)
+            c, i, d, s, where, previous = trail.pop()
+            _unplace(st, c, i, d, s, where, previous)
             continue
         c, i = order[k]
         previous = _place(st, c, i, *hit)
-        trail.append((c, i, hit[0], hit[1], previous))
+        trail.append((c, i, *hit, previous))
         k += 1
-    return [(c, i, d, s) for c, i, d, s, _ in trail]
+    return [(c, i, d, s, where) for c, i, d, s, where, _ in trail]
 
 
 def _fair_order(classes: list[_Class]) -> Order:
@@ -499,6 +579,81 @@ def _build_classes(
     return out
 
 
+def _base(
+    occupied: Iterable[tuple[int, int, int] | Slot],
+    lectures: Iterable[Lecture],
+    embedded: Iterable[tuple[int, int, int] | Slot],
+    *,
+    n_days: int,
+    max_weeks: int,
+    sections_per_day: int,
+) -> _Base:
+    """Free masks from ``occupied``; lecture masks from ``lectures`` less ``embedded``. A lecture's
+    sections are never free, whether or not ``occupied`` lists them. Input outside the timetable
+    is ignored; two lectures on one section are an input error."""
+    full = (1 << sections_per_day) - 1
+    free = [full] * n_days
+
+    def index(week: int, day: int) -> int | None:
+        if 1 <= week <= max_weeks and 1 <= day <= DAYS_PER_WEEK:
+            return (week - 1) * DAYS_PER_WEEK + day - 1
+        return None
+
+    def masks(slots: Iterable[tuple[int, int, int] | Slot]) -> dict[int, int]:
+        out: dict[int, int] = {}
+        for slot in slots:
+            week, day, section = slot.as_tuple() if isinstance(slot, Slot) else slot
+            d = index(week, day)
+            if d is not None and 1 <= section <= sections_per_day:
+                out[d] = out.get(d, 0) | (1 << (section - 1))
+        return out
+
+    for d, bits in masks(occupied).items():
+        free[d] &= ~bits
+    given = list(lectures)
+    if not given:
+        return _Base(free)
+    taken = masks(embedded)
+    per_day: list[list[int]] = [[] for _ in range(n_days)]
+    ids: list[list[int]] = [[] for _ in range(n_days)]
+    held = [0] * n_days
+    for lecture in given:
+        if not isinstance(lecture, Lecture):
+            raise PlannerInputError(f"lectures must be Lecture instances, got {lecture!r}.", field="lectures")
+    # Sorted, so a day's lectures (and so the plan) do not depend on the order they were given in.
+    for lecture in sorted(given, key=lambda lec: (lec.week, lec.day, lec.start_section)):
+        d = index(lecture.week, lecture.day)
+        if d is None or lecture.start_section > sections_per_day:
+            continue
+        bits = _span_bits(lecture.start_section, min(lecture.end_section, sections_per_day) - lecture.start_section + 1)
+        if held[d] & bits:
+            raise PlannerInputError(f"two lectures share a section: {lecture!r}.", field="lectures")
+        held[d] |= bits
+        free[d] &= ~bits
+        per_day[d].append(bits & ~taken.get(d, 0))
+        ids[d].append(lecture.course_id)
+    return _Base(free, per_day, ids)
+
+
+def _or(masks: list[int]) -> int:
+    out = 0
+    for mask in masks:
+        out |= mask
+    return out
+
+
+def _usable(built: list[_Class], masks: list[int], n_days: int) -> int:
+    """Sections of ``masks`` (one per day index) at least one class could use (each once); sets
+    each class's ``capacity`` from the same masks."""
+    union = [0] * n_days
+    for c in built:
+        for d in c.days:
+            avail = masks[d] & c.allowed
+            union[d] |= avail
+            c.capacity += min(c.cap, avail.bit_count())
+    return sum(m.bit_count() for m in union)
+
+
 def plan_study(
     *,
     classes: Sequence[ClassSpec],
@@ -507,16 +662,20 @@ def plan_study(
     today: date | None = None,
     max_weeks: int = MAX_WEEKS,
     sections_per_day: int = SECTIONS_PER_DAY,
+    lectures: Iterable[Lecture] = (),
+    embedded: Iterable[tuple[int, int, int] | Slot] = (),
 ) -> PlanResult:
     """Place every item of ``classes`` into free time, all or nothing.
 
     Each item gets ``estimated_sections`` consecutive sections on one day, inside its
     class's dates (clipped to weeks 1..max_weeks and to ``today`` when given — the
-    caller marks the sections of today that have already passed as occupied), on no
-    occupied slot and no other placement, on no excluded day or section, within the
-    class's per-day cap, and after the previous item of its class. Occupied slots
-    outside the timetable are ignored. Placements come sorted by (week, day,
-    start_section); the order of ``classes`` does not change the result.
+    caller marks the sections of today that have already passed as occupied, and as
+    ``embedded`` for lectures), on no occupied slot and no other placement, on no excluded
+    day or section, within the class's per-day cap, and after the previous item of its
+    class. When free sections alone do not hold them all, items may also go inside
+    ``lectures`` (lecture sections not in ``embedded``), each block wholly inside one
+    lecture. Occupied slots outside the timetable are ignored. Placements come sorted by
+    (week, day, start_section); the order of ``classes`` does not change the result.
     """
     _check_int(max_weeks, "max_weeks", 1)
     _check_int(sections_per_day, "sections_per_day", 1)
@@ -529,33 +688,29 @@ def plan_study(
         raise PlannerInputError("an item appears in two classes.", field="classes")
 
     n_days = max_weeks * DAYS_PER_WEEK
-    full = (1 << sections_per_day) - 1
-    base_free = [full] * n_days
-    for slot in occupied:
-        week, day, section = slot.as_tuple() if isinstance(slot, Slot) else slot
-        if 1 <= week <= max_weeks and 1 <= day <= DAYS_PER_WEEK and 1 <= section <= sections_per_day:
-            base_free[(week - 1) * DAYS_PER_WEEK + day - 1] &= ~(1 << (section - 1))
-
+    base = _base(occupied, lectures, embedded, n_days=n_days, max_weeks=max_weeks, sections_per_day=sections_per_day)
     built = _build_classes(
         classes, semester_start=semester_start, today=today, n_days=n_days, sections_per_day=sections_per_day
     )
-    union = [0] * n_days
-    for c in built:
-        for d in c.days:
-            avail = base_free[d] & c.allowed
-            union[d] |= avail
-            c.capacity += min(c.cap, avail.bit_count())
+    embeddable = 0
+    if base.lectures is not None:
+        # A day's lectures and its free sections never share a section: one mask holds both.
+        both = [free | _or(masks) for free, masks in zip(base.free, base.lectures, strict=True)]
+        embeddable = _usable(built, both, n_days)
+        for c in built:
+            c.capacity_lectures, c.capacity = c.capacity, 0
+    free_sections = _usable(built, base.free, n_days)
+    embeddable -= free_sections if base.lectures is not None else 0
     needed = sum(c.needed for c in built)
-    free_sections = sum(m.bit_count() for m in union)
     planned = [c for c in built if c.items]
     for rank, c in enumerate(planned):  # ranks index the search state, which holds planned classes only
         c.rank = rank
 
     def result(solution: Solution | None, method: str | None) -> PlanResult:
         if solution is None:
-            return PlanResult(False, (), needed, free_sections, None)
+            return PlanResult(False, (), needed, free_sections, None, embeddable)
         placements = []
-        for c, i, d, s in solution:
+        for c, i, d, s, where in solution:
             item = c.items[i]
             week, day = divmod(d, DAYS_PER_WEEK)
             placements.append(
@@ -567,19 +722,31 @@ def plan_study(
                     day=day + 1,
                     start_section=s,
                     end_section=s + item.estimated_sections - 1,
+                    embedded_in=None if where == FREE else base.course_ids[d][where],
                 )
             )
         placements.sort(key=lambda p: (p.week, p.day, p.start_section))
-        return PlanResult(True, tuple(placements), needed, free_sections, method)
+        return PlanResult(True, tuple(placements), needed, free_sections, method, embeddable)
 
     if not planned:
         return result([], "greedy")
-    # Cheap proofs of infeasibility: not enough free slots overall or for one class.
-    if needed > free_sections or any(c.needed > c.capacity for c in planned):
-        return result(None, None)
     if any(it.estimated_sections > min(c.cap, c.allowed.bit_count()) for c in planned for it in c.items):
         return result(None, None)
+    # Free sections alone first; lectures only when those do not hold every item.
+    solution, method = _search(_Base(base.free), planned, needed, free_sections)
+    if solution is None and base.lectures is not None and embeddable:
+        for c in planned:
+            c.capacity = c.capacity_lectures
+        solution, method = _search(base, planned, needed, free_sections + embeddable)
+        method = method and method + "+lectures"
+    return result(solution, method)
 
+
+def _search(base: _Base, planned: list[_Class], needed: int, usable: int) -> tuple[Solution | None, str | None]:
+    """Every attempt of the algorithm, in order, on ``base``; ``(None, None)`` when none fits."""
+    # Cheap proofs of infeasibility: not enough usable slots overall or for one class.
+    if needed > usable or any(c.needed > c.capacity for c in planned):
+        return None, None
     fair = _fair_order(planned)
     deadline = _sequential_order(planned)  # planned is ranked by (end_date, start_date, class_id)
     slack = _sequential_order(sorted(planned, key=lambda c: (c.capacity - c.needed, c.rank)))
@@ -589,18 +756,18 @@ def plan_study(
         ("greedy-slack", slack, False),
     ]
     for method, order, earliest_only in attempts:
-        solution = _greedy(base_free, planned, order, earliest_only)
+        solution = _greedy(base, planned, order, earliest_only)
         if solution is not None:
-            return result(solution, method)
-    solution = _backtrack(base_free, planned, fair, BACKTRACK_BUDGET)
+            return solution, method
+    solution = _backtrack(base, planned, fair, BACKTRACK_BUDGET)
     if solution is not None:
-        return result(solution, "backtracking")
+        return solution, "backtracking"
     if any(c.spec.strategy == "steady" for c in planned):
         for method, order, _ in attempts:
-            solution = _greedy(base_free, planned, order, True)
+            solution = _greedy(base, planned, order, True)
             if solution is not None:
-                return result(solution, "earliest-" + method)
-    return result(None, None)
+                return solution, "earliest-" + method
+    return None, None
 
 
 # --------------------------------------------------------------------------- candidates (DOMAIN §2)
@@ -621,6 +788,8 @@ def candidate_spans(
     daytime_last_section: int = DAYTIME_LAST_SECTION,
     sections_per_day: int = SECTIONS_PER_DAY,
     max_weeks: int = MAX_WEEKS,
+    lectures: Iterable[Lecture] = (),
+    embedded: Iterable[tuple[int, int, int] | Slot] = (),
 ) -> list[Span]:
     """Preview candidates (DOMAIN §2): spans of ``length`` consecutive free sections on one day.
 
@@ -633,6 +802,10 @@ def candidate_spans(
     none already taken, up to ``max_candidates``. No span → ``[]``. Score each with
     :func:`candidate_score`. (Within one day, start order already puts daytime spans
     first; the daytime key is kept so the sort reads as the rule is written.)
+
+    With ``lectures`` (sections of lectures that admit study blocks, less ``embedded``):
+    free spans first; when fewer than ``max_candidates`` are found, spans wholly inside one
+    lecture follow, in the same order, each with its course in ``embedded_in``.
     """
     _check_int(length, "length", 1)
     _check_int(max_candidates, "max_candidates", 1)
@@ -659,32 +832,30 @@ def candidate_spans(
     if lo > hi:
         return []
 
-    full = (1 << sections_per_day) - 1
-    busy: dict[int, int] = {}
-    for slot in occupied:
-        week, day, section = slot.as_tuple() if isinstance(slot, Slot) else slot
-        d = (week - 1) * DAYS_PER_WEEK + day - 1
-        if lo <= d <= hi and 1 <= day <= DAYS_PER_WEEK and 1 <= section <= sections_per_day:
-            busy[d] = busy.get(d, 0) | (1 << (section - 1))
-
+    base = _base(occupied, lectures, embedded, n_days=n_days, max_weeks=max_weeks, sections_per_day=sections_per_day)
     chosen: list[Span] = []
-    for d in range(lo, hi + 1):
-        starts = _run_starts(full & ~busy.get(d, 0), length)
-        if d == lo:
-            starts &= -(1 << (first_section - 1))
-        if d == hi:
-            starts &= (1 << max(last_section - length + 1, 0)) - 1
-        if not starts:
-            continue
-        week, day = d // DAYS_PER_WEEK + 1, d % DAYS_PER_WEEK + 1
-        ordered = sorted(_iter_sections(starts), key=lambda s: (s > daytime_last_section, s))
-        taken_today: list[Span] = []
-        for s in ordered:
-            span = Span(week, day, s, s + length - 1)
-            if any(span.overlaps(t) for t in taken_today):
+    for pool in (FREE, 0) if base.lectures is not None else (FREE,):
+        for d in range(lo, hi + 1):
+            if pool == FREE:
+                masks = [(base.free[d], None)]
+            else:
+                masks = list(zip(base.lectures[d], base.course_ids[d], strict=True))
+            floor = -(1 << (first_section - 1)) if d == lo else -1
+            ceiling = (1 << max(last_section - length + 1, 0)) - 1 if d == hi else -1
+            starts = [
+                (s, course_id)
+                for mask, course_id in masks
+                for s in _iter_sections(_run_starts(mask, length) & floor & ceiling)
+            ]
+            if not starts:
                 continue
-            taken_today.append(span)
-            chosen.append(span)
-            if len(chosen) == max_candidates:
-                return chosen
+            week, day = d // DAYS_PER_WEEK + 1, d % DAYS_PER_WEEK + 1
+            starts.sort(key=lambda hit: (hit[0] > daytime_last_section, hit[0]))
+            for s, course_id in starts:
+                span = Span(week, day, s, s + length - 1, course_id)
+                if any(span.overlaps(t) for t in chosen):
+                    continue
+                chosen.append(span)
+                if len(chosen) == max_candidates:
+                    return chosen
     return chosen

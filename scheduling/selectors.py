@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.conf import settings
@@ -181,17 +181,45 @@ def week_rows(*, user, week: int) -> list[dict]:
 class WeekView:
     week: int
     start_date: date
-    days: list[dict]  # [{"day", "date", "events": [raw rows]}]
+    days: list[dict]  # [{"day", "date", "events": [raw rows]}]: lectures and free-standing events
+    embedded: dict[int, list[dict]] = field(default_factory=dict)  # lecture event id → the blocks inside it
+
+
+def nest_embedded(rows: list[dict]) -> tuple[list[dict], dict[int, list[dict]]]:
+    """Split a week's rows into the top level and, per lecture event, the blocks embedded in it
+    (docs/DOMAIN.md, "Lectures that admit study blocks"). A block whose lecture is not among
+    the rows (it cannot be, but a view never hides an event) stays at the top level."""
+    lectures = {}
+    for r in rows:
+        if r["kind"] == EventKind.COURSE and r["course_id"]:
+            lectures.setdefault((r["course_id"], r["week"], r["day"]), []).append(r)
+    top, inside = [], {}
+    for r in rows:
+        holder = None
+        if r.get("embedded_in_id"):
+            holder = next(
+                (
+                    lecture
+                    for lecture in lectures.get((r["embedded_in_id"], r["week"], r["day"]), ())
+                    if lecture["start_section"] <= r["start_section"] and r["end_section"] <= lecture["end_section"]
+                ),
+                None,
+            )
+        if holder is None:
+            top.append(r)
+        else:
+            inside.setdefault(holder["id"], []).append(r)
+    return top, inside
 
 
 def week_view(*, user, week: int) -> WeekView:
     clock = clock_for(user)
-    rows = week_rows(user=user, week=week)
+    rows, embedded = nest_embedded(week_rows(user=user, week=week))
     days = [
         {"day": day, "date": date_of(clock.semester_start, week, day), "events": [r for r in rows if r["day"] == day]}
         for day in range(1, DAYS + 1)
     ]
-    return WeekView(week=week, start_date=week_start(clock.semester_start, week), days=days)
+    return WeekView(week=week, start_date=week_start(clock.semester_start, week), days=days, embedded=embedded)
 
 
 def current_week(*, user, now: datetime | None = None) -> int | None:
@@ -231,8 +259,9 @@ def ongoing(*, user, now: datetime | None = None) -> dict:
     current = upcoming = None
     for row in cached["rows"]:
         start, end = clock.span(row["week"], row["day"], row["start_section"], row["end_section"])
-        if start <= now < end and current is None:
-            current = row
+        inner = current is not None and row.get("embedded_in_id") and not current.get("embedded_in_id")
+        if start <= now < end and (current is None or inner):
+            current = row  # a block inside the lecture going on is what the user is doing
         elif now < start and upcoming is None:
             upcoming = row
     return {"current": current, "next": upcoming}
@@ -258,8 +287,9 @@ def recent_completed(*, user, limit: int = 10, now: datetime | None = None) -> l
             .order_by("-week", "-day", "-end_section", "-id")
             .values("id", "title", "week", "day", "start_section", "end_section")
         )
-        # Today holds at most one event per section: `most` + sections rows always hold `most` ended ones.
-        return {"date": on, "tasks": tasks, "events": list(events[: most + len(clock.sections)])}
+        # Today holds at most two events per section (a lecture and a block inside it):
+        # `most` + 2 x sections rows always hold `most` ended ones.
+        return {"date": on, "tasks": tasks, "events": list(events[: most + 2 * len(clock.sections)])}
 
     cached = cache.read_stamped(
         cache.SCHEDULE, user.pk, cache.recent_key(user.pk), compute, timeout=_seconds_to_boundary(clock, now)

@@ -179,6 +179,9 @@ class PlacementSerializer(serializers.Serializer):
     day = serializers.IntegerField()
     start_section = serializers.IntegerField()
     end_section = serializers.IntegerField()
+    embedded_in = serializers.IntegerField(
+        allow_null=True, help_text="The course whose lecture holds the block; null in free sections."
+    )
 
 
 class StudyPlanSerializer(serializers.ModelSerializer):
@@ -232,6 +235,9 @@ class CourseInputSerializer(StrictSerializer):
     day = _day()
     start_section = _section()
     end_section = _section()
+    allow_tasks = serializers.BooleanField(
+        required=False, help_text="Its lectures may hold study blocks (default false)."
+    )
 
     def validate(self, attrs):
         _sections_ordered(attrs, self.instance)
@@ -321,12 +327,19 @@ class EventSerializer(serializers.Serializer):
     task_id = serializers.IntegerField(allow_null=True)
     task_item_id = serializers.IntegerField(allow_null=True)
     course_id = serializers.IntegerField(allow_null=True)
+    embedded_in = serializers.IntegerField(
+        allow_null=True, help_text="The course whose lecture holds this block (it admits study blocks)."
+    )
     source = serializers.ChoiceField(choices=EventSource.choices)
     done = serializers.BooleanField()
     created_at = serializers.DateTimeField()
 
     def to_representation(self, instance):
         return render_event(instance, self.context["clock"])
+
+
+class WeekEventSerializer(EventSerializer):
+    embedded = EventSerializer(many=True, help_text="The blocks inside this lecture.")
 
 
 def render_event(row, clock) -> dict:
@@ -347,6 +360,7 @@ def render_event(row, clock) -> dict:
         "task_id": get("task_id"),
         "task_item_id": get("task_item_id"),
         "course_id": get("course_id"),
+        "embedded_in": get("embedded_in_id"),
         "source": get("source"),
         "done": get("done"),
         "created_at": timezone.localtime(get("created_at"), clock.tz).isoformat(),
@@ -354,12 +368,19 @@ def render_event(row, clock) -> dict:
 
 
 def render_week(view, clock) -> dict:
-    """A WeekView as WeekSerializer documents it, built directly: this is the hottest read."""
+    """A WeekView as WeekSerializer documents it, built directly: this is the hottest read.
+    Blocks embedded in a lecture are rendered inside it (`embedded`), not beside it."""
+
+    def render(row):
+        out = render_event(row, clock)
+        out["embedded"] = [render_event(inner, clock) for inner in view.embedded.get(row["id"], ())]
+        return out
+
     return {
         "week": view.week,
         "start_date": view.start_date.isoformat(),
         "days": [
-            {"day": d["day"], "date": d["date"].isoformat(), "events": [render_event(r, clock) for r in d["events"]]}
+            {"day": d["day"], "date": d["date"].isoformat(), "events": [render(r) for r in d["events"]]}
             for d in view.days
         ],
     }
@@ -411,7 +432,7 @@ class RecentQuerySerializer(StrictSerializer):
 class DaySerializer(serializers.Serializer):
     day = serializers.IntegerField()
     date = serializers.DateField()
-    events = EventSerializer(many=True)
+    events = WeekEventSerializer(many=True)
 
 
 class WeekSerializer(serializers.Serializer):

@@ -30,6 +30,9 @@ class ChangeSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=["task", "task_item"])
     task_id = serializers.IntegerField(required=False)
     task_item_id = serializers.IntegerField(required=False)
+    embedded_in = serializers.IntegerField(
+        required=False, help_text="The course whose lecture holds the block (it admits study blocks)."
+    )
     to = PositionSerializer()
     # "from" is a keyword: declared below.
 

@@ -314,6 +314,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "scheduling.models.tasks.Status",
         "TriggerSourceEnum": "scheduling.models.active.TriggerSource",
+        "EventSourceEnum": "scheduling.models.timetable.EventSource",
         "ChunkObjectEnum": ["chat.completion.chunk"],
         "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
         "DraftPlanStatusEnum": "agent.models.PlanStatus",

@@ -29,6 +29,8 @@ class Course(models.Model):
     day = models.PositiveSmallIntegerField()
     start_section = models.PositiveSmallIntegerField()
     end_section = models.PositiveSmallIntegerField()
+    # A lecture whose sections may hold study blocks (docs/DOMAIN.md, "Lectures that admit study blocks").
+    allow_tasks = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -73,6 +75,10 @@ class ScheduleEvent(models.Model):
         "scheduling.TaskClassItem", on_delete=models.CASCADE, null=True, blank=True, related_name="schedule_events"
     )
     course = models.ForeignKey(Course, on_delete=models.CASCADE, null=True, blank=True, related_name="events")
+    # The allow_tasks course whose lecture holds this block; its slots are then on the embedded layer.
+    embedded_in = models.ForeignKey(
+        Course, on_delete=models.SET_NULL, null=True, blank=True, related_name="embedded_events"
+    )
     source = models.CharField(max_length=16, choices=EventSource.choices, default=EventSource.MANUAL)
     done = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -86,6 +92,9 @@ class ScheduleEvent(models.Model):
             models.CheckConstraint(condition=Q(week__gte=1, week__lte=MAX_WEEKS), name="event_week_1_30"),
             models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
             models.CheckConstraint(condition=Q(source__in=EventSource.values), name="event_source_valid"),
+            models.CheckConstraint(
+                condition=Q(embedded_in__isnull=True) | ~Q(kind=EventKind.COURSE), name="event_course_not_embedded"
+            ),
             *_ranges("event"),
         ]
 
@@ -93,30 +102,43 @@ class ScheduleEvent(models.Model):
         return f"{self.title} (w{self.week} d{self.day} {self.start_section}-{self.end_section})"
 
 
+class SlotLayer(models.IntegerChoices):
+    """The timetable holds one event per section; a lecture that admits study blocks holds one
+    embedded block per section on top of it (docs/DOMAIN.md, "Lectures that admit study blocks")."""
+
+    TIMETABLE = 0
+    EMBEDDED = 1
+
+
 class ScheduleSlot(models.Model):
-    """One row per (user, week, day, section) an event occupies: the UNIQUE constraint is what
-    makes two concurrent writes wanting the same section end with exactly one winner."""
+    """One row per (user, week, day, section, layer) an event occupies: the UNIQUE constraint is
+    what makes two concurrent writes wanting the same section end with exactly one winner."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     week = models.PositiveSmallIntegerField()
     day = models.PositiveSmallIntegerField()
     section = models.PositiveSmallIntegerField()
+    layer = models.PositiveSmallIntegerField(choices=SlotLayer.choices, default=SlotLayer.TIMETABLE)
     event = models.ForeignKey(ScheduleEvent, on_delete=models.CASCADE, related_name="slots")
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["user", "week", "day", "section"], name="slot_one_event_per_section"),
+            models.UniqueConstraint(
+                fields=["user", "week", "day", "section", "layer"], name="slot_one_event_per_section_layer"
+            ),
             models.CheckConstraint(
                 condition=Q(
                     week__gte=1, week__lte=MAX_WEEKS, day__gte=1, day__lte=DAYS, section__gte=1, section__lte=SECTIONS
                 ),
                 name="slot_in_timetable",
             ),
+            models.CheckConstraint(condition=Q(layer__in=SlotLayer.values), name="slot_layer_valid"),
         ]
         indexes = [models.Index(fields=["event"], name="slot_event_idx")]
 
     def __str__(self):
-        return f"{self.user_id}: w{self.week} d{self.day} s{self.section}"
+        suffix = " (embedded)" if self.layer == SlotLayer.EMBEDDED else ""
+        return f"{self.user_id}: w{self.week} d{self.day} s{self.section}{suffix}"
 
 
 class ScheduleVersion(models.Model):

@@ -372,10 +372,10 @@ def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[
     if bounds is None:
         return []
     earliest, latest = bounds
-    occupied = placement.taken_slots(user_id=user_id, first_week=earliest[0], last_week=latest[0])
+    free_time = placement.free_time_read(user_id=user_id, first_week=earliest[0], last_week=latest[0])
     candidates = []
     for index, span in enumerate(
-        placement.spans(clock=clock, occupied=occupied, length=need.length, earliest=earliest, latest=latest),
+        placement.spans(clock=clock, free_time=free_time, length=need.length, earliest=earliest, latest=latest),
         start=1,
     ):
         start_at, end_at = clock.span(span.week, span.day, span.start_section, span.end_section)

@@ -1,4 +1,8 @@
-"""Course writes: a course and its schedule events (one per listed week) in one transaction."""
+"""Course writes: a course and its schedule events (one per listed week) in one transaction.
+
+A course that allows tasks holds study blocks inside its lectures (docs/DOMAIN.md, "Lectures
+that admit study blocks"); a change that leaves such a block outside every lecture of its
+course turns it into an ordinary event, or is a 409 `slot_conflict` when that would clash."""
 
 from __future__ import annotations
 
@@ -6,10 +10,16 @@ from django.db import transaction
 
 from scheduling.models import Course, ScheduleEvent
 from scheduling.models.timetable import EventKind, EventSource
-from scheduling.services.events import EventSpec, events_create, events_delete, validate_position
+from scheduling.services.events import (
+    EventSpec,
+    embedded_reconcile,
+    events_create,
+    events_delete,
+    validate_position,
+)
 from scheduling.services.fields import assign, writable
 
-COURSE_FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section")
+COURSE_FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section", "allow_tasks")
 
 
 def _specs(course: Course) -> list[EventSpec]:
@@ -56,8 +66,12 @@ def course_update(*, user, course: Course, **data) -> Course:
     course = assign(Course.objects.select_for_update().get(pk=course.pk, user=user), data, COURSE_FIELDS)
     _check(course)
     course.save()
-    events_delete(user=user, events=ScheduleEvent.objects.filter(course=course), reason="course_updated")
+    # The blocks inside its lectures are judged against the rewritten lectures, not in between.
+    events_delete(
+        user=user, events=ScheduleEvent.objects.filter(course=course), reason="course_updated", reconcile=False
+    )
     events_create(user=user, events=_specs(course), source=EventSource.COURSE)
+    embedded_reconcile(user=user, course_ids=[course.pk])
     return course
 
 

@@ -19,7 +19,7 @@ from django.conf import settings
 from scheduling import edits
 from scheduling.models import ScheduleEvent, ScheduleVersion, Task, TaskClassItem
 from scheduling.models.active import ActiveSchedulePreview, TargetType
-from scheduling.services.placement import first_position_after, last_position_by, taken_slots
+from scheduling.services.placement import first_position_after, free_time_read, last_position_by
 from scheduling.timetable import Clock, semester_end
 from smartmate.errors import ApiError
 
@@ -68,12 +68,13 @@ def _windows(
 
 
 def _taken(*, user, changes: Sequence[Mapping]) -> tuple[set[edits.Position], dict[edits.Position, int]]:
-    """The sections of the edit's weeks that events hold, and (none yet: lectures hold no study
-    blocks on this schedule) those of lectures that admit study blocks, by the lecture's course."""
+    """The timetable sections of the edit's weeks that events hold, and the open sections of
+    lectures that admit study blocks (holding no block yet), each with its lecture's course."""
     weeks = [c["to"]["week"] for c in changes]
     if not weeks:
         return set(), {}
-    return taken_slots(user_id=user.pk, first_week=min(weeks), last_week=max(weeks)), {}
+    free_time = free_time_read(user_id=user.pk, first_week=min(weeks), last_week=max(weeks))
+    return free_time.occupied, free_time.embeddable()
 
 
 def changes_checked(

@@ -2,8 +2,14 @@
 the user's schedule version and publishes `schedule.changed`, in the write's transaction.
 
 Slots: each event owns one ScheduleSlot row per section it covers; the unique
-(user, week, day, section) constraint decides races, so of two concurrent writes that
+(user, week, day, section, layer) constraint decides races, so of two concurrent writes that
 want one section exactly one commits and the other gets 409 `slot_conflict`.
+
+Embedding (docs/DOMAIN.md, "Lectures that admit study blocks"): an event other than a course
+whose sections all lie inside one lecture of a course that allows tasks is embedded in that
+course — `embedded_in` names it and its slots are on the embedded layer, so it is no clash
+with the lecture (but is one with another block inside it). An event across two lectures, or
+across a lecture and a free section, is not embedded and clashes with the lecture.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from django.db.models import F, Q
 from outbox.services import enqueue
 from scheduling import cache
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, TaskClassItem
-from scheduling.models.timetable import EventKind, EventSource
+from scheduling.models.timetable import EventKind, EventSource, SlotLayer
 from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS
 from smartmate.errors import ApiError, Conflict
 
@@ -44,6 +50,51 @@ class EventSpec:
 
     def slots(self) -> list[tuple[int, int, int]]:
         return [(self.week, self.day, s) for s in range(self.start_section, self.end_section + 1)]
+
+
+Cell = tuple[int, int, int, int]
+"""``(week, day, section, layer)``: what a slot row claims."""
+
+
+def _cells(event, embedded_in: int | None) -> list[Cell]:
+    layer = SlotLayer.EMBEDDED if embedded_in else SlotLayer.TIMETABLE
+    return [(event.week, event.day, s, layer) for s in range(event.start_section, event.end_section + 1)]
+
+
+def _day_filter(days) -> Q:
+    cells = Q()
+    for week, day in set(days):
+        cells |= Q(week=week, day=day)
+    return cells
+
+
+def embedding_resolve(*, user, events, exclude_event_ids=()) -> list[int | None]:
+    """For each event or spec (anything with kind, week, day, start and end section), the course
+    whose lecture — of a course that allows tasks — holds every one of its sections, else None.
+    Courses are never embedded. One query; call it under the user's schedule lock."""
+    wanted = [e for e in events if e.kind != EventKind.COURSE]
+    if not wanted:
+        return [None] * len(events)
+    lectures: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    rows = (
+        ScheduleEvent.objects.filter(
+            _day_filter((e.week, e.day) for e in wanted), user=user, kind=EventKind.COURSE, course__allow_tasks=True
+        )
+        .exclude(pk__in=list(exclude_event_ids))
+        .values_list("week", "day", "start_section", "end_section", "course_id")
+    )
+    for week, day, start, end, course_id in rows:
+        lectures.setdefault((week, day), []).append((start, end, course_id))
+    out = []
+    for e in events:
+        found = None
+        if e.kind != EventKind.COURSE:
+            for start, end, course_id in lectures.get((e.week, e.day), ()):
+                if start <= e.start_section and e.end_section <= end:
+                    found = course_id
+                    break
+        out.append(found)
+    return out
 
 
 def validate_position(*, week, day, start_section, end_section, prefix: str = "") -> None:
@@ -103,19 +154,16 @@ def _schedule_written(*, user, reason: str, event_ids: Iterable[int] = ()) -> in
     return version
 
 
-def _conflicts(user, wanted: set[tuple[int, int, int]], *, exclude_event_ids=()) -> list[dict]:
-    """Existing events holding any of the wanted slots, one entry per event."""
+def _conflicts(user, wanted: set[Cell], *, exclude_event_ids=()) -> list[dict]:
+    """Existing events holding any of the wanted slots (on the same layer), one entry per event."""
     if not wanted:
         return []
-    cells = Q()
-    for week, day in {(w, d) for w, d, _ in wanted}:
-        cells |= Q(week=week, day=day)
     taken = (
-        ScheduleSlot.objects.filter(cells, user=user)
+        ScheduleSlot.objects.filter(_day_filter((w, d) for w, d, _s, _l in wanted), user=user)
         .exclude(event_id__in=list(exclude_event_ids))
-        .values_list("week", "day", "section", "event_id")
+        .values_list("week", "day", "section", "layer", "event_id")
     )
-    event_ids = sorted({event_id for w, d, s, event_id in taken if (w, d, s) in wanted})
+    event_ids = sorted({event_id for w, d, s, layer, event_id in taken if (w, d, s, layer) in wanted})
     events = ScheduleEvent.objects.filter(pk__in=event_ids).order_by("week", "day", "start_section")
     return [_conflict_entry(e) for e in events]
 
@@ -142,17 +190,18 @@ def _raise_conflict(conflicts: list[dict]) -> None:
 
 
 def _claim_slots(user, events: list[ScheduleEvent]) -> None:
-    """Insert the slot rows; a unique violation (a racing writer) becomes a slot_conflict."""
+    """Insert the slot rows (an embedded event's on the embedded layer); a unique violation (a
+    racing writer) becomes a slot_conflict."""
     rows = [
-        ScheduleSlot(user=user, week=e.week, day=e.day, section=s, event=e)
+        ScheduleSlot(user=user, week=w, day=d, section=s, layer=layer, event=e)
         for e in events
-        for s in range(e.start_section, e.end_section + 1)
+        for w, d, s, layer in _cells(e, e.embedded_in_id)
     ]
     try:
         with transaction.atomic():
             ScheduleSlot.objects.bulk_create(rows)
     except IntegrityError:
-        wanted = {(r.week, r.day, r.section) for r in rows}
+        wanted = {(r.week, r.day, r.section, r.layer) for r in rows}
         _raise_conflict(_conflicts(user, wanted, exclude_event_ids=[e.pk for e in events]) or [])
 
 
@@ -178,14 +227,15 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
         )
     if not events:
         return []
-    wanted: dict[tuple[int, int, int], EventSpec] = {}
+    version = schedule_version_bump(user=user)  # first: the user's schedule lock, held until commit
+    embedded = embedding_resolve(user=user, events=events)
+    wanted: dict[Cell, EventSpec] = {}
     clashing: list[EventSpec] = []  # specs of this call that overlap an earlier spec of it
-    for spec in events:
-        for slot in spec.slots():
-            other = wanted.setdefault(slot, spec)
+    for spec, course_id in zip(events, embedded, strict=True):
+        for cell in _cells(spec, course_id):
+            other = wanted.setdefault(cell, spec)
             if other is not spec and other not in clashing:
                 clashing.append(other)
-    version = schedule_version_bump(user=user)  # first: the user's schedule lock, held until commit
     conflicts = _conflicts(user, set(wanted)) + [_conflict_entry(spec) for spec in clashing]
     if conflicts:
         _raise_conflict(conflicts)
@@ -204,10 +254,11 @@ def events_create(*, user, events: list[EventSpec], source: str = EventSource.MA
                 task_id=spec.task_id,
                 task_item_id=spec.task_item_id,
                 course_id=spec.course_id,
+                embedded_in_id=course_id,
                 source=source,
                 done=spec.done,
             )
-            for spec in events
+            for spec, course_id in zip(events, embedded, strict=True)
         ]
     )
     _claim_slots(user, created)
@@ -249,13 +300,15 @@ def event_update(*, user, event: ScheduleEvent, **fields) -> ScheduleEvent:
         setattr(event, name, value)
     _schedule_written(user=user, reason="event_moved" if moved else "event_updated", event_ids=[event.pk])
     if moved:
-        wanted = {(event.week, event.day, s) for s in range(event.start_section, event.end_section + 1)}
-        conflicts = _conflicts(user, wanted, exclude_event_ids=[event.pk])
+        event.embedded_in_id = embedding_resolve(user=user, events=[event], exclude_event_ids=[event.pk])[0]
+        conflicts = _conflicts(user, set(_cells(event, event.embedded_in_id)), exclude_event_ids=[event.pk])
         if conflicts:
             _raise_conflict(conflicts)
         ScheduleSlot.objects.filter(event=event).delete()
         event.save()
         _claim_slots(user, [event])
+        if event.kind == EventKind.COURSE and event.course_id:
+            embedded_reconcile(user=user, course_ids=[event.course_id])
     else:
         event.save()
     return event
@@ -273,14 +326,57 @@ def event_delete(*, user, event: ScheduleEvent) -> None:
 
 
 @transaction.atomic
-def events_delete(*, user, events, reason: str = "events_deleted") -> int:
-    """Delete a queryset of the user's events (their slots go with them)."""
+def events_delete(*, user, events, reason: str = "events_deleted", reconcile: bool = True) -> int:
+    """Delete a queryset of the user's events (their slots go with them). Blocks embedded in a
+    deleted lecture stay where they are, as ordinary events (`reconcile=False` leaves that to a
+    caller that rewrites the lectures in the same transaction)."""
     events = events.filter(user=user)
-    ids = list(events.values_list("pk", flat=True))
-    if not ids:
+    rows = list(events.values_list("pk", "kind", "course_id"))
+    if not rows:
         return 0  # nothing on the schedule changes: open previews stay valid
+    ids = [pk for pk, _kind, _course in rows]
     _schedule_written(user=user, reason=reason, event_ids=ids)
     if TaskClassItem.objects.filter(scheduled_event_id__in=ids).exists():
         cache.invalidate_on_commit(user.pk, cache.TASK_CLASSES)  # SET_NULL is an update(): no signal
     ScheduleEvent.objects.filter(pk__in=ids).delete()
+    lectures = {course for _pk, kind, course in rows if kind == EventKind.COURSE and course}
+    if reconcile and lectures:
+        embedded_reconcile(user=user, course_ids=lectures)
     return len(ids)
+
+
+def embedded_reconcile(*, user, course_ids) -> None:
+    """After the lectures of these courses changed (moved, deleted, rewritten, `allow_tasks`
+    turned off), every block embedded in them that no lecture of its course holds any more
+    becomes an ordinary event where it is: its slots move to the timetable layer. Where that
+    layer is taken — the lecture is still there but no longer admits blocks, or moved over
+    part of the block — 409 `slot_conflict` names those blocks and the caller's transaction
+    rolls back. Call under the user's schedule lock (inside a schedule write)."""
+    blocks = list(ScheduleEvent.objects.filter(user=user, embedded_in_id__in=list(course_ids)))
+    if not blocks:
+        return
+    holders = embedding_resolve(user=user, events=blocks)
+    for block, holder in zip(blocks, holders, strict=True):
+        if holder is not None and holder != block.embedded_in_id:  # now inside another such lecture
+            ScheduleEvent.objects.filter(pk=block.pk).update(embedded_in_id=holder)
+            cache.invalidate_on_commit(user.pk, cache.SCHEDULE)
+    loose = [block for block, holder in zip(blocks, holders, strict=True) if holder is None]
+    if not loose:
+        return
+    wanted = {cell for block in loose for cell in _cells(block, None)}
+    if _conflicts(user, wanted, exclude_event_ids=[b.pk for b in loose]):
+        count = len(loose)
+        raise Conflict(
+            f"{count} block{'s' if count != 1 else ''} inside this lecture would clash with it or with another "
+            "event; move or delete them first.",
+            code="slot_conflict",
+            details={"conflicts": [_conflict_entry(b) for b in loose]},
+        )
+    ids = [b.pk for b in loose]
+    ScheduleEvent.objects.filter(pk__in=ids).update(embedded_in=None)
+    try:
+        with transaction.atomic():
+            ScheduleSlot.objects.filter(event_id__in=ids).update(layer=SlotLayer.TIMETABLE)
+    except IntegrityError:
+        _raise_conflict([_conflict_entry(b) for b in loose])
+    cache.invalidate_on_commit(user.pk, cache.SCHEDULE)

@@ -4,18 +4,25 @@ The pure planner (`scheduling.planner`) decides; this module reads what it needs
 slots, the open tasks and items), maps moments to timetable positions, and turns the planner's
 spans and placements into changes (the shape `scheduling.services.applying` writes). Previews'
 candidates, study plans and the agent's drafts all place through here.
+
+Lectures that admit study blocks (docs/DOMAIN.md, "Lectures that admit study blocks"): what is
+taken is read as a `FreeTime` — the timetable's taken sections, the lectures of courses that
+allow tasks and the sections of them already holding a block — so every placer here uses free
+sections first, then inside such lectures, never across; a change inside a lecture carries
+`embedded_in`. (The write decides the embedding again, under the schedule lock:
+`scheduling.services.events.embedding_resolve`.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
 from scheduling import planner
-from scheduling.models import ScheduleSlot, Task, TaskClass, TaskClassItem
+from scheduling.models import ScheduleEvent, ScheduleSlot, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status
-from scheduling.models.timetable import EventKind
+from scheduling.models.timetable import EventKind, SlotLayer
 from scheduling.selectors import clock_for, schedule_version_get
 from scheduling.timetable import MAX_WEEKS, Clock, semester_end
 
@@ -72,35 +79,112 @@ def day_part_sections(clock: Clock, part: str | None) -> range:
 # --- what is taken ---------------------------------------------------------------------------
 
 
-def taken_slots(*, user_id: int, first_week: int = 1, last_week: int = MAX_WEEKS) -> set[Position]:
-    """The (week, day, section) slots of weeks first..last that a block may not use."""
-    return set(
-        ScheduleSlot.objects.filter(user_id=user_id, week__gte=first_week, week__lte=last_week).values_list(
-            "week", "day", "section"
+@dataclass
+class FreeTime:
+    """What a block may use: not the `occupied` timetable sections — except, inside a lecture of
+    `lectures` (courses that allow tasks), the sections not in `embedded` (already holding a
+    block)."""
+
+    occupied: set = field(default_factory=set)
+    lectures: list = field(default_factory=list)
+    embedded: set = field(default_factory=set)
+
+    def take(self, week: int, day: int, start_section: int, end_section: int, embedded_in: int | None = None):
+        """Count a block placed here (inside a lecture when `embedded_in`) as taken."""
+        (self.embedded if embedded_in else self.occupied).update(
+            (week, day, s) for s in range(start_section, end_section + 1)
         )
-    )
+
+    def take_change(self, change: dict) -> None:
+        self.take(**change["to"], embedded_in=change.get("embedded_in"))
+
+    def planner_kwargs(self) -> dict:
+        return {"occupied": self.occupied, "lectures": self.lectures, "embedded": self.embedded}
+
+    def embeddable(self) -> dict[Position, int]:
+        """The open lecture sections (holding no block yet), each with its lecture's course."""
+        return {
+            (lecture.week, lecture.day, s): lecture.course_id
+            for lecture in self.lectures
+            for s in range(lecture.start_section, lecture.end_section + 1)
+            if (lecture.week, lecture.day, s) not in self.embedded
+        }
+
+    def holder(self, week: int, day: int, start_section: int, end_section: int) -> int | None:
+        """The course whose lecture holds all these sections, if one does (whatever is in it)."""
+        for lecture in self.lectures:
+            same_day = (lecture.week, lecture.day) == (week, day)
+            if same_day and lecture.start_section <= start_section and end_section <= lecture.end_section:
+                return lecture.course_id
+        return None
+
+    def fits(self, week: int, day: int, start_section: int, end_section: int) -> tuple[bool, int | None]:
+        """`(ok, embedded_in)`: whether a block may go here — wholly in free sections
+        (`embedded_in` None) or wholly inside one lecture of a course that allows tasks, on no
+        section already holding a block (`embedded_in` its course)."""
+        cells = {(week, day, s) for s in range(start_section, end_section + 1)}
+        if not cells & self.occupied:
+            return True, None
+        course_id = self.holder(week, day, start_section, end_section)
+        if course_id is not None and not cells & self.embedded:
+            return True, course_id
+        return False, None
+
+
+def free_time_read(
+    *,
+    user_id: int,
+    clock: Clock | None = None,
+    now: datetime | None = None,
+    first_week: int = 1,
+    last_week: int = MAX_WEEKS,
+) -> FreeTime:
+    """The FreeTime of weeks first..last. With `clock` and `now`, the sections of today that have
+    already started count as taken on both layers: the planner takes `today` as a date, so the
+    past of today is ours to mark."""
+    weeks = {"week__gte": max(first_week, 1), "week__lte": min(last_week, MAX_WEEKS)}
+    free_time = FreeTime()
+    for week, day, section, layer in ScheduleSlot.objects.filter(user_id=user_id, **weeks).values_list(
+        "week", "day", "section", "layer"
+    ):
+        (free_time.embedded if layer == SlotLayer.EMBEDDED else free_time.occupied).add((week, day, section))
+    free_time.lectures = [
+        planner.Lecture(*row)
+        for row in ScheduleEvent.objects.filter(
+            user_id=user_id, kind=EventKind.COURSE, course__allow_tasks=True, **weeks
+        ).values_list("week", "day", "start_section", "end_section", "course_id")
+    ]
+    if clock is not None and now is not None:
+        local, week, day = clock.locate(now)
+        for section, (start, _end) in enumerate(clock.sections, start=1):
+            if datetime.combine(local, start, tzinfo=clock.tz) <= now:
+                free_time.occupied.add((week, day, section))
+                free_time.embedded.add((week, day, section))
+    return free_time
+
+
+def taken_slots(*, user_id: int, first_week: int = 1, last_week: int = MAX_WEEKS) -> set[Position]:
+    """The (week, day, section) slots of weeks first..last that hold an event: a block may use
+    none of them, except inside a lecture that admits blocks (`free_time_read` has those)."""
+    return free_time_read(user_id=user_id, first_week=first_week, last_week=last_week).occupied
 
 
 def occupied_slots(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> set:
-    """Taken slots of weeks first..last, plus the sections of today that have already started:
-    the planner takes `today` as a date, so the past of today is ours to mark."""
-    taken = taken_slots(user_id=user.pk, first_week=first_week, last_week=last_week)
-    local, week, day = clock.locate(now)
-    for section, (start, _end) in enumerate(clock.sections, start=1):
-        if datetime.combine(local, start, tzinfo=clock.tz) <= now:
-            taken.add((week, day, section))
-    return taken
+    """Taken timetable slots of weeks first..last, plus the sections of today that have already
+    started (what a block may not use outside a lecture that admits blocks)."""
+    return free_time_read(user_id=user.pk, clock=clock, now=now, first_week=first_week, last_week=last_week).occupied
 
 
 # --- the planner's answers as changes ----------------------------------------------------------
 
 
 def spans(
-    *, clock: Clock, occupied: Iterable, length: int, earliest: Position, latest: Position, max_candidates: int = 3
+    *, clock: Clock, free_time: FreeTime, length: int, earliest: Position, latest: Position, max_candidates: int = 3
 ) -> list[planner.Span]:
-    """Free spans of `length` sections in the window, by the preview candidates' order."""
+    """Spans of `length` sections in the window, by the preview candidates' order: free ones
+    first, then ones inside a lecture that admits blocks (`embedded_in` set)."""
     return planner.candidate_spans(
-        occupied=occupied,
+        **free_time.planner_kwargs(),
         length=length,
         earliest=earliest,
         latest=latest,
@@ -120,8 +204,9 @@ def block_change(
     end_section: int,
     task_id: int | None = None,
     task_item_id: int | None = None,
+    embedded_in: int | None = None,
 ) -> dict:
-    """A new block as the change an apply writes."""
+    """A new block as the change an apply writes (inside a lecture: `embedded_in` its course)."""
     change = {
         "op": "create",
         "title": title,
@@ -132,6 +217,8 @@ def block_change(
         change["task_id"] = task_id
     if task_item_id:
         change["task_item_id"] = task_item_id
+    if embedded_in:
+        change["embedded_in"] = embedded_in
     return change
 
 
@@ -167,9 +254,10 @@ def free_time_proposal(*, user, now: datetime, days_ahead: int, limit: int = 20)
     """Place the user's open tasks and unscheduled task-class items into free spans of the next
     `days_ahead` days; None when nothing fits.
 
-    Tasks (earliest deadline first) take the first free span before their deadline; the items
-    then go through the study planner with their classes' exclusions, daily cap and strategy,
-    in the time left. Whatever does not fit is left out."""
+    Tasks (earliest deadline first) take the first free span before their deadline (inside a
+    lecture that admits blocks when no free one is left); the items then go through the study
+    planner with their classes' exclusions, daily cap and strategy, in the time left. Whatever
+    does not fit is left out."""
     clock = clock_for(user)
     today = now.astimezone(clock.tz).date()
     last_date = min(today + timedelta(days=days_ahead), semester_end(clock.semester_start))
@@ -179,12 +267,11 @@ def free_time_proposal(*, user, now: datetime, days_ahead: int, limit: int = 20)
     horizon_end = datetime.combine(last_date, clock.sections[-1][1], tzinfo=clock.tz)
     # The version before the slots: the proposal's base is never newer than what it saw.
     base_version = schedule_version_get(user)
-    occupied = occupied_slots(user=user, clock=clock, now=now, first_week=max(earliest[0], 1))
+    free_time = free_time_read(user_id=user.pk, clock=clock, now=now, first_week=max(earliest[0], 1))
     changes: list[dict] = []
 
     def add(change: dict) -> None:
-        to = change["to"]
-        occupied.update((to["week"], to["day"], s) for s in range(to["start_section"], to["end_section"] + 1))
+        free_time.take_change(change)
         changes.append(change)
 
     tasks = (
@@ -198,32 +285,36 @@ def free_time_proposal(*, user, now: datetime, days_ahead: int, limit: int = 20)
             continue
         length = max(1, task.estimated_sections)
         for span in spans(
-            clock=clock, occupied=occupied, length=length, earliest=earliest, latest=bounds[1], max_candidates=1
+            clock=clock, free_time=free_time, length=length, earliest=earliest, latest=bounds[1], max_candidates=1
         ):
             add(block_change(title=task.title, kind=EventKind.TASK, task_id=task.pk, **span_position(span)))
 
     for placement in _items_placements(
-        user=user, clock=clock, occupied=occupied, today=today, last_date=last_date, limit=limit
+        user=user, clock=clock, free_time=free_time, today=today, last_date=last_date, limit=limit
     ):
         add(
             block_change(
                 title=placement.title,
                 kind=EventKind.TASK_ITEM,
                 task_item_id=placement.item_id,
-                week=placement.week,
-                day=placement.day,
-                start_section=placement.start_section,
-                end_section=placement.end_section,
+                **span_position(placement.span),
             )
         )
     return Proposal(changes, base_version) if changes else None
 
 
 def span_position(span: planner.Span) -> dict:
-    return {"week": span.week, "day": span.day, "start_section": span.start_section, "end_section": span.end_section}
+    """A span's place as `block_change` takes it, with the lecture holding it (if any)."""
+    return {
+        "week": span.week,
+        "day": span.day,
+        "start_section": span.start_section,
+        "end_section": span.end_section,
+        "embedded_in": span.embedded_in,
+    }
 
 
-def _items_placements(*, user, clock: Clock, occupied: set, today: date, last_date: date, limit: int):
+def _items_placements(*, user, clock: Clock, free_time: FreeTime, today: date, last_date: date, limit: int):
     items = TaskClassItem.objects.filter(user=user, status=Status.TODO, scheduled_event__isnull=True).order_by(
         "task_class_id", "order", "id"
     )[:limit]
@@ -245,7 +336,7 @@ def _items_placements(*, user, clock: Clock, occupied: set, today: date, last_da
         try:
             result = planner.plan_study(
                 classes=classes,
-                occupied=occupied,
+                **free_time.planner_kwargs(),
                 semester_start=clock.semester_start,
                 today=today,
                 sections_per_day=len(clock.sections),
@@ -260,26 +351,30 @@ def _items_placements(*, user, clock: Clock, occupied: set, today: date, last_da
     for group in groups:
         placements = plan(group)
         for p in placements:
-            occupied.update((p.week, p.day, s) for s in range(p.start_section, p.end_section + 1))
+            free_time.take(p.week, p.day, p.start_section, p.end_section, p.embedded_in)
         yield from placements
 
 
 # --- one block moved ---------------------------------------------------------------------------
 
 
-def free_start(*, user, week: int, day: int, length: int, part: str | None, others: Iterable[dict] = ()) -> int | None:
-    """The first section of `day` in week `week` that starts `length` free sections inside the
-    day part (`day_part_sections`), with the blocks of `others` (changes not yet written)
-    counted as taken; None when there is none."""
+def free_start(
+    *, user, week: int, day: int, length: int, part: str | None, others: Iterable[dict] = ()
+) -> tuple[int, int | None] | None:
+    """`(start_section, embedded_in)` of the first span of `length` sections of `day` in week
+    `week` inside the day part (`day_part_sections`) that is free — or, when none is, wholly
+    inside one lecture that admits blocks (`embedded_in` its course) — with the blocks of
+    `others` (changes not yet written) counted as taken; None when there is none."""
     clock = clock_for(user)
     sections = len(clock.sections)
-    taken = {(d, s) for _w, d, s in taken_slots(user_id=user.pk, first_week=week, last_week=week)}
+    free_time = free_time_read(user_id=user.pk, first_week=week, last_week=week)
     for other in others:
-        to = other["to"]
-        if to["week"] == week:
-            taken.update((to["day"], s) for s in range(to["start_section"], to["end_section"] + 1))
-    for start in day_part_sections(clock, part):
-        block = range(start, start + length)
-        if block.stop - 1 <= sections and not any((day, s) in taken for s in block):
-            return start
+        if other["to"]["week"] == week:
+            free_time.take_change(other)
+    starts = [s for s in day_part_sections(clock, part) if s + length - 1 <= sections]
+    found = [(start, free_time.fits(week, day, start, start + length - 1)) for start in starts]
+    for inside in (False, True):
+        for start, (ok, embedded_in) in found:
+            if ok and (embedded_in is not None) == inside:
+                return start, embedded_in
     return None

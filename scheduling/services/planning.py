@@ -22,7 +22,7 @@ from scheduling.services import applying, placement
 from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS, semester_end
 from smartmate.errors import ApiError, Conflict
 
-PLAN_FIELDS = ("item_id", "title", "week", "day", "start_section", "end_section")
+PLAN_FIELDS = ("item_id", "title", "week", "day", "start_section", "end_section", "embedded_in")
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -74,7 +74,7 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
             items[item.task_class_id].append(item)
         # The version before the slots: the plan's base is never newer than what it saw.
         base_version = schedule_version_get(user)
-        occupied = placement.occupied_slots(user=user, clock=clock, now=now)
+        free_time = placement.free_time_read(user_id=user.pk, clock=clock, now=now)
         try:
             specs = [
                 placement.class_spec(
@@ -84,7 +84,7 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
             ]
             result = planner.plan_study(
                 classes=specs,
-                occupied=occupied,
+                **free_time.planner_kwargs(),
                 semester_start=clock.semester_start,
                 today=now.astimezone(clock.tz).date(),
                 sections_per_day=len(clock.sections),
@@ -96,7 +96,11 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
                 f"These items need {result.needed_sections} sections; "
                 f"{result.free_sections} free sections are usable, and they do not all fit.",
                 code="not_enough_time",
-                details={"needed_sections": result.needed_sections, "free_sections": result.free_sections},
+                details={
+                    "needed_sections": result.needed_sections,
+                    "free_sections": result.free_sections,
+                    "embeddable_sections": result.embeddable_sections,
+                },
             )
         return StudyPlan.objects.create(
             user=user,
@@ -131,12 +135,12 @@ def study_plan_apply(*, user, plan_id, idempotency_key: str = "", now: datetime 
     )
 
 
-def placement_change(placement: dict) -> dict:
+def placement_change(stored: dict) -> dict:
     """A stored placement as the change an apply writes."""
-    return {
-        "op": "create",
-        "title": placement["title"],
-        "kind": EventKind.TASK_ITEM,
-        "task_item_id": placement["item_id"],
-        "to": {name: placement[name] for name in applying.POSITION_FIELDS},
-    }
+    return placement.block_change(
+        title=stored["title"],
+        kind=EventKind.TASK_ITEM,
+        task_item_id=stored["item_id"],
+        embedded_in=stored.get("embedded_in"),
+        **{name: stored[name] for name in applying.POSITION_FIELDS},
+    )

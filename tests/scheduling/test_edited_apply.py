@@ -195,3 +195,20 @@ def test_of_two_concurrent_edited_applies_exactly_one_writes(user, client_for):
     winner = next(i for i, r in enumerate(responses) if r.status_code == 200)
     (event,) = ScheduleEvent.objects.filter(user=user, source="active_schedule")
     assert event.start_section == places[winner]["start_section"] and event.day == places[winner]["day"]
+
+
+@pytest.mark.django_db
+def test_a_block_may_move_into_a_lecture_that_admits_it_but_not_across_its_edge(user, api):
+    lecture = at(user, timezone.now() + timedelta(days=1), 5)
+    body = {"name": "Academic English", "weeks": [lecture["week"]], "day": lecture["day"], "allow_tasks": True}
+    course = api.post("/api/v1/courses/", {**body, "start_section": 5, "end_section": 6}, format="json")
+    assert course.status_code == 201, course.content
+    preview = ready_preview(user)
+    across = {**lecture, "start_section": 6, "end_section": 7}
+    assert reasons(apply(api, preview, moved(preview, across))) == [(0, ["spans_lecture"])]
+    nothing_written(preview)
+    inside = apply(api, preview, moved(preview, lecture), key="e2")
+    assert inside.status_code == 200, inside.content
+    event = ScheduleEvent.objects.get(source="active_schedule")
+    assert event.embedded_in_id == course.json()["id"]
+    assert (event.start_section, event.end_section) == (5, 6)

@@ -69,7 +69,8 @@ def test_plan_then_apply_puts_every_item_on_the_week_view(api, user):
     placements = body["placements"]
     items = {i.pk: i for i in TaskClassItem.objects.all()}
     assert {p["item_id"] for p in placements} == set(items)
-    assert set(placements[0]) == {"item_id", "title", "week", "day", "start_section", "end_section"}
+    assert set(placements[0]) == {"item_id", "title", "week", "day", "start_section", "end_section", "embedded_in"}
+    assert all(p["embedded_in"] is None for p in placements)  # free time was enough
     assert not ScheduleEvent.objects.filter(kind="task_item").exists()  # nothing written before apply
 
     taken = {(2, 1, s) for s in range(1, 5)}
@@ -181,7 +182,7 @@ def test_not_enough_time_names_the_needed_and_free_sections(api, user):
     events_create(user=user, events=[EventSpec(title="Lab", week=2, day=1, start_section=1, end_section=2)])
     one_day = make_class(user, "Cram", start=(2, 1), end=(2, 1), items=(4, 4, 4))
     body = error(api.post(PLAN, {"class_ids": [one_day.pk]}, format="json"), 409, "not_enough_time")
-    assert body["details"] == {"needed_sections": 12, "free_sections": 10}
+    assert body["details"] == {"needed_sections": 12, "free_sections": 10, "embeddable_sections": 0}
     assert not StudyPlan.objects.exists() and not ScheduleEvent.objects.filter(kind="task_item").exists()
 
 
