@@ -128,10 +128,8 @@ def _flatten_fields(detail, prefix=""):
     fields = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            if key == "non_field_errors" and prefix:  # a nested serializer refusing its whole value
-                name = prefix
-            else:
-                name = f"{prefix}.{key}" if prefix else str(key)
+            whole = key == "non_field_errors" and prefix  # a nested serializer refusing its whole value
+            name = prefix if whole else (f"{prefix}.{key}" if prefix else str(key))
             nested = isinstance(value, dict) or (isinstance(value, list) and not all(isinstance(v, str) for v in value))
             if value and nested:
                 fields.update(_flatten_fields(value, name))
