@@ -76,6 +76,16 @@ def prompt_context(*, user, conversation, now_line: str = "") -> dict:
     )
 
 
+def plan_body(draft: PlanDraft) -> dict:
+    """A draft as the API shows it: its candidate, with its state."""
+    return {
+        **draft.candidate,
+        "status": draft.status,
+        "base_version": draft.base_version,
+        "applied_event_ids": draft.applied_event_ids,
+    }
+
+
 def plan_preview(*, conversation) -> dict | None:
     """The conversation's latest draft candidate (cached under sm:agent:plan:{conversation})."""
     key = plan_cache_key(conversation.pk)
@@ -86,16 +96,7 @@ def plan_preview(*, conversation) -> dict | None:
     if cached is not None:
         return cached or None
     draft = PlanDraft.objects.filter(conversation=conversation).order_by("-created_at", "-id").first()
-    value = (
-        {
-            **draft.candidate,
-            "status": draft.status,
-            "base_version": draft.base_version,
-            "applied_event_ids": draft.applied_event_ids,
-        }
-        if draft and draft.status != PlanStatus.STALE
-        else {}
-    )
+    value = plan_body(draft) if draft and draft.status != PlanStatus.STALE else {}
     try:
         cache.set(key, value, settings.AGENT_CACHE_TTL)
     except Exception:

@@ -303,6 +303,18 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
     return draft
 
 
+def _draft_for_update(conversation: Conversation) -> PlanDraft:
+    """The conversation's latest draft, locked until commit; 404 without one, 409 once applied."""
+    draft = (
+        PlanDraft.objects.select_for_update().filter(conversation=conversation).order_by("-created_at", "-id").first()
+    )
+    if draft is None:
+        raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
+    if draft.status == PlanStatus.APPLIED:
+        raise Conflict("This schedule preview was already applied.", code="already_applied")
+    return draft
+
+
 def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
     """Active-schedule apply rules, through the same write step as previews and study plans:
     lock the draft and the schedule version, write all events or none, stale → never again."""
@@ -311,16 +323,7 @@ def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
 
     stale_message = "Your schedule changed since this preview was made."
     with transaction.atomic():
-        draft = (
-            PlanDraft.objects.select_for_update()
-            .filter(conversation=conversation)
-            .order_by("-created_at", "-id")
-            .first()
-        )
-        if draft is None:
-            raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
-        if draft.status == PlanStatus.APPLIED:
-            raise Conflict("This schedule preview was already applied.", code="already_applied")
+        draft = _draft_for_update(conversation)
         stale = draft.status == PlanStatus.STALE
         if not stale:
             try:
@@ -357,3 +360,42 @@ def _clear_plan_cache(conversation_id):
         cache.delete(plan_cache_key(conversation_id))
     except Exception:
         logger.warning("plan cache delete failed")
+
+
+def plan_edit(*, user, conversation: Conversation, changes: list[dict], now: datetime | None = None) -> PlanDraft:
+    """Move the draft's blocks before it is applied (docs/DOMAIN.md, "Edited previews and drafts"):
+    the planner's placement rules, judged against the schedule as it is, under the same lock an
+    apply takes. A broken rule → 422 `invalid_changes` and the draft stays as it was; a schedule
+    that changed since the draft → 409 `stale_version`, and the draft is stale for good (as at apply)."""
+    from scheduling.selectors import clock_for
+    from scheduling.services import edits
+
+    now = now or timezone.now()
+    stale_message = "Your schedule changed since this preview was made."
+    with transaction.atomic():
+        draft = _draft_for_update(conversation)
+        stale = draft.status == PlanStatus.STALE or edits.schedule_version_locked(user=user) != draft.base_version
+        if not stale:
+            clock = clock_for(user)
+            not_before, horizon_end = edits.draft_window(created_at=draft.created_at, now=now, clock=clock)
+            candidate_changes = draft.candidate.get("changes", [])
+            checked = edits.changes_checked(
+                user=user,
+                clock=clock,
+                changes=changes,
+                candidate_changes=candidate_changes,
+                not_before=not_before,
+                horizon_end=horizon_end,
+            )
+            draft.candidate = {
+                **draft.candidate,
+                "changes": checked,
+                "summary": f"{len(checked)} block(s), as you placed them",
+            }
+            draft.save(update_fields=["candidate", "updated_at"])
+        elif draft.status != PlanStatus.STALE:
+            draft.status = PlanStatus.STALE
+            draft.save(update_fields=["status", "updated_at"])
+    if stale:
+        raise Conflict(stale_message, code="stale_version")
+    return draft

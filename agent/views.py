@@ -34,6 +34,7 @@ from agent.serializers import (
     TimelineSerializer,
 )
 from agent.sse import event_stream, replay_stream
+from scheduling.serializers_active import ScheduleEditSerializer
 from smartmate.api import validated
 from smartmate.errors import ApiError
 from smartmate.idempotency import (
@@ -234,6 +235,15 @@ class ConversationViewSet(ChatMixin, viewsets.ModelViewSet):
         if preview is None:
             raise ApiError("This conversation has no schedule preview.", code="not_found", status_code=404)
         return Response(preview)
+
+    @extend_schema(request=ScheduleEditSerializer, responses={200: AgentPlanSerializer})
+    @schedule_preview.mapping.patch
+    def schedule_preview_edit(self, request, pk=None):
+        """Move the draft plan's blocks: the same placement rules as the planner, else 422 invalid_changes"""
+        conversation = self.get_object()
+        data = validated(ScheduleEditSerializer, request)
+        draft = services.plan_edit(user=request.user, conversation=conversation, changes=data["changes"])
+        return Response(selectors.plan_body(draft))
 
     @extend_schema(request=None, responses={200: AgentPlanAppliedSerializer})
     @action(detail=True, methods=["post"], url_path="schedule-preview/apply")

@@ -12,6 +12,7 @@ from scheduling.models.active import (
     TargetType,
     TriggerType,
 )
+from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS
 from smartmate.api import BoundedDateTimeField, StrictSerializer
 
 
@@ -137,8 +138,61 @@ class TriggerResultSerializer(serializers.Serializer):
     preview = PreviewSerializer(allow_null=True)
 
 
+# --- edited changes of a preview candidate or an agent draft (docs/DOMAIN.md, "Edited previews and drafts") ---
+
+MAX_EDITED_CHANGES = 100
+
+
+class EditedPositionSerializer(StrictSerializer):
+    week = serializers.IntegerField(min_value=1, max_value=MAX_WEEKS)
+    day = serializers.IntegerField(min_value=1, max_value=DAYS)
+    start_section = serializers.IntegerField(min_value=1, max_value=SECTIONS)
+    end_section = serializers.IntegerField(min_value=1, max_value=SECTIONS)
+
+    def validate(self, attrs):
+        if attrs["start_section"] > attrs["end_section"]:
+            raise serializers.ValidationError({"end_section": ["Must not be before start_section."]})
+        return attrs
+
+
+class EditedChangeSerializer(StrictSerializer):
+    """One change of a candidate, moved: the same shape as a candidate's change (what a client read,
+    with a new `to`). What it places (`kind`, `task_id`, `task_item_id`) and its `op` must be the
+    candidate's; `from` and `embedded_in` are read back and ignored."""
+
+    op = serializers.ChoiceField(choices=["create", "move"], required=False, default="create")
+    event_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    title = serializers.CharField(min_length=1, max_length=200, required=False)
+    kind = serializers.ChoiceField(choices=["task", "task_item"])  # as a candidate's change names it
+    task_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    task_item_id = serializers.IntegerField(min_value=1, max_value=2**53, required=False, allow_null=True)
+    to = EditedPositionSerializer()
+    embedded_in = serializers.IntegerField(
+        required=False, allow_null=True, help_text="Read back and ignored: the new place decides it"
+    )
+    # "from" is a keyword: declared below.
+
+
+EditedChangeSerializer._declared_fields["from"] = EditedPositionSerializer(required=False)
+
+
+def edited_changes_field(**kwargs):
+    return EditedChangeSerializer(many=True, max_length=MAX_EDITED_CHANGES, **kwargs)
+
+
+class ScheduleEditSerializer(StrictSerializer):
+    changes = edited_changes_field(
+        help_text="The draft's changes with new places; the same tasks and items, each once (422 invalid_changes)"
+    )
+
+
 class ApplySerializer(StrictSerializer):
     candidate_id = serializers.CharField(max_length=32)
+    changes = edited_changes_field(
+        required=False,
+        help_text="The chosen candidate's changes with new places: the same tasks and items, each once, on "
+        "free sections inside the horizon and before the deadline; else 422 invalid_changes",
+    )
 
 
 class FeedbackSerializer(StrictSerializer):

@@ -46,12 +46,13 @@ class PreviewViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["post"])
     @idempotent(required=True)
     def apply(self, request, pk=None):
-        """Apply one candidate: its events are written, or nothing on any refusal"""
+        """Apply one candidate, as proposed or edited: its events are written, or nothing on any refusal"""
         data = validated(ApplySerializer, request)
         preview = active.preview_apply(
             user=request.user,
             preview_id=pk,
             candidate_id=data["candidate_id"],
+            changes=data.get("changes"),
             idempotency_key=idempotency_key(request) or "",
         )
         return Response(PreviewSerializer(preview).data)

@@ -128,8 +128,10 @@ def _flatten_fields(detail, prefix=""):
     fields = {}
     if isinstance(detail, dict):
         for key, value in detail.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            if isinstance(value, (dict, list)) and value and not all(isinstance(v, str) for v in value):
+            whole = key == "non_field_errors" and prefix  # a nested serializer refusing its whole value
+            name = prefix if whole else (f"{prefix}.{key}" if prefix else str(key))
+            nested = isinstance(value, dict) or (isinstance(value, list) and not all(isinstance(v, str) for v in value))
+            if value and nested:
                 fields.update(_flatten_fields(value, name))
             else:
                 fields[name] = [str(v) for v in (value if isinstance(value, list) else [value])]

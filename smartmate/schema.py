@@ -24,6 +24,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.permissions import AllowAny
 
+from scheduling.edits import MESSAGES as EDIT_REASONS
 from smartmate.errors import ERROR_CODES
 
 IDEMPOTENCY_KEY = OpenApiParameter(
@@ -237,8 +238,29 @@ DETAILS = {
             "properties": {
                 "changes": {
                     "type": "array",
-                    "items": {"type": "object", "additionalProperties": True},
-                    "description": "which edited change breaks which placement rule",
+                    "description": "which edited change breaks which placement rule, in edit order; "
+                    "a task or item of the candidate that the edit leaves out comes last with `index` null",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "index": {"type": "integer", "nullable": True, "description": "its place in `changes`"},
+                            "kind": {"type": "string", "enum": ["task", "task_item"]},
+                            "task_id": {"type": "integer"},
+                            "task_item_id": {"type": "integer"},
+                            "reasons": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "properties": {
+                                        "code": {"type": "string", "enum": list(EDIT_REASONS)},
+                                        "message": {"type": "string"},
+                                    },
+                                    "required": ["code", "message"],
+                                },
+                            },
+                        },
+                        "required": ["index", "kind", "reasons"],
+                    },
                 }
             },
             "required": ["changes"],

@@ -321,6 +321,7 @@ SPECTACULAR_SETTINGS = {
         "ChunkObjectEnum": ["chat.completion.chunk"],
         "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
         "DraftPlanStatusEnum": "agent.models.PlanStatus",
+        "ChangeKindEnum": ["task", "task_item"],  # a candidate's change and its edited form
         "TimetablePhotoStatusEnum": ["success", "partial", "rejected"],
         "TimetablePhotoWarningCodeEnum": "scheduling.photo.WARNING_CODES",
     },

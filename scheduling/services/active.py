@@ -475,9 +475,17 @@ def _request_notification(trigger, preview, title: str, candidates: list[dict]) 
 
 
 def preview_apply(
-    *, user, preview_id, candidate_id: str, idempotency_key: str = "", now: datetime | None = None
+    *,
+    user,
+    preview_id,
+    candidate_id: str,
+    changes: list[dict] | None = None,
+    idempotency_key: str = "",
+    now: datetime | None = None,
 ) -> ActiveSchedulePreview:
-    """Apply one candidate, all or nothing, by the rules of `scheduling.services.applying`."""
+    """Apply one candidate, all or nothing, by the rules of `scheduling.services.applying` — as
+    proposed, or with its changes edited (`changes`, docs/DOMAIN.md, "Edited previews and drafts")."""
+    now = now or timezone.now()
 
     def proposed(preview: ActiveSchedulePreview) -> list[dict]:
         candidate = next((c for c in preview.candidates if c["id"] == candidate_id), None)
@@ -495,9 +503,28 @@ def preview_apply(
         pk=preview_id,
         source=EventSource.ACTIVE_SCHEDULE,
         proposed=proposed,
+        changes=changes,
+        changes_check=lambda preview, proposed_changes, edited: _edit_checked(preview, proposed_changes, edited, now),
         applied_fields={"applied_candidate_id": candidate_id},
         idempotency_key=idempotency_key,
         now=now,
+    )
+
+
+def _edit_checked(preview: ActiveSchedulePreview, proposed: list[dict], edited: list[dict], now: datetime):
+    """An edited candidate judged by the placement rules, within the preview's window (422
+    `invalid_changes` otherwise); the applying step has found the schedule unchanged already."""
+    from scheduling.services import edits
+
+    clock = clock_for(preview.user)
+    not_before, horizon_end = edits.preview_window(preview=preview, now=now, clock=clock)
+    return edits.changes_checked(
+        user=preview.user,
+        clock=clock,
+        changes=edited,
+        candidate_changes=proposed,
+        not_before=not_before,
+        horizon_end=horizon_end,
     )
 
 
