@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.credits.services import llm_call_check, llm_call_reserve, llm_call_settle
-from agent import selectors, services
+from agent import actions, selectors, services
 from agent.context import estimate_tokens
 from agent.intents import query
 from agent.models import Conversation, TimelineKind
@@ -51,6 +51,9 @@ class Turn:
     error: dict | None = None
     finished: bool = False
     writes: int = 0  # writing tool calls run so far (MAX_WRITES_PER_TURN)
+    rule_based: bool = True  # the offline rules chose the tool calls, not a language model
+    confirm_writes: bool | None = None  # the user's setting, read at the turn's first write
+    pending_actions: list[dict] = field(default_factory=list)  # writes proposed, not made
 
     @property
     def zh(self) -> bool:
@@ -153,6 +156,8 @@ def _reply_for(turn: Turn, action: dict) -> str:
         )
     if kind == "ask":
         return action["question"].split(" / ")[0 if zh else -1]
+    if kind == "pending_action":
+        return _pending_reply(action["pending_action"], zh)
     if kind == "task_ranked":
         if not action["tasks"]:
             return "没有待完成的任务。" if zh else "You have no open tasks."
@@ -191,6 +196,29 @@ def _reply_for(turn: Turn, action: dict) -> str:
     return ""
 
 
+def _pending_reply(pending: dict, zh: bool) -> str:
+    if pending["kind"] == "create_task":
+        t = pending["payload"]["task"]
+        if t["deadline_at"] is None and pending["reason"] == "unresolved_time":
+            return (
+                f"也可以先不设截止时间创建「{t['title']}」：确认即可。"
+                if zh
+                else f'Or I can add "{t["title"]}" without a deadline: confirm to do it.'
+            )
+        due = _format_deadline(t["deadline_at"], zh)
+        return (
+            f"要创建任务「{t['title']}」（截止 {due}，优先级 {t['priority']}）吗？请确认或拒绝。"
+            if zh
+            else f'Shall I create the task "{t["title"]}" (due {due}, priority {t["priority"]})? Confirm or reject it.'
+        )
+    n = len(pending["payload"].get("candidate", {}).get("changes", []))
+    return (
+        f"要把这份草稿（{n} 个时间块）写进日程吗？请确认。"
+        if zh
+        else f"Shall I apply it ({n} block(s))? Confirm or reject it."
+    )
+
+
 # Tools that write (a task, a draft). A model may call them in a loop: one turn writes at most
 # this many times (fixed by the contract), the rest of its calls are recorded and skipped.
 WRITE_TOOLS = frozenset({"quick_note", "schedule_plan", "schedule_refine"})
@@ -219,15 +247,25 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
     turn.timeline.append({"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments}})
     events = []
     if call.name == "quick_note":
-        action = services.quick_note_create(
-            user=turn.user, text=turn.text, now=turn.hints.now, tz=turn.hints.tz, overrides=call.arguments
+        drafted = services.quick_note_draft(
+            text=turn.text, now=turn.hints.now, tz=turn.hints.tz, overrides=call.arguments
         )
-        if action["type"] == "task_created":
+        if drafted["type"] == "ask":
+            # write nothing now (docs/DOMAIN.md §8); the task without the unread time is offered
+            action = drafted
+            task = {"title": drafted["title"], "deadline_at": None, "priority": _priority(turn, call)}
+            pending = _propose(turn, "create_task", {"task": {**task, "urgency_threshold_at": None}}, unresolved=True)
+        elif _confirmation_reason(turn):
+            action, pending = None, _propose(turn, "create_task", {"task": drafted["task"]})
+        else:
+            action, pending = services.task_from_draft(user=turn.user, task=drafted["task"], tz=turn.hints.tz), None
             turn.timeline.append({"kind": TimelineKind.TASK_CREATED, "data": action["task"]})
-        events.append({"kind": "action", "action": action})
+        for done in (action, pending):
+            if done is not None:
+                events.extend(_settle(turn, done))
+        return events
     elif call.name == "task_query":
         action = _task_query(turn, call)
-        events.append({"kind": "action", "action": action})
     elif call.name in ("schedule_plan", "schedule_refine"):
         refine = call.name == "schedule_refine"
         if refine:
@@ -241,7 +279,6 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
             draft = services.plan_draft_create(user=turn.user, conversation=turn.conversation, now=turn.hints.now)
         if draft is None:
             action = {"type": "no_draft" if refine else "no_plan"}
-            events.append({"kind": "action", "action": action})
         else:
             action = {"type": "preview", "refined": refine, "preview": draft.candidate}
             turn.timeline.append(
@@ -251,14 +288,71 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
                 }
             )
             events.append({"kind": "preview", "preview": draft.candidate})
+            # the draft writes nothing to the schedule; its apply is the write to ask about
+            actions.plan_actions_supersede(conversation=turn.conversation)
+            if _confirmation_reason(turn):
+                events.extend(_settle(turn, action))
+                pending = _propose(turn, "apply_plan", {"plan_id": draft.pk, "candidate": draft.candidate})
+                return events + _settle(turn, pending)
     else:
         return []
+    return events + _settle(turn, action)
+
+
+def _settle(turn: Turn, action: dict) -> list[dict]:
+    """Record what a tool did (or proposed) and say it: its action event and its reply line."""
     turn.actions.append(action)
+    events = []
+    if action["type"] == "pending_action":
+        events.append({"kind": "action", "action": action, "pending_action": action["pending_action"]})
+    elif action["type"] != "preview":  # a preview has its own event
+        events.append({"kind": "action", "action": action})
     text = _reply_for(turn, action)
     if text:
         turn.reply.append(text)
         events.append({"kind": "text", "text": text})
     return events
+
+
+def _confirmation_reason(turn: Turn, *, unresolved: bool = False) -> str | None:
+    if turn.confirm_writes is None:
+        from agent.memory import memory_settings_get
+
+        turn.confirm_writes = memory_settings_get(user=turn.user).confirm_writes
+    return actions.confirmation_reason(
+        confirm_writes=turn.confirm_writes, rule_based=turn.rule_based, unresolved_time=unresolved
+    )
+
+
+def _propose(turn: Turn, kind: str, payload: dict, *, unresolved: bool = False) -> dict:
+    """A write held for the user's confirm: stored as a pending action, answered as one."""
+    reason = _confirmation_reason(turn, unresolved=unresolved)
+    summaries = {
+        "create_task": lambda: f'Create the task "{payload["task"]["title"]}"',
+        "apply_plan": lambda: f"Apply the draft plan: {len(payload['candidate'].get('changes', []))} block(s)",
+    }
+    row = actions.pending_action_create(
+        user=turn.user,
+        conversation=turn.conversation,
+        request_id=turn.request_id,
+        kind=kind,
+        reason=reason,
+        summary=summaries[kind](),
+        payload=payload,
+    )
+    data = {**actions.pending_action_data(row, tz=turn.hints.tz), "reason": reason}
+    turn.pending_actions.append(data)
+    call_entry = next(e for e in reversed(turn.timeline) if e["kind"] == TimelineKind.TOOL_CALL)
+    call_entry["data"]["pending_action_id"] = row.pk  # the tool call that proposed it
+    return {"type": "pending_action", "pending_action": data}
+
+
+def _priority(turn: Turn, call: ToolCall) -> int:
+    from agent.intents.quick_note import priority_of
+
+    given = call.arguments.get("priority")
+    own = priority_of(turn.text)
+    return int(given) if given in (1, 2, 3, 4) and own == 4 else own
 
 
 # --- the turn --------------------------------------------------------------------------------
@@ -268,6 +362,7 @@ async def turn_events(turn: Turn, provider: Provider):
     """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}. The call's cost was held in
     turn_start, so a concurrent turn cannot use up what this one is about to spend."""
     intent_sent = False
+    turn.rule_based = provider.name == "offline"  # a language model's writes are asked about
     try:
         async for event in provider.stream(messages=turn.messages, tools=TOOLS, hints=turn.hints):
             if event.kind == "text":
@@ -346,6 +441,8 @@ def turn_result(turn: Turn) -> dict:
         "reply": "".join(turn.reply),
         "intent": turn.intent,
         "actions": turn.actions,
+        "pending_action": turn.pending_actions[0] if turn.pending_actions else None,
+        "pending_actions": turn.pending_actions,
         "usage": {
             "prompt_tokens": usage.get("prompt_tokens", 0),
             "completion_tokens": usage.get("completion_tokens", 0),

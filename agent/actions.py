@@ -1,0 +1,199 @@
+"""Writes the agent asks about before it makes them (docs/DOMAIN.md §8, "Confirm before write").
+
+A turn proposes a write as a `PendingAction` instead of making it when the user set
+`confirm_writes`, or when the agent's confidence is low: a language model (not the rules) chose
+the write, or the sentence's time could not be read. The action holds everything the write
+needs (`payload`); confirming it makes that write exactly once, under a lock on the action's row
+(a second confirm answers the stored result, concurrent confirms write once), rejecting closes
+it, and after `AGENT_ACTION_TTL_SECONDS` (10 min) it is expired: confirm and reject of a
+rejected or expired action, and reject of a confirmed one, answer 409 `action_closed`.
+Confirming runs no model, so it charges nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from agent.models import ActionKind, ActionReason, ActionStatus, Conversation, PendingAction, PlanDraft
+from smartmate.errors import ApiError, Conflict
+
+logger = logging.getLogger("smartmate.agent")
+
+CLOSED_MESSAGES = {
+    ActionStatus.CONFIRMED: "This action was already confirmed.",
+    ActionStatus.REJECTED: "This action was rejected.",
+    ActionStatus.EXPIRED: "This action expired; ask again.",
+}
+
+
+def confirmation_reason(*, confirm_writes: bool, rule_based: bool, unresolved_time: bool = False) -> str | None:
+    """Why a write must wait for the user, or None to write at once. The low-confidence reasons
+    come first: they hold even when the user did not ask to confirm."""
+    if unresolved_time:
+        return ActionReason.UNRESOLVED_TIME
+    if not rule_based:
+        return ActionReason.MODEL_TOOL_CALL
+    if confirm_writes:
+        return ActionReason.CONFIRM_WRITES
+    return None
+
+
+def pending_action_data(action: PendingAction, *, tz=None) -> dict:
+    """The contract's `pending_action` object (also what the chat JSON and the SSE chunk carry)."""
+    expires_at = action.expires_at.astimezone(tz) if tz else action.expires_at
+    return {
+        "id": action.pk,
+        "kind": action.kind,
+        "summary": action.summary,
+        "payload": action.payload,
+        "expires_at": expires_at.isoformat(),
+    }
+
+
+def pending_action_create(
+    *, user, conversation: Conversation, request_id: str, kind: str, reason: str, summary: str, payload: dict
+) -> PendingAction:
+    return PendingAction.objects.create(
+        user=user,
+        conversation=conversation,
+        request_id=request_id,
+        kind=kind,
+        reason=reason,
+        summary=summary[:300],
+        payload=payload,
+        expires_at=timezone.now() + timedelta(seconds=settings.AGENT_ACTION_TTL_SECONDS),
+    )
+
+
+def plan_actions_supersede(*, conversation: Conversation) -> int:
+    """A changed draft closes the open offers to apply its earlier version (they would apply
+    something the user was not shown)."""
+    return PendingAction.objects.filter(
+        conversation=conversation, kind=ActionKind.APPLY_PLAN, status=ActionStatus.PENDING
+    ).update(status=ActionStatus.EXPIRED, decided_at=timezone.now())
+
+
+def _closed(status: str) -> Conflict:
+    return Conflict(CLOSED_MESSAGES[status], code="action_closed")
+
+
+def _expire(action_id: int) -> None:
+    """Persist an expiry seen at read time (compare-and-set: a decision that won stays)."""
+    PendingAction.objects.filter(pk=action_id, status=ActionStatus.PENDING).update(
+        status=ActionStatus.EXPIRED, decided_at=timezone.now()
+    )
+
+
+def _locked(*, user, action_id: int) -> PendingAction:
+    try:
+        return PendingAction.objects.select_for_update().get(pk=action_id, user=user)
+    except PendingAction.DoesNotExist:
+        raise ApiError("No such action.", code="not_found", status_code=404) from None
+
+
+def pending_action_confirm(*, user, action_id: int) -> PendingAction:
+    """Make the action's write, once. The row lock orders concurrent confirms: the first writes
+    and stores the result, the others then see `confirmed` and answer that result. A write that
+    is refused (a slot taken, a stale schedule) rolls back and leaves the action open, except a
+    stale plan, which can never apply again: the action then expires with it."""
+    refused = None
+    with transaction.atomic():
+        action = _locked(user=user, action_id=action_id)
+        status = action.effective_status()
+        if status == ActionStatus.CONFIRMED:
+            return action
+        if status == ActionStatus.PENDING:
+            try:
+                # No savepoint of its own: a refusal other than a stale one leaves this block
+                # and rolls everything back; a stale plan keeps its `stale` mark (plan_apply).
+                action.result = _perform(action)
+            except Conflict as exc:
+                if exc.error_code != "stale_version":
+                    raise
+                refused = exc  # the plan is stale for good (its own rule): the offer goes with it
+                action.status = ActionStatus.EXPIRED
+            else:
+                action.status = ActionStatus.CONFIRMED
+            action.decided_at = timezone.now()
+            action.save(update_fields=["status", "result", "decided_at"])
+    if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
+        _expire(action.pk)
+    if refused is not None:
+        raise refused
+    if status != ActionStatus.PENDING:
+        raise _closed(status)
+    return action
+
+
+def pending_action_reject(*, user, action_id: int) -> PendingAction:
+    with transaction.atomic():
+        action = _locked(user=user, action_id=action_id)
+        status = action.effective_status()
+        if status == ActionStatus.PENDING:
+            action.status = ActionStatus.REJECTED
+            action.decided_at = timezone.now()
+            action.save(update_fields=["status", "decided_at"])
+            return action
+    if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
+        _expire(action.pk)
+    raise _closed(status)
+
+
+def pending_actions_expire(*, now=None) -> int:
+    """The sweep (beat): open actions past expires_at become `expired`. Reads never wait for it
+    (PendingAction.effective_status)."""
+    now = now or timezone.now()
+    return PendingAction.objects.filter(status=ActionStatus.PENDING, expires_at__lte=now).update(
+        status=ActionStatus.EXPIRED, decided_at=now
+    )
+
+
+# --- the writes ---------------------------------------------------------------------------------
+
+
+def _perform(action: PendingAction) -> dict:
+    from scheduling.selectors import user_tz
+
+    tz = user_tz(action.user)
+    if action.kind == ActionKind.CREATE_TASK:
+        from agent.services import task_from_draft
+
+        return task_from_draft(user=action.user, task=action.payload["task"], tz=tz)
+    if action.kind == ActionKind.APPLY_PLAN:
+        return _apply_plan(action)
+    if action.kind == ActionKind.MOVE_EVENT:
+        return _move_event(action, tz)
+    raise ApiError(f"Unknown action kind {action.kind!r}.", code="bad_request")  # pragma: no cover
+
+
+def _apply_plan(action: PendingAction) -> dict:
+    """Apply the draft the action was made for, only as it was shown: a draft changed since
+    (refined, edited, or a newer one) is not what the user is confirming."""
+    from agent.services import plan_apply
+
+    draft = PlanDraft.objects.select_for_update().filter(conversation=action.conversation).first()
+    shown = action.payload
+    if draft is None or draft.pk != shown.get("plan_id") or draft.candidate != shown.get("candidate"):
+        raise Conflict("The draft changed since this was proposed.", code="stale_version")
+    applied = plan_apply(user=action.user, conversation=action.conversation)
+    return {"type": "plan_applied", "plan_id": applied.pk, "applied_event_ids": applied.applied_event_ids}
+
+
+def _move_event(action: PendingAction, tz) -> dict:
+    from scheduling.models import ScheduleEvent
+    from scheduling.services.events import event_move
+
+    shown = action.payload
+    event = ScheduleEvent.objects.filter(user=action.user, pk=shown["event_id"]).first()
+    if event is None:
+        raise ApiError("The event to move is gone.", code="not_found", status_code=404)
+    position = {k: getattr(event, k) for k in ("week", "day", "start_section", "end_section")}
+    if position != shown["from"]:
+        raise Conflict("The event moved since this was proposed.", code="stale_version")
+    moved = event_move(user=action.user, event=event, **shown["to"])
+    return {"type": "event_moved", "event_id": moved.pk, "to": shown["to"]}
