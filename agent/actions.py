@@ -31,6 +31,11 @@ CLOSED_MESSAGES = {
 }
 
 
+# Refusals after which the write can never be made as it was shown (a stale or changed plan, a
+# plan applied meanwhile, an event moved since): the action then closes as `expired`.
+FINAL_REFUSALS = frozenset({"stale_version", "already_applied"})
+
+
 def confirmation_reason(*, confirm_writes: bool, rule_based: bool, unresolved_time: bool = False) -> str | None:
     """Why a write must wait for the user, or None to write at once. The low-confidence reasons
     come first: they hold even when the user did not ask to confirm."""
@@ -100,7 +105,7 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
     """Make the action's write, once. The row lock orders concurrent confirms: the first writes
     and stores the result, the others then see `confirmed` and answer that result. A write that
     is refused (a slot taken, a stale schedule) rolls back and leaves the action open, except a
-    stale plan, which can never apply again: the action then expires with it."""
+    refusal after which it can never be made as shown (FINAL_REFUSALS): the action then expires."""
     refused = None
     with transaction.atomic():
         action = _locked(user=user, action_id=action_id)
@@ -113,9 +118,9 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
                 # and rolls everything back; a stale plan keeps its `stale` mark (plan_apply).
                 action.result = _perform(action)
             except Conflict as exc:
-                if exc.error_code != "stale_version":
+                if exc.error_code not in FINAL_REFUSALS:
                     raise
-                refused = exc  # the plan is stale for good (its own rule): the offer goes with it
+                refused = exc  # it can never be done as shown: the offer closes with the refusal
                 action.status = ActionStatus.EXPIRED
             else:
                 action.status = ActionStatus.CONFIRMED
