@@ -13,6 +13,7 @@ Confirming runs no model, so it charges nothing.
 from __future__ import annotations
 
 import logging
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -172,7 +173,7 @@ def _perform(action: PendingAction) -> dict:
     if action.kind == ActionKind.APPLY_PLAN:
         return _apply_plan(action)
     if action.kind == ActionKind.MOVE_EVENT:
-        return _move_event(action, tz)
+        return event_move_make(user=action.user, move=action.payload)
     raise ApiError(f"Unknown action kind {action.kind!r}.", code="bad_request")  # pragma: no cover
 
 
@@ -189,16 +190,89 @@ def _apply_plan(action: PendingAction) -> dict:
     return {"type": "plan_applied", "plan_id": applied.pk, "applied_event_ids": applied.applied_event_ids}
 
 
-def _move_event(action: PendingAction, tz) -> dict:
+@transaction.atomic
+def event_move_make(*, user, move: dict) -> dict:
+    """Move the event as `move` (event_move_draft's) says, only from where it was seen."""
     from scheduling.models import ScheduleEvent
     from scheduling.services.events import event_move
 
-    shown = action.payload
-    event = ScheduleEvent.objects.filter(user=action.user, pk=shown["event_id"]).first()
+    event = ScheduleEvent.objects.select_for_update().filter(user=user, pk=move["event_id"]).first()
     if event is None:
         raise ApiError("The event to move is gone.", code="not_found", status_code=404)
-    position = {k: getattr(event, k) for k in ("week", "day", "start_section", "end_section")}
-    if position != shown["from"]:
+    if {k: getattr(event, k) for k in POSITION} != move["from"]:
         raise Conflict("The event moved since this was proposed.", code="stale_version")
-    moved = event_move(user=action.user, event=event, **shown["to"])
-    return {"type": "event_moved", "event_id": moved.pk, "to": shown["to"]}
+    moved = event_move(user=user, event=event, **move["to"])
+    return {"type": "event_moved", "event_id": moved.pk, "title": moved.title, "from": move["from"], "to": move["to"]}
+
+
+# --- proposing a move ---------------------------------------------------------------------------
+
+POSITION = ("week", "day", "start_section", "end_section")
+# The time parser's parts of the day → the thirds of the timetable's day a moved block goes to.
+_PARTS = {
+    "dawn": (1, 4),
+    "morning": (1, 4),
+    "forenoon": (1, 4),
+    "noon": (5, 8),
+    "afternoon": (5, 8),
+    "evening": (9, 12),
+}
+
+
+def conversation_has_draft(*, conversation: Conversation) -> bool:
+    from agent.models import PlanStatus
+
+    return PlanDraft.objects.filter(conversation=conversation, status=PlanStatus.DRAFT).exists()
+
+
+def _named(title: str, lowered: str) -> bool:
+    """Whether the sentence names the title: whole, or by a two-character Chinese word or an
+    English word of four letters or more of it."""
+    title = title.lower()
+    return bool(title) and (
+        title in lowered or any(w in lowered for w in re.findall(r"[\u4e00-\u9fff]{2}|[a-z]{4,}", title))
+    )
+
+
+def event_move_draft(*, user, text: str, now) -> dict | None:
+    """ "Move the math block to Thursday evening" with no draft to change: the user's upcoming
+    event (not a course: courses move through their own timetable) the sentence names, to the
+    first free span of its length on the named day and part of the day.
+    `{"event_id", "title", "from", "to"}`, or None (no event named, no free span)."""
+    from agent import timeparse
+    from scheduling.models import ScheduleEvent
+    from scheduling.models.timetable import EventKind
+    from scheduling.selectors import clock_for, free_slots
+
+    clock = clock_for(user)
+    _local, this_week, today = clock.locate(now)
+    upcoming = (
+        ScheduleEvent.objects.filter(user=user, week__gte=this_week)
+        .exclude(kind=EventKind.COURSE)
+        .exclude(week=this_week, day__lt=today)
+        .order_by("week", "day", "start_section", "id")[:200]
+    )
+    lowered = text.lower()
+    event = next((e for e in upcoming if _named(e.title, lowered)), None)
+    if event is None:
+        return None
+    named = timeparse.parse(text, now, clock.tz)
+    day = named.day.isoweekday() if named.day else event.day  # the timetable numbers days 1-7 from Monday
+    week = event.week + 1 if event.week == this_week and day < today else event.week
+    first, last = _PARTS.get(named.period or "", (1, len(clock.sections)))
+    length = event.end_section - event.start_section + 1
+    free = set(next(row["sections"] for row in free_slots(user=user, week=week) if row["day"] == day))
+    if (week, day) == (event.week, event.day):
+        free.update(range(event.start_section, event.end_section + 1))  # its own place frees up
+    for start in range(first, min(last, len(clock.sections)) - length + 2):
+        if all(s in free for s in range(start, start + length)):
+            to = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
+            if to == {k: getattr(event, k) for k in POSITION}:
+                continue
+            return {
+                "event_id": event.pk,
+                "title": event.title,
+                "from": {k: getattr(event, k) for k in POSITION},
+                "to": to,
+            }
+    return None

@@ -185,6 +185,14 @@ def _reply_for(turn: Turn, action: dict) -> str:
             else ("Updated the draft" if action.get("refined") else "Drafted a plan")
         )
         return f"{verb}：{n} 个时间块，确认后可应用。" if zh else f"{verb}: {n} block(s). Apply it when it looks right."
+    if kind == "event_moved":
+        to = action["to"]
+        return (
+            f"已把「{action['title']}」移到第{to['week']}周周{to['day']}第{to['start_section']}-{to['end_section']}节。"
+            if zh
+            else f'Moved "{action["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}."
+        )
     if kind == "no_plan":
         return "没有可以安排的任务或空闲时间。" if zh else "I found nothing to place, or no free time for it."
     if kind == "no_draft":
@@ -210,6 +218,14 @@ def _pending_reply(pending: dict, zh: bool) -> str:
             f"要创建任务「{t['title']}」（截止 {due}，优先级 {t['priority']}）吗？请确认或拒绝。"
             if zh
             else f'Shall I create the task "{t["title"]}" (due {due}, priority {t["priority"]})? Confirm or reject it.'
+        )
+    if pending["kind"] == "move_event":
+        move, to = pending["payload"], pending["payload"]["to"]
+        return (
+            f"要把「{move['title']}」移到第{to['week']}周周{to['day']}第{to['start_section']}-{to['end_section']}节吗？请确认或拒绝。"
+            if zh
+            else f'Shall I move "{move["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}? Confirm or reject it."
         )
     n = len(pending["payload"].get("candidate", {}).get("changes", []))
     return (
@@ -266,6 +282,8 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
         return events
     elif call.name == "task_query":
         action = _task_query(turn, call)
+    elif call.name == "schedule_refine" and not actions.conversation_has_draft(conversation=turn.conversation):
+        return events + _event_move(turn, call)
     elif call.name in ("schedule_plan", "schedule_refine"):
         refine = call.name == "schedule_refine"
         if refine:
@@ -299,6 +317,17 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
     return events + _settle(turn, action)
 
 
+def _event_move(turn: Turn, call: ToolCall) -> list[dict]:
+    """No draft to change: move the upcoming event the sentence names (or propose the move)."""
+    text = call.arguments.get("instruction") or turn.text
+    move = actions.event_move_draft(user=turn.user, text=text, now=turn.hints.now)
+    if move is None:
+        return _settle(turn, {"type": "no_draft"})
+    if _confirmation_reason(turn):
+        return _settle(turn, _propose(turn, "move_event", move))
+    return _settle(turn, actions.event_move_make(user=turn.user, move=move))
+
+
 def _settle(turn: Turn, action: dict) -> list[dict]:
     """Record what a tool did (or proposed) and say it: its action event and its reply line."""
     turn.actions.append(action)
@@ -327,17 +356,13 @@ def _confirmation_reason(turn: Turn, *, unresolved: bool = False) -> str | None:
 def _propose(turn: Turn, kind: str, payload: dict, *, unresolved: bool = False) -> dict:
     """A write held for the user's confirm: stored as a pending action, answered as one."""
     reason = _confirmation_reason(turn, unresolved=unresolved)
-    summaries = {
-        "create_task": lambda: f'Create the task "{payload["task"]["title"]}"',
-        "apply_plan": lambda: f"Apply the draft plan: {len(payload['candidate'].get('changes', []))} block(s)",
-    }
     row = actions.pending_action_create(
         user=turn.user,
         conversation=turn.conversation,
         request_id=turn.request_id,
         kind=kind,
         reason=reason,
-        summary=summaries[kind](),
+        summary=_summary(kind, payload),
         payload=payload,
     )
     data = {**actions.pending_action_data(row, tz=turn.hints.tz), "reason": reason}
@@ -345,6 +370,20 @@ def _propose(turn: Turn, kind: str, payload: dict, *, unresolved: bool = False) 
     call_entry = next(e for e in reversed(turn.timeline) if e["kind"] == TimelineKind.TOOL_CALL)
     call_entry["data"]["pending_action_id"] = row.pk  # the tool call that proposed it
     return {"type": "pending_action", "pending_action": data}
+
+
+def _summary(kind: str, payload: dict) -> str:
+    if kind == "create_task":
+        task = payload["task"]
+        due = f", due {task['deadline_at']}" if task["deadline_at"] else ", without a deadline"
+        return f'Create the task "{task["title"]}"{due}'
+    if kind == "move_event":
+        to = payload["to"]
+        return (
+            f'Move "{payload["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}"
+        )
+    return f"Apply the draft plan: {len(payload['candidate'].get('changes', []))} block(s)"
 
 
 def _priority(turn: Turn, call: ToolCall) -> int:

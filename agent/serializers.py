@@ -74,10 +74,10 @@ class ChatOutputSerializer(serializers.Serializer):
     intent = serializers.ChoiceField(choices=["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"])
     actions = serializers.ListField(child=serializers.DictField())
     pending_action = PendingActionSerializer(
-        allow_null=True, required=False, help_text="The turn's first write waiting for a confirm (null: none)"
+        allow_null=True, help_text="The turn's first write waiting for a confirm (null: none)"
     )
     pending_actions = PendingActionSerializer(
-        many=True, required=False, help_text="Every write the turn proposed (at most 5), in order"
+        many=True, help_text="Every write the turn proposed (at most 5), in order"
     )
     usage = serializers.DictField(child=serializers.IntegerField())
 

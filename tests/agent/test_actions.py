@@ -319,3 +319,50 @@ def test_a_plan_applied_meanwhile_cannot_be_applied_again_through_its_action(con
     assert ScheduleEvent.objects.filter(user=user).count() == count
     assert PendingAction.objects.get(pk=body["pending_action"]["id"]).status == ActionStatus.EXPIRED
     assert confirm(confirming, body["pending_action"]["id"]).json()["error"]["code"] == "action_closed"
+
+
+# --- move_event -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def review(auth_api):
+    body = {"title": "Math review", "week": 2, "day": 2, "start_section": 1, "end_section": 2}
+    response = auth_api.post("/api/v1/schedule/events/", body, format="json")
+    assert response.status_code == 201, response.content
+    return ScheduleEvent.objects.get(pk=response.json()["id"])
+
+
+MOVE = "move the math review to Thursday evening"
+
+
+def test_with_confirm_writes_moving_an_event_is_proposed_and_confirm_moves_it(confirming, review):
+    body = chat(confirming, MOVE)
+    assert body["intent"] == "schedule_refine"
+    pending = body["pending_action"]
+    assert pending["kind"] == "move_event" and pending["payload"]["event_id"] == review.pk
+    assert pending["payload"]["from"] == {"week": 2, "day": 2, "start_section": 1, "end_section": 2}
+    review.refresh_from_db()
+    assert (review.day, review.start_section) == (2, 1)  # not yet
+    done = confirm(confirming, pending["id"]).json()
+    assert done["result"]["type"] == "event_moved"
+    review.refresh_from_db()
+    assert review.week == 2 and review.day == 4 and review.start_section >= 9
+    assert review.end_section - review.start_section == 1
+
+
+def test_without_the_setting_the_rules_move_the_event_at_once(auth_api, review):
+    body = chat(auth_api, MOVE)
+    assert body["actions"][0]["type"] == "event_moved" and body["pending_action"] is None
+    review.refresh_from_db()
+    assert review.day == 4 and review.start_section >= 9
+
+
+def test_an_event_moved_since_the_proposal_is_not_moved_again_and_the_offer_closes(confirming, review):
+    pending = chat(confirming, MOVE)["pending_action"]
+    moved = confirming.patch(f"/api/v1/schedule/events/{review.pk}/", {"day": 5}, format="json")
+    assert moved.status_code == 200, moved.content
+    refused = confirm(confirming, pending["id"])
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "stale_version"
+    review.refresh_from_db()
+    assert review.day == 5
+    assert confirm(confirming, pending["id"]).json()["error"]["code"] == "action_closed"
