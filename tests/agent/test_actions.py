@@ -42,23 +42,6 @@ def confirming(auth_api):
     return auth_api
 
 
-def raw_tool_calls(*calls):
-    deltas = [
-        fake_llm.chunk(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": raw}}
-                    for i, (name, raw) in enumerate(calls)
-                ],
-            }
-        ),
-        fake_llm.chunk({}, "tool_calls"),
-        fake_llm.chunk(usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}),
-    ]
-    return fake_llm.sse_response(deltas)
-
-
 # --- the setting ------------------------------------------------------------------------------------
 
 
@@ -206,7 +189,7 @@ def test_an_unread_time_asks_and_offers_the_task_without_a_deadline(auth_api, us
 def test_a_models_tool_call_that_would_write_waits_for_confirm_and_confirm_charges_nothing(llm, auth_api, user):
     deadline = (timezone.now() + timedelta(days=2)).replace(microsecond=0).isoformat()
     args = json.dumps({"title": "Pay rent", "deadline": deadline, "priority": 2})
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls(("quick_note", args)))
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response(("quick_note", args)))
     body = chat(auth_api, "please add a task to pay the rent")
     pending = body["pending_action"]
     assert pending["kind"] == "create_task" and pending["reason"] == "model_tool_call"
@@ -226,7 +209,7 @@ def test_a_models_tool_call_that_would_write_waits_for_confirm_and_confirm_charg
 
 def test_a_model_proposes_at_most_five_writes_per_turn(llm, auth_api, user):
     calls = [("quick_note", json.dumps({"title": f"Task {n}"})) for n in range(8)]
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls(*calls))
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response(*calls))
     body = chat(auth_api, "add these tasks")
     assert len(body["pending_actions"]) == 5 and PendingAction.objects.filter(user=user).count() == 5
     assert [p["payload"]["task"]["title"] for p in body["pending_actions"]] == [f"Task {n}" for n in range(5)]
@@ -264,17 +247,6 @@ def test_a_replayed_turn_returns_the_same_pending_action_and_proposes_no_second(
 
 
 # --- apply_plan -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def tasks(user):
-    from scheduling.services.tasks import task_create
-
-    soon = timezone.now() + timedelta(days=6)
-    return [
-        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
-        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
-    ]
 
 
 PLAN = "帮我把这周的任务安排到空闲时间里"

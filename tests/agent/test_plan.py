@@ -1,27 +1,13 @@
 """schedule_plan → the conversation's preview (cached), schedule_refine edits it, and
 the apply follows the active-schedule rules: idempotent, base_version, slot_conflict."""
 
-from datetime import timedelta
-
 import pytest
 from django.core.cache import cache
-from django.utils import timezone
 
 from agent.services import plan_cache_key
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE = "/api/v1/agent/"
-
-
-@pytest.fixture
-def tasks(user):
-    from scheduling.services.tasks import task_create
-
-    soon = timezone.now() + timedelta(days=6)
-    return [
-        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
-        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
-    ]
 
 
 def plan(auth_api):
