@@ -110,6 +110,7 @@ def turn_start(
 
 def _task_query(turn: Turn, call: ToolCall) -> dict:
     from scheduling.models import Task
+    from scheduling.models.tasks import Status
 
     tz = turn.hints.tz
     rank = query.rank_of(normalise(turn.text).text)
@@ -121,7 +122,7 @@ def _task_query(turn: Turn, call: ToolCall) -> dict:
     span = window(call.arguments.get("period") or turn.text, turn.hints.now, tz)
     start, end, label = span.start, span.end, span.label
     rows = list(
-        Task.objects.filter(user=turn.user, status="todo", deadline_at__gte=start, deadline_at__lt=end)
+        Task.objects.filter(user=turn.user, status=Status.TODO, deadline_at__gte=start, deadline_at__lt=end)
         .order_by("deadline_at", "priority", "id")
         .values("id", "title", "deadline_at", "priority")[:50]
     )

@@ -57,9 +57,10 @@ def tasks_ranked(*, user, text: str, rank: str, now, limit: int = 3) -> list[dic
     question names two or more of them ("is the essay due before the lab report?"), just those."""
     from agent.intents import query
     from scheduling.models import Task
+    from scheduling.models.tasks import Status
 
     rows = list(
-        Task.objects.filter(user=user, status="todo").values(
+        Task.objects.filter(user=user, status=Status.TODO).values(
             "id", "title", "deadline_at", "priority", "urgency_threshold_at"
         )[:200]
     )

@@ -15,7 +15,7 @@ from agent.models import (
     TimelineEntry,
 )
 from agent.providers.choices import model_choices
-from scheduling.views_active import CandidateSerializer
+from scheduling.serializers_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
 
 

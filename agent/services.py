@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.conf import settings
 from django.db import transaction
@@ -246,117 +246,15 @@ def plan_cache_key(conversation_id: int) -> str:
     return f"sm:agent:plan:{conversation_id}"
 
 
-def _period_sections(period: str | None) -> range:
-    return {"morning": range(1, 5), "afternoon": range(5, 9), "evening": range(9, 13)}.get(period or "", range(1, 13))
-
-
-def _free_runs(
-    free: dict[tuple[int, int], set[int]], week: int, day: int, length: int, sections: range, after: int = 0
-):
-    taken = free.get((week, day), set())
-    for start in sections:
-        if start <= after:
-            continue
-        block = range(start, start + length)
-        if block.stop - 1 <= 12 and all(s in taken for s in block):
-            yield start
-
-
 def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> PlanDraft | None:
-    """Place the user's open tasks and unscheduled task-class items into free spans of the next days.
+    """The user's open tasks and unscheduled task-class items in free time of the next days, as
+    scheduling places them (`scheduling.services.placement.free_time_proposal`), kept as a draft."""
+    from scheduling.services.placement import free_time_proposal
 
-    Tasks (earliest deadline first) take the first free span before their deadline
-    (`candidate_spans`); the items then go through the study planner (`plan_study`) with
-    their classes' exclusions, daily cap and strategy, in the time left. Whatever does not
-    fit is left out of the draft."""
-    from scheduling import planner
-    from scheduling.models import Task, TaskClass, TaskClassItem
-    from scheduling.selectors import clock_for, schedule_version_get
-    from scheduling.services.active import first_position_after, last_position_by
-    from scheduling.services.planning import class_spec, occupied_slots
-    from scheduling.timetable import MAX_WEEKS, date_of
-
-    clock = clock_for(user)
-    today = now.astimezone(clock.tz).date()
-    last_date = min(today + timedelta(days=settings.AGENT_PLAN_DAYS_AHEAD), date_of(clock.semester_start, MAX_WEEKS, 7))
-    earliest = first_position_after(clock, now)
-    if last_date < today or earliest[0] > MAX_WEEKS:
+    proposal = free_time_proposal(user=user, now=now, days_ahead=settings.AGENT_PLAN_DAYS_AHEAD)
+    if proposal is None:
         return None
-    horizon_end = datetime.combine(last_date, clock.sections[-1][1], tzinfo=clock.tz)
-    occupied = occupied_slots(user=user, clock=clock, now=now, first_week=max(earliest[0], 1))
-    changes = []
-
-    def add(kind: str, pk: int, title: str, week: int, day: int, start: int, end: int) -> None:
-        occupied.update((week, day, s) for s in range(start, end + 1))
-        change = {
-            "op": "create",
-            "title": title,
-            "kind": kind,
-            "to": {"week": week, "day": day, "start_section": start, "end_section": end},
-        }
-        change["task_id" if kind == "task" else "task_item_id"] = pk
-        changes.append(change)
-
-    tasks = (
-        Task.objects.filter(user=user, status="todo", deadline_at__gt=now, schedule_events__isnull=True)
-        .order_by("deadline_at", "priority", "id")
-        .distinct()[:20]
-    )
-    for task in tasks:
-        latest = last_position_by(clock, min(task.deadline_at, horizon_end))
-        if latest < earliest:
-            continue
-        spans = planner.candidate_spans(
-            occupied=occupied,
-            length=max(1, task.estimated_sections),
-            earliest=earliest,
-            latest=latest,
-            max_candidates=1,
-            sections_per_day=len(clock.sections),
-        )
-        for span in spans:
-            add("task", task.pk, task.title, span.week, span.day, span.start_section, span.end_section)
-
-    items = list(
-        TaskClassItem.objects.filter(user=user, status="todo", scheduled_event__isnull=True).order_by(
-            "task_class_id", "order", "id"
-        )[:20]
-    )
-    by_class: dict[int, list] = {}
-    for item in items:
-        by_class.setdefault(item.task_class_id, []).append(item)
-    specs = []
-    for task_class in TaskClass.objects.filter(user=user, pk__in=by_class).order_by("pk"):
-        start = max(task_class.start_date or today, today)
-        end = min(task_class.end_date or last_date, last_date)
-        if start > end:
-            continue
-        try:
-            specs.append(class_spec(task_class, by_class[task_class.pk], start_date=start, end_date=end))
-        except planner.PlannerInputError:
-            continue
-
-    def plan(classes):
-        try:
-            result = planner.plan_study(
-                classes=classes,
-                occupied=occupied,
-                semester_start=clock.semester_start,
-                today=today,
-                sections_per_day=len(clock.sections),
-            )
-        except planner.PlannerInputError:
-            return ()
-        return result.placements if result.ok else ()
-
-    # All classes in one shared pool; if they do not all fit, each class that fits on its own
-    # (in turn, each seeing the blocks placed before it).
-    groups = [specs] if len(specs) == 1 or (specs and plan(specs)) else [[spec] for spec in specs]
-    for group in groups:
-        for p in plan(group):
-            add("task_item", p.item_id, p.title, p.week, p.day, p.start_section, p.end_section)
-    if not changes:
-        return None
+    changes = proposal.changes
     candidate = {
         "id": str(uuid.uuid4()),
         "summary": f"{len(changes)} block(s) placed in free time",
@@ -364,12 +262,12 @@ def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> Pla
         "changes": changes,
     }
     return PlanDraft.objects.create(
-        conversation=conversation, user=user, candidate=candidate, base_version=schedule_version_get(user)
+        conversation=conversation, user=user, candidate=candidate, base_version=proposal.base_version
     )
 
 
-# The time parser's parts of the day → the thirds of the timetable's day that plan_refine searches.
-_REFINE_PERIODS = {
+# The time parser's parts of the day → the day parts scheduling places a moved block in.
+_DAY_PARTS = {
     "dawn": "morning",
     "morning": "morning",
     "forenoon": "morning",
@@ -381,7 +279,8 @@ _REFINE_PERIODS = {
 
 def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -> PlanDraft | None:
     """Move one block of the latest draft ("把数学挪到周四晚上") to a free span of the named day/period."""
-    from scheduling.selectors import clock_for, free_slots
+    from scheduling.selectors import clock_for
+    from scheduling.services.placement import free_start
 
     draft = PlanDraft.objects.filter(conversation=conversation, status=PlanStatus.DRAFT).first()
     if draft is None:
@@ -405,20 +304,15 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
     clock = clock_for(user)
     named = timeparse.parse(text, now, clock.tz)
     day = named.day.isoweekday() if named.day else None  # the timetable numbers days 1-7 from Monday
-    period = _REFINE_PERIODS.get(named.period or "")
+    part = _DAY_PARTS.get(named.period or "")
     _local, this_week, today = clock.locate(now)
     week = target["to"]["week"]
     day = day or target["to"]["day"]
     if week == this_week and day < today:
         week += 1
     length = target["to"]["end_section"] - target["to"]["start_section"] + 1
-    free = {(week, row["day"]): set(row["sections"]) for row in free_slots(user=user, week=week)}
-    for other in changes:
-        if other is not target and other["to"]["week"] == week:
-            free.get((week, other["to"]["day"]), set()).difference_update(
-                range(other["to"]["start_section"], other["to"]["end_section"] + 1)
-            )
-    start = next(_free_runs(free, week, day, length, _period_sections(period)), None)
+    others = [c for c in changes if c is not target]
+    start = free_start(user=user, week=week, day=day, length=length, part=part, others=others)
     if start is None:
         return None
     target["from"] = dict(target["to"])
@@ -432,7 +326,7 @@ def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
     """Active-schedule apply rules, through the same write step as previews and study plans:
     lock the draft and the schedule version, write all events or none, stale → never again."""
     from scheduling.models.timetable import EventSource
-    from scheduling.services.active import ApplyRejected, candidate_event_specs, events_write_at_version
+    from scheduling.services.applying import ApplyRejected, changes_write
 
     stale_message = "Your schedule changed since this preview was made."
     with transaction.atomic():
@@ -450,12 +344,13 @@ def plan_apply(*, user, conversation: Conversation) -> PlanDraft:
         if not stale:
             try:
                 with transaction.atomic():
-                    events = events_write_at_version(
+                    events = changes_write(
                         user=user,
-                        specs=candidate_event_specs(draft.candidate),
+                        changes=draft.candidate["changes"],
                         base_version=draft.base_version,
                         source=EventSource.AGENT,
                         stale_message=stale_message,
+                        expired_status=PlanStatus.STALE,
                     )
             except ApplyRejected as rejected:
                 if rejected.error.error_code != "stale_version":

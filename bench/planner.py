@@ -20,7 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduling.planner import ClassSpec, ItemSpec, date_of, expand_weeks, plan_study
+from scheduling.planner import ClassSpec, ItemSpec, plan_study
+from scheduling.timetable import date_of, expand_weeks
 
 SEMESTER_START = date(2026, 9, 7)  # a Monday
 SEMESTER_WEEKS = 20
@@ -38,7 +39,7 @@ COURSES = [
 def course_slots() -> set[tuple[int, int, int]]:
     occupied = set()
     for day, first, last, week_type in COURSES:
-        for week in expand_weeks(start_week=1, end_week=SEMESTER_WEEKS, week_type=week_type):
+        for week in expand_weeks(1, SEMESTER_WEEKS, week_type):
             occupied.update((week, day, s) for s in range(first, last + 1))
     return occupied
 
@@ -58,8 +59,8 @@ def study_classes() -> list[ClassSpec]:
         classes.append(
             ClassSpec(
                 class_id=k + 1,
-                start_date=date_of(first_week, 1, semester_start=SEMESTER_START),
-                end_date=date_of(first_week + 15, 7, semester_start=SEMESTER_START),
+                start_date=date_of(SEMESTER_START, first_week, 1),
+                end_date=date_of(SEMESTER_START, first_week + 15, 7),
                 strategy="steady" if k % 2 == 0 else "rapid",
                 daily_max_sections=4 if k < 3 else 6,
                 items=items,
@@ -74,7 +75,7 @@ def unfittable_class() -> ClassSpec:
 
     Its capacity count (4 a day for 7 days) equals its need, so only the search finds out.
     """
-    first, last = (date_of(SEMESTER_WEEKS, d, semester_start=SEMESTER_START) for d in (1, 7))
+    first, last = (date_of(SEMESTER_START, SEMESTER_WEEKS, d) for d in (1, 7))
     items = [ItemSpec(99_000 + i, f"revision {i + 1}", i, 4) for i in range(7)]
     return ClassSpec(class_id=99, start_date=first, end_date=last, strategy="rapid", items=items)
 

@@ -217,14 +217,13 @@ def jobs_due():
     return Q(status="pending", trigger_at__lte=timezone.now())
 
 
-def previews_ready():
-    """Ready and not past expiry: what a client reads as `ready` (active_preview_ready_expiry)."""
-    return Q(status="ready", expires_at__gt=timezone.now())
-
-
 DueJobFilter = one_choice_filter(title="due", parameter="due", value="now", label="due now", condition=jobs_due)
 ActionablePreviewFilter = one_choice_filter(
-    title="actionable", parameter="actionable", value="ready", label="ready, not expired", condition=previews_ready
+    title="actionable",
+    parameter="actionable",
+    value="ready",
+    label="ready, not expired",
+    condition=ActiveSchedulePreview.live_condition,
 )
 
 

@@ -1,13 +1,15 @@
 """Query-string filters of the list endpoints (django-filter: bad values → 400 naming the field)."""
 
 import django_filters as filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
-from scheduling.models import ScheduleEvent, Task
+from scheduling.models import ActiveSchedulePreview, ScheduleEvent, Task
+from scheduling.models.active import PreviewStatus
 from scheduling.models.tasks import Priority, Status
 from scheduling.models.timetable import EventKind
-from scheduling.timetable import MAX_WEEKS
+from scheduling.timetable import DAYS, MAX_WEEKS
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -47,12 +49,53 @@ class TaskFilter(filters.FilterSet):
 
 class EventFilter(filters.FilterSet):
     week = filters.NumberFilter(min_value=1, max_value=MAX_WEEKS)
-    day = filters.NumberFilter(min_value=1, max_value=7)
+    day = filters.NumberFilter(min_value=1, max_value=DAYS)
     kind = filters.ChoiceFilter(choices=EventKind.choices)
 
     class Meta:
         model = ScheduleEvent
         fields = ["week", "day", "kind"]
+
+
+class _CaselessChoiceField(forms.ChoiceField):
+    def to_python(self, value):
+        return super().to_python(value).lower()
+
+
+class _CaselessChoiceFilter(filters.ChoiceFilter):
+    field_class = _CaselessChoiceField
+
+
+class PreviewFilter(filters.FilterSet):
+    """The previews list: the live ones, or with `dry_run=true` the dry runs; `status` is the
+    status a client reads (a ready preview past expiry is expired, `Applicable.reading`)."""
+
+    dry_run = _CaselessChoiceFilter(
+        choices=[(v, v) for v in ("true", "false", "1", "0")],
+        method="filter_dry_run",
+        required=True,
+        error_messages={"required": "Must be true or false.", "invalid_choice": "Must be true or false."},
+    )
+    status = filters.ChoiceFilter(
+        choices=PreviewStatus.choices,
+        method="filter_status",
+        error_messages={"invalid_choice": f"Must be one of {', '.join(PreviewStatus.values)}."},
+    )
+
+    class Meta:
+        model = ActiveSchedulePreview
+        fields = ["dry_run", "status"]
+
+    def __init__(self, data=None, *args, **kwargs):
+        data = data.copy() if data is not None else {}
+        data.setdefault("dry_run", "false")  # left out: the live previews
+        super().__init__(data, *args, **kwargs)
+
+    def filter_dry_run(self, queryset, name, value):
+        return queryset.filter(is_dry_run=value in ("true", "1"))
+
+    def filter_status(self, queryset, name, value):
+        return queryset.reading(value)
 
 
 def apply(filterset_class, data, queryset):

@@ -40,15 +40,16 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from fractions import Fraction
 from typing import Literal
 
+from scheduling.timetable import DAYS as DAYS_PER_WEEK
+from scheduling.timetable import MAX_WEEKS
+from scheduling.timetable import SECTIONS as SECTIONS_PER_DAY
+
 __all__ = [
-    "DAYS_PER_WEEK",
     "MAX_ITEM_SECTIONS",
-    "MAX_WEEKS",
-    "SECTIONS_PER_DAY",
     "ClassSpec",
     "ItemSpec",
     "Placement",
@@ -56,29 +57,19 @@ __all__ = [
     "PlannerInputError",
     "Slot",
     "Span",
-    "WeekRangeError",
-    "WeekTypeError",
     "candidate_score",
     "candidate_spans",
-    "date_of",
-    "expand_weeks",
     "plan_study",
-    "week_day_of",
 ]
 
-MAX_WEEKS = 30
-SECTIONS_PER_DAY = 12
-DAYS_PER_WEEK = 7
 MAX_ITEM_SECTIONS = 4
 DAYTIME_LAST_SECTION = 8
 
 Strategy = Literal["steady", "rapid"]
-WeekType = Literal["all", "odd", "even"]
 Position = tuple[int, int, int]
 """``(week, day, section)``."""
 
 STRATEGIES = ("steady", "rapid")
-WEEK_TYPES = ("all", "odd", "even")
 
 # Tries (spans attempted) the backtracking fallback may spend, and alternatives per item.
 BACKTRACK_BUDGET = 2_000
@@ -94,14 +85,6 @@ class PlannerInputError(ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
-
-
-class WeekRangeError(PlannerInputError):
-    """A week number or week range outside 1..max_weeks, reversed, or empty."""
-
-
-class WeekTypeError(PlannerInputError):
-    """A ``week_type`` other than ``all``, ``odd`` or ``even``."""
 
 
 def _is_int(value: object) -> bool:
@@ -178,19 +161,6 @@ class Span:
 
 
 # --------------------------------------------------------------------------- dates
-
-
-def week_day_of(d: date, *, semester_start: date, max_weeks: int = MAX_WEEKS) -> tuple[int, int] | None:
-    """``(week, day)`` of a date, or ``None`` when it falls outside weeks 1..max_weeks."""
-    offset = (d - semester_start).days
-    if offset < 0 or offset >= max_weeks * DAYS_PER_WEEK:
-        return None
-    return offset // DAYS_PER_WEEK + 1, offset % DAYS_PER_WEEK + 1
-
-
-def date_of(week: int, day: int, *, semester_start: date) -> date:
-    """The date of ``(week, day)``."""
-    return semester_start + timedelta(days=(week - 1) * DAYS_PER_WEEK + day - 1)
 
 
 def _check_semester_start(semester_start: date) -> None:
@@ -718,31 +688,3 @@ def candidate_spans(
             if len(chosen) == max_candidates:
                 return chosen
     return chosen
-
-
-# --------------------------------------------------------------------------- course weeks
-
-
-def expand_weeks(
-    *, start_week: int, end_week: int, week_type: WeekType = "all", max_weeks: int = MAX_WEEKS
-) -> list[int]:
-    """Week numbers of a course from ``start_week..end_week`` (inclusive) and ``week_type``.
-
-    Raises :class:`WeekRangeError` for weeks outside 1..max_weeks, a reversed range or a
-    range holding no week of the asked parity, :class:`WeekTypeError` for an unknown type.
-    """
-    if week_type not in WEEK_TYPES:
-        raise WeekTypeError(f"week_type must be one of all, odd, even, got {week_type!r}.", field="week_type")
-    for name, value in (("start_week", start_week), ("end_week", end_week)):
-        if not _is_int(value) or not 1 <= value <= max_weeks:
-            raise WeekRangeError(f"{name} must be an integer 1..{max_weeks}, got {value!r}.", field=name)
-    if start_week > end_week:
-        raise WeekRangeError(f"start_week {start_week} is after end_week {end_week}.", field="end_week")
-    weeks = list(range(start_week, end_week + 1))
-    if week_type == "odd":
-        weeks = [w for w in weeks if w % 2 == 1]
-    elif week_type == "even":
-        weeks = [w for w in weeks if w % 2 == 0]
-    if not weeks:
-        raise WeekRangeError(f"there is no {week_type} week between {start_week} and {end_week}.", field="week_type")
-    return weeks

@@ -14,8 +14,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduling import cache
-from scheduling.filters import EventFilter, TaskFilter, apply
-from scheduling.models import Course, ScheduleEvent, ScheduleVersion, Task, TaskClass, TaskClassItem
+from scheduling.filters import EventFilter, PreviewFilter, TaskFilter, apply
+from scheduling.models import (
+    ActiveSchedulePreview,
+    Course,
+    ScheduleEvent,
+    ScheduleVersion,
+    Task,
+    TaskClass,
+    TaskClassItem,
+)
 from scheduling.models.tasks import Status, effective_priority, effective_priority_expression
 from scheduling.models.timetable import EventKind
 from scheduling.timetable import DAYS, Clock, date_of, in_semester, monday_of, parse_sections, week_start
@@ -279,3 +287,14 @@ def free_slots(*, user, week: int) -> list[dict]:
 
 def calendar_events(*, user):
     return event_queryset(user=user).order_by("week", "day", "start_section", "id")
+
+
+# --- active scheduling ---------------------------------------------------------------------
+
+
+def preview_queryset(*, user):
+    return ActiveSchedulePreview.objects.filter(user=user).select_related("trigger")
+
+
+def preview_list(*, user, filters=None):
+    return apply(PreviewFilter, filters, preview_queryset(user=user))

@@ -11,10 +11,9 @@ from rest_framework import serializers
 from scheduling.models import Course, StudyPlan, Task, TaskClass, TaskClassItem
 from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
-from scheduling.models.timetable import SECTIONS, EventKind, EventSource
+from scheduling.models.timetable import EventKind, EventSource
 from scheduling.photo import WARNING_CODES
-from scheduling.services.planning import effective_plan_status
-from scheduling.timetable import MAX_WEEKS, expand_weeks
+from scheduling.timetable import MAX_WEEKS, SECTIONS, expand_weeks
 from smartmate.api import BoundedDateTimeField, StrictSerializer
 
 
@@ -209,7 +208,7 @@ class StudyPlanSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=PlanStatus.choices))
     def get_status(self, plan):
-        return effective_plan_status(plan)
+        return plan.effective_status()
 
 
 # --- courses -------------------------------------------------------------------------------

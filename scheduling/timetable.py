@@ -29,10 +29,16 @@ DEFAULT_SECTION_TIMES: tuple[tuple[str, str], ...] = (
     ("20:50", "21:35"),
     ("21:45", "22:30"),
 )
+# Sections a day: fixed by the API (1-12) and the database constraints; their times are
+# configurable (settings.SCHEDULING_SECTION_TIMES, checked against this count).
+SECTIONS = len(DEFAULT_SECTION_TIMES)
 
 
-def parse_sections(pairs) -> tuple[tuple[time, time], ...]:
-    """[("08:00", "08:45"), ...] → ((time, time), ...); refuses overlapping or unordered sections."""
+def parse_sections(pairs, *, count: int | None = None) -> tuple[tuple[time, time], ...]:
+    """[("08:00", "08:45"), ...] → ((time, time), ...); refuses overlapping or unordered sections,
+    and, with `count`, another number of them."""
+    if count is not None and len(pairs) != count:
+        raise ValueError(f"{count} sections a day are needed, got {len(pairs)}")
     parsed = tuple((time.fromisoformat(start), time.fromisoformat(end)) for start, end in pairs)
     previous_end = time.min
     for start, end in parsed:
@@ -52,6 +58,11 @@ def week_start(semester_start: date, week: int) -> date:
 
 def date_of(semester_start: date, week: int, day: int) -> date:
     return semester_start + timedelta(days=7 * (week - 1) + day - 1)
+
+
+def semester_end(semester_start: date) -> date:
+    """The last day of week MAX_WEEKS."""
+    return date_of(semester_start, MAX_WEEKS, DAYS)
 
 
 def week_and_day(semester_start: date, on: date) -> tuple[int, int]:

@@ -417,28 +417,18 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 # [scheduling]
-# Section times of a day (API.md Schedule): "HH:MM-HH:MM" comma list, 12 by default.
+from scheduling import timetable  # noqa: E402 (pure: the timetable's defaults and section count)
+
+# Section times of a day: "HH:MM-HH:MM" comma list. Their number is fixed (scheduling.timetable
+# SECTIONS, the API's 1-12); the defaults are the timetable's own.
 SCHEDULING_SECTION_TIMES = [
     tuple(pair.split("-"))
-    for pair in env.list(
-        "SCHEDULING_SECTION_TIMES",
-        default=[
-            "08:00-08:45",
-            "08:55-09:40",
-            "10:15-11:00",
-            "11:10-11:55",
-            "14:00-14:45",
-            "14:55-15:40",
-            "16:15-17:00",
-            "17:10-17:55",
-            "19:00-19:45",
-            "19:55-20:40",
-            "20:50-21:35",
-            "21:45-22:30",
-        ],
-    )
+    for pair in env.list("SCHEDULING_SECTION_TIMES", default=[f"{a}-{b}" for a, b in timetable.DEFAULT_SECTION_TIMES])
 ]
-SCHEDULING_MAX_WEEKS = 30  # fixed by the contract (week numbers 1-30); named here for readers
+try:
+    timetable.parse_sections(SCHEDULING_SECTION_TIMES, count=timetable.SECTIONS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"SCHEDULING_SECTION_TIMES: {exc}") from None
 SCHEDULING_CACHE_TTL = env.int("SCHEDULING_CACHE_TTL", default=600)  # seconds, a backstop
 SCHEDULING_RECENT_LIMIT_MAX = 50
 # Active scheduling (DOMAIN §2).

@@ -1,10 +1,14 @@
 """Active scheduling (seed 003): due jobs, triggers, previews. State names are the seed's."""
 
+from __future__ import annotations
+
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 
 class JobStatus(models.TextChoices):
@@ -150,9 +154,43 @@ class ActiveScheduleTrigger(models.Model):
         return f"{self.trigger_type} {self.target_type}:{self.target_id} {self.status}"
 
 
+class ApplicableQuerySet(models.QuerySet):
+    """The expiry rule, once for the API, the expiry job and the admin: a `ready` row whose
+    `expires_at` has come reads as expired, whether or not the job has persisted it yet."""
+
+    def live(self, now: datetime | None = None) -> ApplicableQuerySet:
+        """Ready and not past expiry: what a client reads as `ready`."""
+        return self.filter(self.model.live_condition(now))
+
+    def past_expiry(self, now: datetime | None = None) -> ApplicableQuerySet:
+        """Still stored as ready, but read as expired."""
+        return self.filter(status=self.model.states.READY, expires_at__lte=now or timezone.now())
+
+    def reading(self, status: str, now: datetime | None = None) -> ApplicableQuerySet:
+        """The rows a client reads with `status` (see `Applicable.effective_status`)."""
+        states = self.model.states
+        if status == states.READY:
+            return self.live(now)
+        if status == states.EXPIRED:
+            now = now or timezone.now()
+            return self.filter(Q(status=states.EXPIRED) | Q(status=states.READY, expires_at__lte=now))
+        return self.filter(status=status)
+
+    def expire(self, now: datetime | None = None) -> int:
+        """Persist what reads already show; returns the rows expired."""
+        now = now or timezone.now()
+        return self.past_expiry(now).update(status=self.model.states.EXPIRED, updated_at=now)
+
+
 class Applicable(models.Model):
     """What a preview and a study plan share: applicable once, before `expires_at`, while the
-    user's schedule is still at `base_version`; the outcome of the apply is kept on the row."""
+    user's schedule is still at `base_version`; the outcome of the apply is kept on the row.
+
+    Subclasses name their status choices (`states`, with READY, APPLIED and EXPIRED) and the
+    word a message uses for them (`noun`). The apply itself is `scheduling.services.applying`."""
+
+    states: type[models.TextChoices]
+    noun: str
 
     base_version = models.PositiveBigIntegerField(default=0)
     expires_at = models.DateTimeField()
@@ -165,13 +203,30 @@ class Applicable(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = ApplicableQuerySet.as_manager()
+
     class Meta:
         abstract = True
+
+    @classmethod
+    def live_condition(cls, now: datetime | None = None) -> Q:
+        """Ready and not past expiry, as a condition (the admin's "actionable" filter uses it)."""
+        return Q(status=cls.states.READY, expires_at__gt=now or timezone.now())
+
+    def is_past_expiry(self, now: datetime | None = None) -> bool:
+        return self.status == self.states.READY and (now or timezone.now()) >= self.expires_at
+
+    def effective_status(self, now: datetime | None = None) -> str:
+        """The status a client reads: ready past expiry is expired before the job persists it."""
+        return self.states.EXPIRED if self.is_past_expiry(now) else self.status
 
 
 class ActiveSchedulePreview(Applicable):
     """Up to three candidate changes the user may apply once, before `expires_at`, while the
     schedule is still at `base_version`."""
+
+    states = PreviewStatus
+    noun = "preview"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="active_previews")

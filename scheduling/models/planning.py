@@ -19,6 +19,9 @@ class StudyPlan(Applicable):
     """Placements of every unscheduled item of `class_ids`, applicable once, before `expires_at`,
     while the user's schedule is still at `base_version` (the same rules as a preview)."""
 
+    states = PlanStatus
+    noun = "plan"
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="study_plans")
     class_ids = models.JSONField(default=list)

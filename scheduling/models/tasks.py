@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Now
 
+from scheduling.timetable import SECTIONS
+
 
 class Priority(models.IntegerChoices):
     IMPORTANT_URGENT = 1, "important and urgent"
@@ -119,7 +121,8 @@ class TaskClass(models.Model):
             models.CheckConstraint(condition=Q(color__regex=r"^#[0-9a-fA-F]{6}$"), name="taskclass_color_hex"),
             models.CheckConstraint(condition=Q(strategy__in=Strategy.values), name="taskclass_strategy_valid"),
             models.CheckConstraint(
-                condition=Q(daily_max_sections__gte=1, daily_max_sections__lte=12), name="taskclass_daily_max_1_12"
+                condition=Q(daily_max_sections__gte=1, daily_max_sections__lte=SECTIONS),
+                name="taskclass_daily_max_1_12",
             ),
             models.CheckConstraint(
                 condition=Q(start_date__isnull=True) | Q(end_date__isnull=True) | Q(start_date__lte=F("end_date")),

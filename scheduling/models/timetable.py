@@ -5,14 +5,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from scheduling.timetable import MAX_WEEKS
-
-SECTIONS = 12
+from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS
 
 
 def _ranges(prefix):
     return [
-        models.CheckConstraint(condition=Q(day__gte=1, day__lte=7), name=f"{prefix}_day_1_7"),
+        models.CheckConstraint(condition=Q(day__gte=1, day__lte=DAYS), name=f"{prefix}_day_1_7"),
         models.CheckConstraint(
             condition=Q(start_section__gte=1, start_section__lte=F("end_section"), end_section__lte=SECTIONS),
             name=f"{prefix}_sections_ordered_1_12",
@@ -109,7 +107,9 @@ class ScheduleSlot(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "week", "day", "section"], name="slot_one_event_per_section"),
             models.CheckConstraint(
-                condition=Q(week__gte=1, week__lte=MAX_WEEKS, day__gte=1, day__lte=7, section__gte=1, section__lte=12),
+                condition=Q(
+                    week__gte=1, week__lte=MAX_WEEKS, day__gte=1, day__lte=DAYS, section__gte=1, section__lte=SECTIONS
+                ),
                 name="slot_in_timetable",
             ),
         ]

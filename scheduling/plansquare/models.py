@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from scheduling.models.tasks import Strategy
+from scheduling.timetable import SECTIONS
 
 
 class Post(models.Model):
@@ -54,7 +55,7 @@ class Post(models.Model):
             models.CheckConstraint(condition=~Q(title=""), name="post_title_not_empty"),
             models.CheckConstraint(condition=Q(weeks__gte=1), name="post_weeks_at_least_1"),
             models.CheckConstraint(
-                condition=Q(daily_max_sections__gte=1, daily_max_sections__lte=12), name="post_daily_max_1_12"
+                condition=Q(daily_max_sections__gte=1, daily_max_sections__lte=SECTIONS), name="post_daily_max_1_12"
             ),
             models.CheckConstraint(condition=Q(strategy__in=Strategy.values), name="post_strategy_valid"),
             models.CheckConstraint(

@@ -20,13 +20,12 @@ from django.utils import timezone
 
 from outbox.services import enqueue
 from scheduling import cache, planner
-from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, Task, TaskClassItem
+from scheduling.models import ScheduleEvent, Task, TaskClassItem
 from scheduling.models.active import (
     VALID_TARGETS,
     ActiveScheduleJob,
     ActiveSchedulePreview,
     ActiveScheduleTrigger,
-    ApplyStatus,
     JobStatus,
     PreviewStatus,
     TargetType,
@@ -37,9 +36,9 @@ from scheduling.models.active import (
 from scheduling.models.tasks import PROMOTION, Status
 from scheduling.models.timetable import EventKind, EventSource
 from scheduling.selectors import clock_for, schedule_version_get
-from scheduling.services.events import EventSpec, events_create
-from scheduling.timetable import MAX_WEEKS, Clock
-from smartmate.errors import ApiError, Conflict
+from scheduling.services import applying, placement
+from scheduling.timetable import Clock
+from smartmate.errors import ApiError
 
 logger = logging.getLogger("scheduling.active")
 
@@ -367,57 +366,26 @@ def _item_deadline(item, clock: Clock) -> datetime | None:
     return datetime.combine(end_date, clock.sections[-1][1], tzinfo=clock.tz)
 
 
-def first_position_after(clock: Clock, moment: datetime) -> tuple[int, int, int]:
-    """The first (week, day, section) whose section starts after `moment`."""
-    local, week, day = clock.locate(moment)
-    for section, (start, _end) in enumerate(clock.sections, start=1):
-        if datetime.combine(local, start, tzinfo=clock.tz) > moment:
-            return week, day, section
-    _local, week, day = clock.locate(moment + timedelta(days=1))
-    return week, day, 1
-
-
-def last_position_by(clock: Clock, moment: datetime) -> tuple[int, int, int]:
-    """The last (week, day, section) whose section ends by `moment`."""
-    local, week, day = clock.locate(moment)
-    for section in range(len(clock.sections), 0, -1):
-        if datetime.combine(local, clock.sections[section - 1][1], tzinfo=clock.tz) <= moment:
-            return week, day, section
-    _local, week, day = clock.locate(moment - timedelta(days=1))
-    return week, day, len(clock.sections)
-
-
-def _occupied(user_id: int, earliest_week: int, latest_week: int) -> set[tuple[int, int, int]]:
-    return set(
-        ScheduleSlot.objects.filter(user_id=user_id, week__gte=earliest_week, week__lte=latest_week).values_list(
-            "week", "day", "section"
-        )
-    )
-
-
 def _candidates(need: _Need, clock: Clock, user_id: int, now: datetime) -> list[dict]:
     horizon = now + timedelta(days=settings.ACTIVE_SCHEDULE_HORIZON_DAYS)
-    latest_moment = min(need.deadline, horizon) if need.deadline else horizon
-    earliest = first_position_after(clock, need.earliest)
-    latest = last_position_by(clock, latest_moment)
-    if latest < earliest or earliest[0] > MAX_WEEKS or latest[0] < 1:
+    bounds = placement.window(clock, need.earliest, min(need.deadline, horizon) if need.deadline else horizon)
+    if bounds is None:
         return []
-    occupied = _occupied(user_id, earliest[0], latest[0])
-    spans = planner.candidate_spans(occupied=occupied, length=need.length, earliest=earliest, latest=latest)
+    earliest, latest = bounds
+    occupied = placement.taken_slots(user_id=user_id, first_week=earliest[0], last_week=latest[0])
     candidates = []
-    for index, span in enumerate(spans, start=1):
+    for index, span in enumerate(
+        placement.spans(clock=clock, occupied=occupied, length=need.length, earliest=earliest, latest=latest),
+        start=1,
+    ):
         start_at, end_at = clock.span(span.week, span.day, span.start_section, span.end_section)
-        position = {
-            "week": span.week,
-            "day": span.day,
-            "start_section": span.start_section,
-            "end_section": span.end_section,
-        }
-        change = {"op": "create", "title": need.title, "kind": need.kind, "to": position}
-        if need.task_id:
-            change["task_id"] = need.task_id
-        if need.task_item_id:
-            change["task_item_id"] = need.task_item_id
+        change = placement.block_change(
+            title=need.title,
+            kind=need.kind,
+            task_id=need.task_id,
+            task_item_id=need.task_item_id,
+            **placement.span_position(span),
+        )
         candidates.append(
             {
                 "id": f"c{index}",
@@ -504,157 +472,39 @@ def _request_notification(trigger, preview, title: str, candidates: list[dict]) 
 # --- apply, ignore, expiry ---------------------------------------------------------------------
 
 
-class ApplyRejected(Exception):
-    def __init__(self, error: ApiError, apply_status: str, preview_status: str | None = None):
-        super().__init__(error.message)
-        self.error, self.apply_status, self.preview_status = error, apply_status, preview_status
-
-
-def events_write_at_version(*, user, specs: list[EventSpec], base_version: int, source: str, stale_message: str):
-    """The write step of an apply (previews, study plans), inside the caller's transaction.
-
-    Locks the user's schedule version row first (no schedule write of this user can commit
-    until we do), writes the events (a clash → `ApplyRejected` slot_conflict), then compares
-    the version: any other change since `base_version` → `ApplyRejected` stale_version, after
-    which the proposal expires for good. The caller rolls back on `ApplyRejected`."""
-    version = (
-        ScheduleVersion.objects.select_for_update().filter(user=user).values_list("version", flat=True).first() or 0
-    )
-    _targets_lock(user=user, specs=specs, stale_message=stale_message)
-    # Slots before version: a clash names the sections; any other change is stale.
-    try:
-        events = events_create(user=user, events=specs, source=source)
-    except Conflict as conflict:
-        raise ApplyRejected(conflict, ApplyStatus.REJECTED) from None
-    if version != base_version:
-        raise ApplyRejected(Conflict(stale_message, code="stale_version"), ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
-    return events
-
-
-def _targets_lock(*, user, specs: list[EventSpec], stale_message: str) -> None:
-    """Every task and item the proposal places must still exist: deleting a task with no events
-    changes no schedule version, so the version check alone misses it, and the insert then failed
-    on its foreign key. The rows are locked (FOR NO KEY UPDATE) until commit, so a delete cannot
-    slip in between this check and the insert; a missing one → stale_version, like any change."""
-
-    for model, ids in (
-        (Task, {s.task_id for s in specs if s.task_id}),
-        (TaskClassItem, {s.task_item_id for s in specs if s.task_item_id}),
-    ):
-        if ids and len(model.objects.select_for_update(no_key=True).filter(pk__in=ids, user=user)) != len(ids):
-            stale = Conflict(stale_message, code="stale_version")
-            raise ApplyRejected(stale, ApplyStatus.REJECTED, PreviewStatus.EXPIRED)
-
-
-def rejection_record(model, *, pk, user, rejected: ApplyRejected) -> None:
-    """Record a rolled-back apply in its own short transaction (only while still `ready`)."""
-    changes = {
-        "apply_status": rejected.apply_status,
-        "apply_error_code": rejected.error.error_code,
-        "apply_error": rejected.error.message,
-        "updated_at": timezone.now(),
-    }
-    if rejected.preview_status:
-        changes["status"] = rejected.preview_status
-    model.objects.filter(pk=pk, user=user, status=PreviewStatus.READY).update(**changes)
-
-
-def _state_error(preview: ActiveSchedulePreview, now: datetime) -> ApiError | None:
-    if preview.is_dry_run:
-        return Conflict("A dry-run preview cannot be applied.", code="preview_not_ready")
-    if preview.status == PreviewStatus.APPLIED:
-        return Conflict("This preview was already applied.", code="already_applied")
-    if preview.status == PreviewStatus.IGNORED:
-        return Conflict("This preview was ignored.", code="already_ignored")
-    if preview.status == PreviewStatus.EXPIRED or (preview.status == PreviewStatus.READY and now >= preview.expires_at):
-        return Conflict("This preview has expired.", code="preview_expired")
-    if preview.status != PreviewStatus.READY:
-        return Conflict("This preview is not ready.", code="preview_not_ready")
-    return None
-
-
-def preview_get_for_update(*, user, preview_id) -> ActiveSchedulePreview:
-    preview = ActiveSchedulePreview.objects.select_for_update().filter(pk=preview_id, user=user).first()
-    if preview is None:
-        raise ApiError("Not found.", code="not_found", status_code=404)
-    return preview
-
-
-def candidate_event_specs(candidate: dict) -> list[EventSpec]:
-    specs = []
-    for change in candidate["changes"]:
-        if change["op"] != "create":
-            raise ValueError(f"unsupported change {change['op']}")
-        to = change["to"]
-        specs.append(
-            EventSpec(
-                title=change["title"][:200],
-                kind=change.get("kind", EventKind.TASK),
-                task_id=change.get("task_id"),
-                task_item_id=change.get("task_item_id"),
-                week=to["week"],
-                day=to["day"],
-                start_section=to["start_section"],
-                end_section=to["end_section"],
-            )
-        )
-    return specs
-
-
 def preview_apply(
     *, user, preview_id, candidate_id: str, idempotency_key: str = "", now: datetime | None = None
 ) -> ActiveSchedulePreview:
-    """Apply one candidate, all or nothing. A rejection leaves no event written and records
-    its apply status in a separate short transaction (stale → the preview expires for good)."""
-    now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            preview = preview_get_for_update(user=user, preview_id=preview_id)
-            state_error = _state_error(preview, now)
-            if state_error is not None:
-                expired = state_error.error_code == "preview_expired"
-                if expired or state_error.error_code == "preview_not_ready":
-                    raise ApplyRejected(
-                        state_error,
-                        ApplyStatus.EXPIRED if expired else ApplyStatus.REJECTED,
-                        PreviewStatus.EXPIRED if expired else None,
-                    )
-                raise state_error  # applied/ignored: nothing to record
-            candidate = next((c for c in preview.candidates if c["id"] == candidate_id), None)
-            if candidate is None:
-                raise ApiError(
-                    "No such candidate in this preview.",
-                    code="validation_error",
-                    fields={"candidate_id": [f"Must be one of {', '.join(c['id'] for c in preview.candidates)}."]},
-                )
-            events = events_write_at_version(
-                user=user,
-                specs=candidate_event_specs(candidate),
-                base_version=preview.base_version,
-                source=EventSource.ACTIVE_SCHEDULE,
-                stale_message="The schedule changed since this preview was made.",
+    """Apply one candidate, all or nothing, by the rules of `scheduling.services.applying`."""
+
+    def proposed(preview: ActiveSchedulePreview) -> list[dict]:
+        candidate = next((c for c in preview.candidates if c["id"] == candidate_id), None)
+        if candidate is None:
+            raise ApiError(
+                "No such candidate in this preview.",
+                code="validation_error",
+                fields={"candidate_id": [f"Must be one of {', '.join(c['id'] for c in preview.candidates)}."]},
             )
-            preview.status = PreviewStatus.APPLIED
-            preview.apply_status = ApplyStatus.APPLIED
-            preview.applied_candidate_id = candidate_id
-            preview.applied_event_ids = [e.pk for e in events]
-            preview.apply_idempotency_key = idempotency_key
-            preview.apply_error_code = preview.apply_error = ""
-            preview.applied_at = now
-            preview.save()
-            return preview
-    except ApplyRejected as rejected:
-        rejection_record(ActiveSchedulePreview, pk=preview_id, user=user, rejected=rejected)
-        raise rejected.error from None
+        return candidate["changes"]
+
+    return applying.proposal_apply(
+        ActiveSchedulePreview,
+        user=user,
+        pk=preview_id,
+        source=EventSource.ACTIVE_SCHEDULE,
+        proposed=proposed,
+        applied_fields={"applied_candidate_id": candidate_id},
+        idempotency_key=idempotency_key,
+        now=now,
+    )
 
 
 def preview_ignore(*, user, preview_id, now: datetime | None = None) -> ActiveSchedulePreview:
-    now = now or timezone.now()
     with transaction.atomic():
-        preview = preview_get_for_update(user=user, preview_id=preview_id)
+        preview = applying.proposal_get_for_update(ActiveSchedulePreview, user=user, pk=preview_id)
         if preview.status == PreviewStatus.IGNORED:
             return preview
-        error = _state_error(preview, now)
+        error = applying.state_error(preview, now)
         if error is not None and error.error_code != "preview_not_ready":
             raise error
         preview.status = PreviewStatus.IGNORED
@@ -664,14 +514,4 @@ def preview_ignore(*, user, preview_id, now: datetime | None = None) -> ActiveSc
 
 def previews_expire(*, now: datetime | None = None) -> int:
     """Persist what reads already show: ready previews past expires_at are expired."""
-    now = now or timezone.now()
-    return ActiveSchedulePreview.objects.filter(status=PreviewStatus.READY, expires_at__lte=now).update(
-        status=PreviewStatus.EXPIRED, updated_at=now
-    )
-
-
-def effective_preview_status(preview: ActiveSchedulePreview, now: datetime | None = None) -> str:
-    """A ready preview past its expiry reads as expired before the expiry job persists it."""
-    if preview.status == PreviewStatus.READY and (now or timezone.now()) >= preview.expires_at:
-        return PreviewStatus.EXPIRED
-    return preview.status
+    return ActiveSchedulePreview.objects.expire(now)

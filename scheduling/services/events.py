@@ -18,8 +18,8 @@ from django.db.models import F, Q
 from outbox.services import enqueue
 from scheduling import cache
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, TaskClassItem
-from scheduling.models.timetable import SECTIONS, EventKind, EventSource
-from scheduling.timetable import MAX_WEEKS
+from scheduling.models.timetable import EventKind, EventSource
+from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS
 from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("scheduling.events")
@@ -51,7 +51,7 @@ def validate_position(*, week, day, start_section, end_section, prefix: str = ""
     errors = {}
     if not (isinstance(week, int) and 1 <= week <= MAX_WEEKS):
         errors["week"] = [f"Must be between 1 and {MAX_WEEKS}."]
-    if not (isinstance(day, int) and 1 <= day <= 7):
+    if not (isinstance(day, int) and 1 <= day <= DAYS):
         errors["day"] = ["Must be between 1 and 7."]
     for name, value in (("start_section", start_section), ("end_section", end_section)):
         if not (isinstance(value, int) and 1 <= value <= SECTIONS):

@@ -13,15 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from scheduling import planner
-from scheduling.models import ScheduleSlot, StudyPlan, TaskClass, TaskClassItem
-from scheduling.models.active import ApplyStatus
+from scheduling.models import StudyPlan, TaskClass, TaskClassItem
 from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Status
-from scheduling.models.timetable import SECTIONS, EventKind, EventSource
+from scheduling.models.timetable import EventKind, EventSource
 from scheduling.selectors import clock_for, schedule_version_get
-from scheduling.services.active import ApplyRejected, events_write_at_version, rejection_record
-from scheduling.services.events import EventSpec
-from scheduling.timetable import MAX_WEEKS, Clock, date_of
+from scheduling.services import applying, placement
+from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS, semester_end
 from smartmate.errors import ApiError, Conflict
 
 PLAN_FIELDS = ("item_id", "title", "week", "day", "start_section", "end_section")
@@ -31,41 +29,9 @@ def _invalid(field: str, message: str) -> ApiError:
     return ApiError(f"Invalid input: {field}.", code="validation_error", fields={field: [message]})
 
 
-def occupied_slots(*, user, clock: Clock, now: datetime, first_week: int = 1, last_week: int = MAX_WEEKS) -> set:
-    """Taken (week, day, section) slots of weeks first..last, plus the sections of today that
-    have already started: the planner takes `today` as a date, so the past of today is ours to mark."""
-    taken = set(
-        ScheduleSlot.objects.filter(user=user, week__gte=first_week, week__lte=last_week).values_list(
-            "week", "day", "section"
-        )
-    )
-    local, week, day = clock.locate(now)
-    for section, (start, _end) in enumerate(clock.sections, start=1):
-        if datetime.combine(local, start, tzinfo=clock.tz) <= now:
-            taken.add((week, day, section))
-    return taken
-
-
-def class_spec(task_class: TaskClass, items, *, start_date: date, end_date: date) -> planner.ClassSpec:
-    """A task class as the planner's input (the caller chooses the window)."""
-    return planner.ClassSpec(
-        class_id=task_class.pk,
-        start_date=start_date,
-        end_date=end_date,
-        strategy=task_class.strategy,
-        excluded_days=task_class.excluded_days or (),
-        excluded_sections=task_class.excluded_sections or (),
-        daily_max_sections=task_class.daily_max_sections,
-        items=[
-            planner.ItemSpec(item_id=i.pk, title=i.title, order=i.order, estimated_sections=i.estimated_sections)
-            for i in items
-        ],
-    )
-
-
 def _check_class(task_class: TaskClass, semester_start: date) -> None:
     """400 naming the field for what the planner cannot take."""
-    first, last = semester_start, date_of(semester_start, MAX_WEEKS, 7)
+    first, last = semester_start, semester_end(semester_start)
     for name in ("start_date", "end_date"):
         value = getattr(task_class, name)
         if value is None:
@@ -76,7 +42,7 @@ def _check_class(task_class: TaskClass, semester_start: date) -> None:
             )
     if task_class.end_date < task_class.start_date:
         raise _invalid("end_date", f"Task class {task_class.pk}: end_date is before start_date.")
-    for name, high in (("excluded_days", 7), ("excluded_sections", SECTIONS)):
+    for name, high in (("excluded_days", DAYS), ("excluded_sections", SECTIONS)):
         values = getattr(task_class, name) or []
         if not isinstance(values, list) or any(
             not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= high for v in values
@@ -108,10 +74,12 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
             items[item.task_class_id].append(item)
         # The version before the slots: the plan's base is never newer than what it saw.
         base_version = schedule_version_get(user)
-        occupied = occupied_slots(user=user, clock=clock, now=now)
+        occupied = placement.occupied_slots(user=user, clock=clock, now=now)
         try:
             specs = [
-                class_spec(classes[pk], items[pk], start_date=classes[pk].start_date, end_date=classes[pk].end_date)
+                placement.class_spec(
+                    classes[pk], items[pk], start_date=classes[pk].start_date, end_date=classes[pk].end_date
+                )
                 for pk in class_ids
             ]
             result = planner.plan_study(
@@ -139,73 +107,36 @@ def study_plan_create(*, user, class_ids: list[int], now: datetime | None = None
         )
 
 
-def _state_error(plan: StudyPlan, now: datetime) -> ApiError | None:
-    if plan.status == PlanStatus.APPLIED:
-        return Conflict("This plan was already applied.", code="already_applied")
-    if plan.status == PlanStatus.EXPIRED or now >= plan.expires_at:
-        return Conflict("This plan has expired.", code="preview_expired")
-    return None
-
-
 def study_plan_apply(*, user, plan_id, idempotency_key: str = "", now: datetime | None = None) -> StudyPlan:
-    """Write the plan's events (kind task_item, source manual), all or nothing, with the preview
-    apply rules (DOMAIN §2): expired, stale_version (the plan then expires for good),
-    slot_conflict, already_applied. A rejection is recorded in a separate short transaction."""
-    now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            plan = StudyPlan.objects.select_for_update().filter(pk=plan_id, user=user).first()
-            if plan is None:
-                raise ApiError("Not found.", code="not_found", status_code=404)
-            error = _state_error(plan, now)
-            if error is not None:
-                if error.error_code == "preview_expired":
-                    raise ApplyRejected(error, ApplyStatus.EXPIRED, PlanStatus.EXPIRED)
-                raise error
-            item_ids = [p["item_id"] for p in plan.placements]
-            still_open = TaskClassItem.objects.select_for_update().filter(
-                pk__in=item_ids, user=user, status=Status.TODO, scheduled_event__isnull=True
-            )
-            if len(still_open) != len(set(item_ids)):  # an item was done, scheduled or deleted since
-                raise ApplyRejected(
-                    Conflict("The study plans changed since this plan was made.", code="stale_version"),
-                    ApplyStatus.REJECTED,
-                    PlanStatus.EXPIRED,
-                )
-            specs = [
-                EventSpec(
-                    title=p["title"][:200],
-                    kind=EventKind.TASK_ITEM,
-                    task_item_id=p["item_id"],
-                    week=p["week"],
-                    day=p["day"],
-                    start_section=p["start_section"],
-                    end_section=p["end_section"],
-                )
-                for p in plan.placements
-            ]
-            events = events_write_at_version(
-                user=user,
-                specs=specs,
-                base_version=plan.base_version,
-                source=EventSource.MANUAL,
-                stale_message="The schedule changed since this plan was made.",
-            )
-            plan.status = PlanStatus.APPLIED
-            plan.apply_status = ApplyStatus.APPLIED
-            plan.applied_event_ids = [e.pk for e in events]
-            plan.apply_idempotency_key = idempotency_key
-            plan.apply_error_code = plan.apply_error = ""
-            plan.applied_at = now
-            plan.save()
-            return plan
-    except ApplyRejected as rejected:
-        rejection_record(StudyPlan, pk=plan_id, user=user, rejected=rejected)
-        raise rejected.error from None
+    """Write the plan's events (kind task_item, source manual), all or nothing, by the rules
+    of `scheduling.services.applying`; an item done, scheduled or deleted since → stale_version."""
+
+    def proposed(plan: StudyPlan) -> list[dict]:
+        item_ids = [p["item_id"] for p in plan.placements]
+        still_open = TaskClassItem.objects.select_for_update().filter(
+            pk__in=item_ids, user=user, status=Status.TODO, scheduled_event__isnull=True
+        )
+        if len(still_open) != len(set(item_ids)):
+            raise applying.stale("The study plans changed since this plan was made.", PlanStatus.EXPIRED)
+        return [placement_change(p) for p in plan.placements]
+
+    return applying.proposal_apply(
+        StudyPlan,
+        user=user,
+        pk=plan_id,
+        source=EventSource.MANUAL,
+        proposed=proposed,
+        idempotency_key=idempotency_key,
+        now=now,
+    )
 
 
-def effective_plan_status(plan: StudyPlan, now: datetime | None = None) -> str:
-    """A ready plan past its expiry reads as expired."""
-    if plan.status == PlanStatus.READY and (now or timezone.now()) >= plan.expires_at:
-        return PlanStatus.EXPIRED
-    return plan.status
+def placement_change(placement: dict) -> dict:
+    """A stored placement as the change an apply writes."""
+    return {
+        "op": "create",
+        "title": placement["title"],
+        "kind": EventKind.TASK_ITEM,
+        "task_item_id": placement["item_id"],
+        "to": {name: placement[name] for name in applying.POSITION_FIELDS},
+    }

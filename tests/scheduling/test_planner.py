@@ -1,4 +1,4 @@
-"""The pure study planner (issue 10): plan_study, candidate_spans, expand_weeks.
+"""The pure study planner (issue 10): plan_study, candidate_spans.
 
 No database: every test calls pure functions.
 """
@@ -24,21 +24,17 @@ from scheduling.planner import (
     PlannerInputError,
     Slot,
     Span,
-    WeekRangeError,
-    WeekTypeError,
     candidate_score,
     candidate_spans,
-    date_of,
-    expand_weeks,
     plan_study,
-    week_day_of,
 )
+from scheduling.timetable import date_of
 
 MONDAY = date(2026, 9, 7)  # week 1, day 1
 
 
 def day(week: int, weekday: int) -> date:
-    return date_of(week, weekday, semester_start=MONDAY)
+    return date_of(MONDAY, week, weekday)
 
 
 def items(n: int, sections: int = 1, first_id: int = 1) -> list[ItemSpec]:
@@ -115,16 +111,6 @@ def test_slot_rejects_bad_day_and_converts_to_a_tuple():
         Slot(1, 8, 1)
 
 
-def test_week_day_of_maps_dates_and_refuses_dates_outside_the_semester():
-    assert week_day_of(MONDAY, semester_start=MONDAY) == (1, 1)
-    assert week_day_of(MONDAY + timedelta(days=9), semester_start=MONDAY) == (2, 3)
-    assert week_day_of(MONDAY - timedelta(days=1), semester_start=MONDAY) is None
-    assert week_day_of(MONDAY + timedelta(weeks=30), semester_start=MONDAY) is None
-    assert week_day_of(MONDAY + timedelta(weeks=30) - timedelta(days=1), semester_start=MONDAY) == (30, 7)
-    assert week_day_of(MONDAY + timedelta(weeks=2), semester_start=MONDAY, max_weeks=2) is None
-    assert date_of(2, 3, semester_start=MONDAY) == MONDAY + timedelta(days=9)
-
-
 # --------------------------------------------------------------------------- plan_study: strategies
 
 
@@ -143,8 +129,8 @@ def test_steady_spreads_items_over_the_range_and_rapid_is_earlier():
     rapid = plan([make_class(strategy="rapid", **spec)])
     steady = plan([make_class(strategy="steady", **spec)])
     assert rapid.ok and steady.ok
-    rapid_days = [date_of(p.week, p.day, semester_start=MONDAY) for p in rapid.placements]
-    steady_days = [date_of(p.week, p.day, semester_start=MONDAY) for p in steady.placements]
+    rapid_days = [date_of(MONDAY, p.week, p.day) for p in rapid.placements]
+    steady_days = [date_of(MONDAY, p.week, p.day) for p in steady.placements]
     assert rapid_days == [day(1, 1)] * 4
     # 28 days, 4 items: one target a week.
     assert steady_days == [day(1, 1), day(2, 1), day(3, 1), day(4, 1)]
@@ -325,7 +311,7 @@ def test_today_is_respected():
     spec = make_class(strategy="rapid", start=day(1, 1), end=day(2, 7), items=items(3, 2))
     result = plan([spec], today=day(1, 4))
     assert result.ok
-    assert all(date_of(p.week, p.day, semester_start=MONDAY) >= day(1, 4) for p in result.placements)
+    assert all(date_of(MONDAY, p.week, p.day) >= day(1, 4) for p in result.placements)
     assert pos(result.placements[0]) == (1, 4, 1)
 
 
@@ -503,7 +489,7 @@ def expected_free_sections(p) -> int:
     for c in p["classes"]:
         for w in range(1, p["max_weeks"] + 1):
             for d in range(1, 8):
-                when = date_of(w, d, semester_start=MONDAY)
+                when = date_of(MONDAY, w, d)
                 if not c.start_date <= when <= c.end_date or d in c.excluded_days:
                     continue
                 if p["today"] is not None and when < p["today"]:
@@ -533,7 +519,7 @@ def test_property_every_plan_honours_every_rule(p):
         assert pl.class_id == spec.class_id and pl.title == item.title
         assert pl.span.length == item.estimated_sections
         assert 1 <= pl.week <= p["max_weeks"] and pl.end_section <= p["sections_per_day"]
-        when = date_of(pl.week, pl.day, semester_start=MONDAY)
+        when = date_of(MONDAY, pl.week, pl.day)
         assert spec.start_date <= when <= spec.end_date
         assert p["today"] is None or when >= p["today"]
         assert pl.day not in spec.excluded_days
@@ -586,7 +572,7 @@ def _brute_force_fits(p) -> bool:
     def spans_for(c, it):
         for w in range(1, max_weeks + 1):
             for d in range(1, 8):
-                when = date_of(w, d, semester_start=MONDAY)
+                when = date_of(MONDAY, w, d)
                 if not c.start_date <= when <= c.end_date or d in c.excluded_days:
                     continue
                 if p["today"] is not None and when < p["today"]:
@@ -752,54 +738,3 @@ def test_property_candidates_are_free_in_bounds_ordered_non_overlapping_and_gree
                     valid = valid and not {slot.as_tuple() for slot in span.slots()} & occupied
                     if valid:
                         assert any(span.overlaps(c) for c in result)
-
-
-# --------------------------------------------------------------------------- expand_weeks
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "kind", "weeks"),
-    [
-        (1, 5, "all", [1, 2, 3, 4, 5]),
-        (1, 6, "odd", [1, 3, 5]),
-        (1, 6, "even", [2, 4, 6]),
-        (2, 2, "even", [2]),
-        (3, 3, "all", [3]),
-        (1, 30, "odd", list(range(1, 31, 2))),
-    ],
-)
-def test_expand_weeks(start, end, kind, weeks):
-    assert expand_weeks(start_week=start, end_week=end, week_type=kind) == weeks
-
-
-@pytest.mark.parametrize(
-    ("start", "end", "kind", "error", "field"),
-    [
-        (0, 5, "all", WeekRangeError, "start_week"),
-        (1, 31, "all", WeekRangeError, "end_week"),
-        (6, 5, "all", WeekRangeError, "end_week"),
-        (2, 2, "odd", WeekRangeError, "week_type"),
-        (1, 5, "weekly", WeekTypeError, "week_type"),
-        ("1", 5, "all", WeekRangeError, "start_week"),
-        (True, 5, "all", WeekRangeError, "start_week"),
-    ],
-)
-def test_expand_weeks_rejects_bad_input_with_a_value_error(start, end, kind, error, field):
-    with pytest.raises(error) as info:
-        expand_weeks(start_week=start, end_week=end, week_type=kind)
-    assert isinstance(info.value, ValueError)
-    assert info.value.field == field
-    assert str(info.value)
-
-
-@given(st.integers(1, 30), st.integers(1, 30), st.sampled_from(["all", "odd", "even"]))
-def test_property_expand_weeks_returns_the_weeks_of_the_asked_parity_in_range(a, b, kind):
-    start, end = min(a, b), max(a, b)
-    try:
-        weeks = expand_weeks(start_week=start, end_week=end, week_type=kind)
-    except WeekRangeError:
-        assert start == end and kind != "all" and (start % 2 == 1) != (kind == "odd")
-        return
-    assert weeks == sorted(set(weeks)) and weeks[0] >= start and weeks[-1] <= end
-    wanted = {"all": {0, 1}, "odd": {1}, "even": {0}}[kind]
-    assert {w for w in range(start, end + 1) if w % 2 in wanted} == set(weeks)

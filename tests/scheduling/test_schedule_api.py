@@ -229,6 +229,26 @@ def test_bad_course_input_is_a_400(api, body, field):
     assert not Course.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("start", "end", "kind", "field"),
+    [
+        (0, 5, "all", "start_week"),
+        (1, 31, "all", "end_week"),
+        (6, 5, "all", "end_week"),
+        (2, 2, "odd", "week_type"),
+        (1, 5, "weekly", "week_type"),
+        (True, 5, "all", "start_week"),
+    ],
+)
+def test_a_course_week_span_outside_the_semester_reversed_or_empty_is_a_400_naming_the_field(
+    api, start, end, kind, field
+):
+    body = {"name": "X", "start_week": start, "end_week": end, "week_type": kind}
+    response = api.post(COURSES, {**body, "day": 1, "start_section": 1, "end_section": 1}, format="json")
+    assert response.status_code == 400 and field in response.json()["error"]["fields"], response.content
+    assert not Course.objects.exists()
+
+
 def test_another_users_course_is_a_404(api, other_api):
     course = post(api, COURSES, {"name": "A", "weeks": [1], "day": 1, "start_section": 1, "end_section": 1})
     for method in ("get", "patch", "put", "delete"):

@@ -1,7 +1,7 @@
 """The pure timetable rules: week numbering from semester_start, section times, week expansion."""
 
 import zoneinfo
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from hypothesis import given
@@ -64,6 +64,16 @@ def test_span_renders_sections_in_the_users_time_zone():
     assert start.isoformat() == "2026-09-07T08:00:00+02:00"
 
 
+def test_week_and_day_maps_dates_and_in_semester_refuses_dates_outside_it():
+    assert week_and_day(MONDAY, MONDAY) == (1, 1)
+    assert week_and_day(MONDAY, MONDAY + timedelta(days=9)) == (2, 3)
+    assert not in_semester(week_and_day(MONDAY, MONDAY - timedelta(days=1))[0])
+    assert not in_semester(week_and_day(MONDAY, MONDAY + timedelta(weeks=30))[0])
+    assert week_and_day(MONDAY, MONDAY + timedelta(weeks=30) - timedelta(days=1)) == (30, 7)
+    assert week_and_day(MONDAY, MONDAY + timedelta(weeks=2))[0] == 3  # past a two-week plan's weeks
+    assert date_of(MONDAY, 2, 3) == MONDAY + timedelta(days=9)
+
+
 def test_locate_uses_the_users_local_date():
     clock = Clock(MONDAY, "Asia/Shanghai")
     # 17:00 UTC on Sunday is 01:00 on Monday in Shanghai: week 2, day 1.
@@ -81,7 +91,28 @@ def test_next_boundary_is_the_next_section_start_or_end():
 
 @pytest.mark.parametrize(
     ("start", "end", "kind", "weeks"),
-    [(1, 4, "all", [1, 2, 3, 4]), (1, 6, "odd", [1, 3, 5]), (1, 6, "even", [2, 4, 6]), (3, 3, "even", [])],
+    [
+        (1, 4, "all", [1, 2, 3, 4]),
+        (1, 5, "all", [1, 2, 3, 4, 5]),
+        (1, 6, "odd", [1, 3, 5]),
+        (1, 6, "even", [2, 4, 6]),
+        (3, 3, "even", []),
+        (2, 2, "even", [2]),
+        (3, 3, "all", [3]),
+        (1, 30, "odd", list(range(1, 31, 2))),
+    ],
 )
 def test_expand_weeks(start, end, kind, weeks):
     assert expand_weeks(start, end, kind) == weeks
+
+
+@given(st.integers(1, 30), st.integers(1, 30), st.sampled_from(["all", "odd", "even"]))
+def test_property_expand_weeks_returns_the_weeks_of_the_asked_parity_in_range(a, b, kind):
+    start, end = min(a, b), max(a, b)
+    weeks = expand_weeks(start, end, kind)
+    if not weeks:
+        assert start == end and kind != "all" and (start % 2 == 1) != (kind == "odd")
+        return
+    assert weeks == sorted(set(weeks)) and weeks[0] >= start and weeks[-1] <= end
+    wanted = {"all": {0, 1}, "odd": {1}, "even": {0}}[kind]
+    assert {w for w in range(start, end + 1) if w % 2 in wanted} == set(weeks)
