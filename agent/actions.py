@@ -208,15 +208,6 @@ def event_move_make(*, user, move: dict) -> dict:
 # --- proposing a move ---------------------------------------------------------------------------
 
 POSITION = ("week", "day", "start_section", "end_section")
-# The time parser's parts of the day → the thirds of the timetable's day a moved block goes to.
-_PARTS = {
-    "dawn": (1, 4),
-    "morning": (1, 4),
-    "forenoon": (1, 4),
-    "noon": (5, 8),
-    "afternoon": (5, 8),
-    "evening": (9, 12),
-}
 
 
 def conversation_has_draft(*, conversation: Conversation) -> bool:
@@ -235,14 +226,17 @@ def _named(title: str, lowered: str) -> bool:
 
 
 def event_move_draft(*, user, text: str, now) -> dict | None:
-    """ "Move the math block to Thursday evening" with no draft to change: the user's upcoming
+    """With no draft to change ("move the math review to Thursday evening"): the user's upcoming
     event (not a course: courses move through their own timetable) the sentence names, to the
-    first free span of its length on the named day and part of the day.
+    first free span of its length on the named day and part of the day (its own place counts as
+    taken: it moves to where it fits beside itself).
     `{"event_id", "title", "from", "to"}`, or None (no event named, no free span)."""
     from agent import timeparse
+    from agent.services import DAY_PARTS
     from scheduling.models import ScheduleEvent
     from scheduling.models.timetable import EventKind
-    from scheduling.selectors import clock_for, free_slots
+    from scheduling.selectors import clock_for
+    from scheduling.services.placement import free_start
 
     clock = clock_for(user)
     _local, this_week, today = clock.locate(now)
@@ -259,20 +253,9 @@ def event_move_draft(*, user, text: str, now) -> dict | None:
     named = timeparse.parse(text, now, clock.tz)
     day = named.day.isoweekday() if named.day else event.day  # the timetable numbers days 1-7 from Monday
     week = event.week + 1 if event.week == this_week and day < today else event.week
-    first, last = _PARTS.get(named.period or "", (1, len(clock.sections)))
     length = event.end_section - event.start_section + 1
-    free = set(next(row["sections"] for row in free_slots(user=user, week=week) if row["day"] == day))
-    if (week, day) == (event.week, event.day):
-        free.update(range(event.start_section, event.end_section + 1))  # its own place frees up
-    for start in range(first, min(last, len(clock.sections)) - length + 2):
-        if all(s in free for s in range(start, start + length)):
-            to = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
-            if to == {k: getattr(event, k) for k in POSITION}:
-                continue
-            return {
-                "event_id": event.pk,
-                "title": event.title,
-                "from": {k: getattr(event, k) for k in POSITION},
-                "to": to,
-            }
-    return None
+    start = free_start(user=user, week=week, day=day, length=length, part=DAY_PARTS.get(named.period or ""))
+    if start is None:
+        return None
+    to = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
+    return {"event_id": event.pk, "title": event.title, "from": {k: getattr(event, k) for k in POSITION}, "to": to}

@@ -267,7 +267,7 @@ def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> Pla
 
 
 # The time parser's parts of the day → the day parts scheduling places a moved block in.
-_DAY_PARTS = {
+DAY_PARTS = {
     "dawn": "morning",
     "morning": "morning",
     "forenoon": "morning",
@@ -304,7 +304,7 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
     clock = clock_for(user)
     named = timeparse.parse(text, now, clock.tz)
     day = named.day.isoweekday() if named.day else None  # the timetable numbers days 1-7 from Monday
-    part = _DAY_PARTS.get(named.period or "")
+    part = DAY_PARTS.get(named.period or "")
     _local, this_week, today = clock.locate(now)
     week = target["to"]["week"]
     day = day or target["to"]["day"]
