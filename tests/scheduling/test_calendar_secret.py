@@ -75,7 +75,7 @@ def test_the_web_process_access_log_never_shows_the_secret(tmp_path):
     secret = "Zm9vYmFyLXNlY3JldC10aGF0LW11c3Qtbm90LWxlYWs"
     with serve_procfile_web(tmp_path) as port:
         # Any answer will do (the embedded default here has no tables): the log line is the point.
-        httpx.get(f"http://127.0.0.1:{port}/api/v1/calendar/{secret}.ics")
+        httpx.get(f"http://127.0.0.1:{port}/api/v1/calendar/{secret}.ics", timeout=30)
     log = (tmp_path / "web.log").read_text()
     assert "/api/v1/calendar/***.ics" in log, log[-2000:]
     assert secret not in log

@@ -61,7 +61,7 @@ def offline_page(browser, base_url, **context):
 def test_swagger_ui_lists_the_operations_with_the_network_cut_off(browser, live_server):
     page = offline_page(browser, live_server.url)
     page.goto(live_server.url + "/api/docs/")
-    page.wait_for_selector(".opblock", timeout=20_000)
+    page.wait_for_selector(".opblock", timeout=60_000)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "api-docs.png"))
     assert page.locator(".opblock").count() >= 50
@@ -73,7 +73,7 @@ def test_swagger_ui_lists_the_operations_with_the_network_cut_off(browser, live_
 def test_redoc_renders_with_the_network_cut_off(browser, live_server):
     page = offline_page(browser, live_server.url)
     page.goto(live_server.url + "/api/redoc/")
-    page.wait_for_function("document.body.innerText.includes('List tasks')", timeout=20_000)
+    page.wait_for_function("document.body.innerText.includes('List tasks')", timeout=60_000)
     assert page.locator("li[data-item-id]").count() >= 50  # the operations in the side menu
     # Redoc's bundle hard-codes its "powered by" logo and drops it when it fails to load.
     assert [url for url in page.refused if not url.endswith("/redoc/logo-mini.svg")] == []

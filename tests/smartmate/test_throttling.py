@@ -105,7 +105,10 @@ def test_the_web_server_takes_the_client_address_from_the_socket_not_the_header(
     with serve_procfile_web(tmp_path, THROTTLE_AUTH_RATE="3/min") as port:
         statuses = [
             httpx.post(
-                f"http://127.0.0.1:{port}{LOGIN}", json=WRONG, headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                f"http://127.0.0.1:{port}{LOGIN}",
+                json=WRONG,
+                headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                timeout=30,  # a worker's first request loads the URLconf: seconds on a busy machine
             ).status_code
             for n in range(5)
         ]
