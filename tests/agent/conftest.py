@@ -1,6 +1,8 @@
 import json
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +21,18 @@ def llm(httpserver, settings):
     settings.LLM_MODEL = "fake-model"
     settings.LLM_MAX_RETRIES = 1
     return httpserver
+
+
+@pytest.fixture
+def tasks(user):
+    """Two open tasks due in six days, for the schedule-plan draft to place."""
+    from scheduling.services.tasks import task_create
+
+    soon = timezone.now() + timedelta(days=6)
+    return [
+        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
+        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
+    ]
 
 
 def parse_sse(raw: str) -> list:
@@ -50,19 +64,3 @@ def read_stream(response) -> str:
         return [part async for part in response.streaming_content]
 
     return b"".join(p if isinstance(p, bytes) else p.encode() for p in async_to_sync(collect)()).decode()
-
-
-@pytest.fixture
-def tasks(user):
-    """Two open tasks due in six days, for the plan drafts."""
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    from scheduling.services.tasks import task_create
-
-    soon = timezone.now() + timedelta(days=6)
-    return [
-        task_create(user=user, title="数学作业", deadline_at=soon, estimated_sections=2),
-        task_create(user=user, title="英语阅读", deadline_at=soon, estimated_sections=1),
-    ]
