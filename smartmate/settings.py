@@ -317,11 +317,11 @@ SPECTACULAR_SETTINGS = {
         "ChunkObjectEnum": ["chat.completion.chunk"],
         "StudyPlanStatusEnum": "scheduling.models.planning.PlanStatus",
         "DraftPlanStatusEnum": "agent.models.PlanStatus",
+        "TimetablePhotoStatusEnum": ["success", "partial", "rejected"],
+        "TimetablePhotoWarningCodeEnum": "scheduling.photo.WARNING_CODES",
         "AgentActionKindEnum": "agent.models.ActionKind",
         "AgentActionStatusEnum": "agent.models.ActionStatus",
         "AgentActionReasonEnum": "agent.models.ActionReason",
-        "TimetablePhotoStatusEnum": ["success", "partial", "rejected"],
-        "TimetablePhotoWarningCodeEnum": "scheduling.photo.WARNING_CODES",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
