@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from agent.models import ActionKind, ActionReason, ActionStatus, Conversation, PendingAction, PlanDraft
+from agent.models import ActionKind, ActionReason, ActionStatus, Conversation, PendingAction, PlanDraft, TimelineKind
 from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("smartmate.agent")
@@ -125,6 +125,7 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
                 action.status = ActionStatus.EXPIRED
             else:
                 action.status = ActionStatus.CONFIRMED
+                _record(action)
             action.decided_at = timezone.now()
             action.save(update_fields=["status", "result", "decided_at"])
     if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
@@ -134,6 +135,21 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
     if status != ActionStatus.PENDING:
         raise _closed(status)
     return action
+
+
+def _record(action: PendingAction) -> None:
+    """A confirmed task joins its conversation's timeline (through the outbox, like a turn's)."""
+    from agent.services import turn_record
+
+    if action.result.get("type") == "task_created":
+        entry = {"kind": TimelineKind.TASK_CREATED, "data": action.result["task"]}
+        turn_record(
+            conversation_id=action.conversation_id,
+            user=action.user,
+            request_id=f"action-{action.pk}",
+            reply="",
+            timeline=[entry],
+        )
 
 
 def pending_action_reject(*, user, action_id: int) -> PendingAction:

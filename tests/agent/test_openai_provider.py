@@ -120,8 +120,9 @@ def test_the_llm_tool_call_proposes_the_task_its_confirm_writes_it_and_usage_is_
     assert TokenCharge.objects.get(user=user).tokens == 29  # confirming runs no model
     relay()
     timeline = auth_api.get(f"{BASE}conversations/{body['conversation_id']}/timeline/").json()["results"]
-    assert [t["kind"] for t in timeline] == ["message", "tool_call", "message"]
+    assert [t["kind"] for t in timeline] == ["message", "tool_call", "message", "task_created"]
     assert timeline[1]["data"]["pending_action_id"] == pending["id"]
+    assert timeline[3]["data"]["id"] == task.pk  # the confirm joined the conversation's timeline
 
 
 @pytest.mark.django_db(transaction=True)
