@@ -157,6 +157,34 @@ def test_concurrent_confirms_write_once_and_all_answer_the_same_task(confirming,
     assert Task.objects.filter(user=user).count() == 1
 
 
+@pytest.mark.postgres
+def test_racing_confirms_and_rejects_decide_once(confirming, user):
+    from rest_framework.test import APIClient
+
+    from accounts.services import session_start
+    from tests.concurrency import errors_of, run_concurrently
+
+    pending = chat(confirming, NOTE)["pending_action"]
+    access = session_start(user=user)["access"]
+
+    def work(index):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
+        response = (confirm if index % 2 else reject)(client, pending["id"])
+        return index % 2, response.status_code
+
+    outcomes = run_concurrently(8, work)
+    assert errors_of(outcomes) == []
+    status = PendingAction.objects.get(pk=pending["id"]).status
+    written = Task.objects.filter(user=user).count()
+    if status == ActionStatus.CONFIRMED:  # every confirm answers the write, every reject is refused
+        assert written == 1 and {code for is_confirm, code in outcomes if is_confirm} == {200}
+        assert {code for is_confirm, code in outcomes if not is_confirm} == {409}
+    else:  # one reject won; the others and every confirm are refused, nothing written
+        assert status == ActionStatus.REJECTED and written == 0
+        assert sorted(code for _, code in outcomes) == [200] + [409] * 7
+
+
 def test_another_users_action_is_a_404_for_both_routes(confirming, make_user, user):
     from tests.conftest import auth_client
 
