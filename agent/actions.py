@@ -88,11 +88,13 @@ def _closed(status: str) -> Conflict:
     return Conflict(CLOSED_MESSAGES[status], code="action_closed")
 
 
-def _expire(action_id: int) -> None:
-    """Persist an expiry seen at read time (compare-and-set: a decision that won stays)."""
-    PendingAction.objects.filter(pk=action_id, status=ActionStatus.PENDING).update(
-        status=ActionStatus.EXPIRED, decided_at=timezone.now()
-    )
+def _status_locked(action: PendingAction) -> str:
+    """The locked action's status as it reads now; an expiry seen here is persisted at once."""
+    status = action.effective_status()
+    if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
+        action.status, action.decided_at = ActionStatus.EXPIRED, timezone.now()
+        action.save(update_fields=["status", "decided_at"])
+    return status
 
 
 def _locked(*, user, action_id: int) -> PendingAction:
@@ -110,7 +112,7 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
     refused = None
     with transaction.atomic():
         action = _locked(user=user, action_id=action_id)
-        status = action.effective_status()
+        status = _status_locked(action)
         if status == ActionStatus.CONFIRMED:
             return action
         if status == ActionStatus.PENDING:
@@ -128,8 +130,6 @@ def pending_action_confirm(*, user, action_id: int) -> PendingAction:
                 _record(action)
             action.decided_at = timezone.now()
             action.save(update_fields=["status", "result", "decided_at"])
-    if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
-        _expire(action.pk)
     if refused is not None:
         raise refused
     if status != ActionStatus.PENDING:
@@ -155,14 +155,12 @@ def _record(action: PendingAction) -> None:
 def pending_action_reject(*, user, action_id: int) -> PendingAction:
     with transaction.atomic():
         action = _locked(user=user, action_id=action_id)
-        status = action.effective_status()
+        status = _status_locked(action)
         if status == ActionStatus.PENDING:
             action.status = ActionStatus.REJECTED
             action.decided_at = timezone.now()
             action.save(update_fields=["status", "decided_at"])
             return action
-    if status == ActionStatus.EXPIRED and action.status == ActionStatus.PENDING:
-        _expire(action.pk)
     raise _closed(status)
 
 
