@@ -13,7 +13,9 @@ from scheduling.models.planning import PlanStatus
 from scheduling.models.tasks import Priority, Status, Strategy
 from scheduling.models.timetable import EventKind, EventSource
 from scheduling.photo import WARNING_CODES
-from scheduling.timetable import MAX_WEEKS, SECTIONS, expand_weeks
+from scheduling.services.courses import COURSE_FIELDS
+from scheduling.services.tasks import CLASS_FIELDS, ITEM_FIELDS
+from scheduling.timetable import DAYS, MAX_WEEKS, SECTIONS, expand_weeks
 from smartmate.api import BoundedDateTimeField, StrictSerializer
 
 
@@ -22,11 +24,25 @@ def _week(**kwargs):
 
 
 def _day(**kwargs):
-    return serializers.IntegerField(min_value=1, max_value=7, **kwargs)
+    return serializers.IntegerField(min_value=1, max_value=DAYS, **kwargs)
 
 
 def _section(**kwargs):
     return serializers.IntegerField(min_value=1, max_value=SECTIONS, **kwargs)
+
+
+def _position(high: int) -> type[serializers.IntegerField]:
+    """An integer of a position whose range (1-high) the event service checks for every write
+    (`validate_position`); the schema still shows the range."""
+
+    @extend_schema_field({"type": "integer", "minimum": 1, "maximum": high})
+    class Position(serializers.IntegerField):
+        pass
+
+    return Position
+
+
+WeekPosition, DayPosition, SectionPosition = _position(MAX_WEEKS), _position(DAYS), _position(SECTIONS)
 
 
 def _sections_ordered(attrs, instance=None):
@@ -70,13 +86,7 @@ class TaskInputSerializer(StrictSerializer):
     urgency_threshold_at = BoundedDateTimeField(allow_null=True, required=False)
     estimated_sections = serializers.IntegerField(min_value=1, max_value=4, required=False)
     task_class_id = serializers.IntegerField(allow_null=True, required=False)
-
-    def validate(self, attrs):
-        deadline = attrs.get("deadline_at", getattr(self.instance, "deadline_at", None))
-        threshold = attrs.get("urgency_threshold_at", getattr(self.instance, "urgency_threshold_at", None))
-        if deadline and threshold and threshold > deadline:
-            raise serializers.ValidationError({"urgency_threshold_at": ["Must not be after deadline_at."]})
-        return attrs
+    # The threshold is not after the deadline: the task service's rule (every write passes there).
 
 
 # Ids are bigint in PostgreSQL: a larger number is a 400 here, not an overflow in the query.
@@ -107,7 +117,7 @@ class TaskClassItemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClassItem
-        fields = ["id", "title", "order", "estimated_sections", "status", "scheduled_event_id"]
+        fields = ["id", *ITEM_FIELDS, "scheduled_event_id"]
         read_only_fields = fields
 
 
@@ -125,21 +135,7 @@ class TaskClassSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskClass
-        fields = [
-            "id",
-            "name",
-            "description",
-            "color",
-            "start_date",
-            "end_date",
-            "strategy",
-            "excluded_days",
-            "excluded_sections",
-            "daily_max_sections",
-            "items",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *CLASS_FIELDS, "items", "created_at", "updated_at"]
         read_only_fields = fields
 
     @extend_schema_field(TaskClassItemSerializer(many=True))
@@ -219,18 +215,7 @@ class CourseSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Course
-        fields = [
-            "id",
-            "name",
-            "location",
-            "teacher",
-            "weeks",
-            "day",
-            "start_section",
-            "end_section",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *COURSE_FIELDS, "created_at", "updated_at"]
         read_only_fields = fields
 
 
@@ -393,34 +378,26 @@ class EventInputSerializer(StrictSerializer):
         choices=[EventKind.TASK, EventKind.TASK_ITEM, EventKind.CUSTOM], required=False, default=EventKind.CUSTOM
     )
     title = serializers.CharField(min_length=1, max_length=200)
-    week = _week()
-    day = _day()
-    start_section = _section()
-    end_section = _section()
+    week = WeekPosition()
+    day = DayPosition()
+    start_section = SectionPosition()
+    end_section = SectionPosition()
     location = serializers.CharField(max_length=100, allow_blank=True, required=False, default="")
     note = serializers.CharField(max_length=1000, allow_blank=True, required=False, default="")
     task_id = serializers.IntegerField(allow_null=True, required=False, default=None)
     task_item_id = serializers.IntegerField(allow_null=True, required=False, default=None)
     done = serializers.BooleanField(required=False, default=False)
 
-    def validate(self, attrs):
-        _sections_ordered(attrs)
-        return attrs
-
 
 class EventUpdateSerializer(StrictSerializer):
     title = serializers.CharField(min_length=1, max_length=200, required=False)
-    week = _week(required=False)
-    day = _day(required=False)
-    start_section = _section(required=False)
-    end_section = _section(required=False)
+    week = WeekPosition(required=False)
+    day = DayPosition(required=False)
+    start_section = SectionPosition(required=False)
+    end_section = SectionPosition(required=False)
     location = serializers.CharField(max_length=100, allow_blank=True, required=False)
     note = serializers.CharField(max_length=1000, allow_blank=True, required=False)
     done = serializers.BooleanField(required=False)
-
-    def validate(self, attrs):
-        _sections_ordered(attrs, self.instance)
-        return attrs
 
 
 class WeekQuerySerializer(StrictSerializer):

@@ -258,7 +258,7 @@ def attention_rows(request) -> list[dict]:
     (the outbox table is large: never a COUNT(*) over it unfiltered), linked to its list."""
     from notifications.models import NotificationRecord
     from outbox.models import OutboxEvent
-    from scheduling.admin import jobs_due, previews_ready
+    from scheduling.admin import jobs_due
     from scheduling.models import ActiveScheduleJob, ActiveSchedulePreview
     from scheduling.plansquare.models import PostReport
 
@@ -280,7 +280,7 @@ def attention_rows(request) -> list[dict]:
         (
             "Previews ready",
             ActiveSchedulePreview,
-            ActiveSchedulePreview.objects.filter(previews_ready()),
+            ActiveSchedulePreview.objects.live(),
             "actionable=ready",
         ),
         (

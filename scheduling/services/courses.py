@@ -7,6 +7,7 @@ from django.db import transaction
 from scheduling.models import Course, ScheduleEvent
 from scheduling.models.timetable import EventKind, EventSource
 from scheduling.services.events import EventSpec, events_create, events_delete, validate_position
+from scheduling.services.fields import assign, writable
 
 COURSE_FIELDS = ("name", "location", "teacher", "weeks", "day", "start_section", "end_section")
 
@@ -37,7 +38,7 @@ def courses_create(*, user, courses: list[dict]) -> list[Course]:
     """Create courses and all their events, all or none; clashes are reported together."""
     created = []
     for data in courses:
-        course = Course(user=user, **{k: v for k, v in data.items() if k in COURSE_FIELDS})
+        course = Course(user=user, **writable(data, COURSE_FIELDS))
         _check(course)
         course.save()
         created.append(course)
@@ -52,10 +53,7 @@ def course_create(*, user, **data) -> Course:
 @transaction.atomic
 def course_update(*, user, course: Course, **data) -> Course:
     """Change a course and rewrite its events (a clash rolls the whole change back)."""
-    course = Course.objects.select_for_update().get(pk=course.pk, user=user)
-    for name, value in data.items():
-        if name in COURSE_FIELDS:
-            setattr(course, name, value)
+    course = assign(Course.objects.select_for_update().get(pk=course.pk, user=user), data, COURSE_FIELDS)
     _check(course)
     course.save()
     events_delete(user=user, events=ScheduleEvent.objects.filter(course=course), reason="course_updated")

@@ -10,6 +10,7 @@ from scheduling.models import ScheduleEvent, Task, TaskClass, TaskClassItem
 from scheduling.models.tasks import Status
 from scheduling.services.active import active_job_sync
 from scheduling.services.events import events_delete
+from scheduling.services.fields import assign, writable
 from smartmate.api import DATETIME_RANGE_MESSAGE, datetime_in_range
 from smartmate.errors import ApiError
 
@@ -42,7 +43,7 @@ def _check_task(user, task: Task) -> None:
 
 @transaction.atomic
 def task_create(*, user, title: str, **fields) -> Task:
-    task = Task(user=user, title=title, **{k: v for k, v in fields.items() if k in TASK_FIELDS})
+    task = Task(user=user, title=title, **writable(fields, TASK_FIELDS))
     _check_task(user, task)
     task.save()
     active_job_sync(task=task)
@@ -51,10 +52,7 @@ def task_create(*, user, title: str, **fields) -> Task:
 
 @transaction.atomic
 def task_update(*, user, task: Task, **fields) -> Task:
-    task = Task.objects.select_for_update().get(pk=task.pk, user=user)
-    for name, value in fields.items():
-        if name in TASK_FIELDS:
-            setattr(task, name, value)
+    task = assign(Task.objects.select_for_update().get(pk=task.pk, user=user), fields, TASK_FIELDS)
     _check_task(user, task)
     task.save()
     active_job_sync(task=task)
@@ -120,16 +118,13 @@ def _save_class(user, task_class: TaskClass) -> TaskClass:
 
 @transaction.atomic
 def task_class_create(*, user, name: str, **fields) -> TaskClass:
-    return _save_class(user, TaskClass(user=user, name=name, **{k: v for k, v in fields.items() if k in CLASS_FIELDS}))
+    return _save_class(user, TaskClass(user=user, name=name, **writable(fields, CLASS_FIELDS)))
 
 
 @transaction.atomic
 def task_class_update(*, user, task_class: TaskClass, **fields) -> TaskClass:
     task_class = TaskClass.objects.select_for_update().get(pk=task_class.pk, user=user)
-    for name, value in fields.items():
-        if name in CLASS_FIELDS:
-            setattr(task_class, name, value)
-    return _save_class(user, task_class)
+    return _save_class(user, assign(task_class, fields, CLASS_FIELDS))
 
 
 @transaction.atomic
@@ -152,9 +147,7 @@ def task_class_item_create(*, user, task_class: TaskClass, title: str, **fields)
     if "order" not in fields:
         last = TaskClassItem.objects.filter(task_class=task_class).order_by("-order").values_list("order", flat=True)
         fields["order"] = (last.first() or 0) + 1
-    item = TaskClassItem(
-        task_class=task_class, user=user, title=title, **{k: v for k, v in fields.items() if k in ITEM_FIELDS}
-    )
+    item = TaskClassItem(task_class=task_class, user=user, title=title, **writable(fields, ITEM_FIELDS))
     item.save()
     return item
 
@@ -164,10 +157,7 @@ def task_class_items_create(*, user, task_class: TaskClass, items: list[dict]) -
     """Many items in one INSERT (a plan imported from the square). bulk_create sends no signals:
     the caches the items feed are cleared here."""
     created = TaskClassItem.objects.bulk_create(
-        [
-            TaskClassItem(task_class=task_class, user=user, **{k: v for k, v in item.items() if k in ITEM_FIELDS})
-            for item in items
-        ]
+        [TaskClassItem(task_class=task_class, user=user, **writable(item, ITEM_FIELDS)) for item in items]
     )
     cache.invalidate_on_commit(user.pk, cache.SCHEDULE, cache.TASK_CLASSES)
     return created
@@ -175,10 +165,7 @@ def task_class_items_create(*, user, task_class: TaskClass, items: list[dict]) -
 
 @transaction.atomic
 def task_class_item_update(*, user, item: TaskClassItem, **fields) -> TaskClassItem:
-    item = TaskClassItem.objects.select_for_update().get(pk=item.pk, user=user)
-    for name, value in fields.items():
-        if name in ITEM_FIELDS:
-            setattr(item, name, value)
+    item = assign(TaskClassItem.objects.select_for_update().get(pk=item.pk, user=user), fields, ITEM_FIELDS)
     item.save()
     return item
 
