@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import json
 import random
 import re
 import resource
@@ -107,8 +109,12 @@ class User:
         self.last_apply = ""  # created_at of previews already made stale by our own apply
         self.n = 0
         self.logged_in = False
+        self.refresh_token = ""
+        self.access_exp = 0.0  # the access token's `exp`: refreshed shortly before, as a real client does
 
     async def call(self, method: str, path: str, **kwargs) -> httpx.Response | None:
+        if self.access_exp and time.time() > self.access_exp - 30 and not path.startswith("/api/v1/auth/"):
+            await self.refresh()
         headers = {**self.headers, **kwargs.pop("headers", {})}
         started = time.perf_counter()
         try:
@@ -128,8 +134,21 @@ class User:
         )
         if response is None or response.status_code != 200:
             raise RuntimeError(f"login failed for {self.username}: {response and response.text[:200]}")
-        self.headers = {"Authorization": f"Bearer {response.json()['access']}"}
+        self.take_tokens(response.json())
         self.logged_in = True
+
+    async def refresh(self) -> None:
+        response = await self.call("POST", "/api/v1/auth/refresh/", json={"refresh": self.refresh_token})
+        if response is not None and response.status_code == 200:
+            self.take_tokens(response.json())
+        else:
+            await self.login()
+
+    def take_tokens(self, body: dict) -> None:
+        self.headers = {"Authorization": f"Bearer {body['access']}"}
+        self.refresh_token = body.get("refresh", self.refresh_token)
+        claims = body["access"].split(".")[1]
+        self.access_exp = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))["exp"]
 
     async def create_task(self) -> None:
         now = datetime.now(UTC)
