@@ -134,20 +134,31 @@ def test_expiry_follows_the_setting(confirming, settings):
     assert timedelta(seconds=50) < left <= timedelta(seconds=60)
 
 
-@pytest.mark.postgres
-def test_concurrent_confirms_write_once_and_all_answer_the_same_task(confirming, user):
+def clients_for(user):
+    """A maker of API clients signed in as `user` (one per thread: a client is not thread-safe)."""
     from rest_framework.test import APIClient
 
     from accounts.services import session_start
+
+    access = session_start(user=user)["access"]
+
+    def make():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
+        return client
+
+    return make
+
+
+@pytest.mark.postgres
+def test_concurrent_confirms_write_once_and_all_answer_the_same_task(confirming, user):
     from tests.concurrency import errors_of, run_concurrently
 
     pending = chat(confirming, NOTE)["pending_action"]
-    access = session_start(user=user)["access"]
+    client_of = clients_for(user)
 
     def work(_index):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
-        response = confirm(client, pending["id"])
+        response = confirm(client_of(), pending["id"])
         return response.status_code, response.json()
 
     outcomes = run_concurrently(8, work)
@@ -159,18 +170,13 @@ def test_concurrent_confirms_write_once_and_all_answer_the_same_task(confirming,
 
 @pytest.mark.postgres
 def test_racing_confirms_and_rejects_decide_once(confirming, user):
-    from rest_framework.test import APIClient
-
-    from accounts.services import session_start
     from tests.concurrency import errors_of, run_concurrently
 
     pending = chat(confirming, NOTE)["pending_action"]
-    access = session_start(user=user)["access"]
+    client_of = clients_for(user)
 
     def work(index):
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION="Bearer " + access)
-        response = (confirm if index % 2 else reject)(client, pending["id"])
+        response = (confirm if index % 2 else reject)(client_of(), pending["id"])
         return index % 2, response.status_code
 
     outcomes = run_concurrently(8, work)
