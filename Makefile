@@ -31,10 +31,12 @@ migrate: $(VENV)/.runtime .env var
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 
 ## run: set up, then serve the API (ASGI under gunicorn) + Celery worker + beat on the embedded default
+## (logs as text when the output is a terminal, JSON otherwise; LOG_FORMAT overrides)
 run: migrate
 	$(BIN)/python manage.py seed_demo
 	@$(BIN)/python manage.py welcome --port $(PORT)
 	rm -rf var/prometheus && mkdir -p var/prometheus
+	if [ -t 1 ]; then fmt=text; else fmt=json; fi; LOG_FORMAT=$${LOG_FORMAT:-$$fmt} \
 	PORT=$(PORT) PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://127.0.0.1:$(PORT)} \
 		PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/var/prometheus $(BIN)/honcho start -f Procfile
 

@@ -1,6 +1,3 @@
-import zoneinfo
-
-from django.utils import timezone
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
@@ -40,7 +37,7 @@ class FamilyJWTAuthentication(JWTAuthentication):
 
 
 def activate_user_timezone(user):
-    try:
-        timezone.activate(zoneinfo.ZoneInfo(user.timezone))
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        timezone.deactivate()
+    """The user's zone, found the one way (accounts.timezones, docs/DOMAIN.md §6), made current."""
+    from accounts.timezones import activate_user_zone  # kept out of the imports above: they are the login check's
+
+    activate_user_zone(user)

@@ -177,9 +177,9 @@ def pending_actions_expire(*, now=None) -> int:
 
 
 def _perform(action: PendingAction) -> dict:
-    from scheduling.selectors import user_tz
+    from accounts.timezones import user_zone
 
-    tz = user_tz(action.user)
+    tz = user_zone(action.user)
     if action.kind == ActionKind.CREATE_TASK:
         from agent.services import task_from_draft
 

@@ -14,13 +14,13 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from asgiref.sync import sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.credits.services import llm_call_check, llm_call_reserve, llm_call_settle
+from accounts.timezones import user_zone
 from agent import actions, selectors, services
 from agent.context import estimate_tokens
 from agent.intents import query
@@ -68,13 +68,6 @@ class Turn:
         }
 
 
-def _tz(user) -> ZoneInfo:
-    try:
-        return ZoneInfo(user.timezone or "UTC")
-    except Exception:
-        return ZoneInfo("UTC")
-
-
 def _prompt_estimate(messages: list[dict]) -> int:
     return sum(4 + estimate_tokens(m.get("content") or "") for m in messages) + estimate_tokens(json.dumps(TOOLS))
 
@@ -88,7 +81,7 @@ def turn_start(
     model = model or model_default()
     llm_call_check(user=user, model=model)
     now = now or timezone.now()
-    tz = _tz(user)
+    tz = user_zone(user)
     request_id = uuid.uuid4().hex
     with transaction.atomic():
         services.user_message_store(conversation=conversation, content=text, request_id=request_id)

@@ -29,9 +29,9 @@ def conversation_get(*, user, pk) -> Conversation:
 def pending_action_result(*, action) -> dict:
     """A pending action as its confirm/reject answer: the status as it reads now (a pending one
     past expires_at is expired), times in the user's zone."""
-    from scheduling.selectors import user_tz
+    from accounts.timezones import user_zone
 
-    tz = user_tz(action.user)
+    tz = user_zone(action.user)
     return {
         "id": action.pk,
         "kind": action.kind,

@@ -15,12 +15,13 @@ from django.utils import timezone
 from agent import timeparse
 from agent.intents import quick_note
 from agent.models import Conversation, Message, PlanDraft, PlanStatus, Role, TimelineEntry, TimelineKind
+from outbox import topics
 from outbox.services import enqueue
 from smartmate.api import datetime_in_range
 from smartmate.errors import ApiError, Conflict
 
 logger = logging.getLogger("smartmate.agent")
-TOPIC = "smartmate.agent"
+TOPIC = topics.AGENT
 
 
 def conversation_create(*, user, title: str = "", archived: bool = False) -> Conversation:

@@ -1,4 +1,4 @@
-"""Cache invalidation only (DOMAIN §4): memory prefetch and plan drafts, cleared on commit."""
+"""Cache invalidation only (docs/DOMAIN.md §4): memory prefetch and plan drafts, cleared on commit."""
 
 import logging
 
@@ -9,12 +9,9 @@ from django.dispatch import receiver
 
 from agent.memory import memory_cache_key
 from agent.models import MemoryItem, MemorySettings, PlanDraft
+from agent.services import plan_cache_key
 
 logger = logging.getLogger("smartmate.agent")
-
-
-def plan_cache_key(conversation_id: int) -> str:
-    return f"sm:agent:plan:{conversation_id}"
 
 
 def _delete_on_commit(key: str) -> None:

@@ -1,4 +1,4 @@
-"""Thin DRF views for the agent (API.md, Agent)."""
+"""Thin DRF views for the agent (docs/DOMAIN.md §8)."""
 
 import json
 

@@ -1,4 +1,4 @@
-"""Agent SSE time to first byte (issue 8): `.venv/bin/python bench/agent_sse_ttfb.py`.
+"""Agent SSE time to first byte (docs/BENCHMARKS.md): `.venv/bin/python bench/agent_sse_ttfb.py`.
 
 Runs tests/agent/test_sse_live.py::test_p50_time_to_first_byte_offline: uvicorn serves
 the ASGI app on a free loopback port (test database from DATABASE_URL, default

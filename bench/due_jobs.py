@@ -1,4 +1,4 @@
-"""Due-job scan cost vs table size (issue 6).
+"""Due-job scan cost vs table size (docs/BENCHMARKS.md).
 
     .venv/bin/python bench/due_jobs.py [--sizes 10000,1000000] [--due 1000] [--runs 30]
 

@@ -1,4 +1,4 @@
-"""Failure injection (issue 9, item 3): `.venv/bin/python bench/failure_injection.py`.
+"""Failure injection (docs/RELIABILITY.md): `.venv/bin/python bench/failure_injection.py`.
 
 Starts PRIVATE parts on loopback (a PostgreSQL cluster from initdb/pg_ctl, a redis-server
 that keeps nothing, a Tansu broker), migrates, then runs our processes against them:

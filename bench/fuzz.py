@@ -1,4 +1,4 @@
-"""Contract fuzzing, the long run (issue 9): `.venv/bin/python bench/fuzz.py [--examples N] [--seed S]`.
+"""Contract fuzzing, the long run (docs/RELIABILITY.md): `.venv/bin/python bench/fuzz.py [--examples N] [--seed S]`.
 
 Runs tests/test_fuzz.py (schemathesis over every operation of /api/schema/ against a live
 server as a real user, positive and negative data) with N examples per operation and mode

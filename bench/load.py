@@ -1,4 +1,4 @@
-"""Load (issue 9, item 4): `.venv/bin/python bench/load.py [--steps 4,8,16,...] [--step-seconds 30]`.
+"""Load (docs/BENCHMARKS.md): `.venv/bin/python bench/load.py [--steps 4,8,16,...] [--step-seconds 30]`.
 
 An asyncio + httpx load generator (one process, every sample kept, so each step's p99 is
 exact, not a histogram estimate) against the production process set on PRIVATE parts:

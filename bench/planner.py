@@ -1,4 +1,4 @@
-"""Planner benchmark (issue 10): `.venv/bin/python bench/planner.py [--runs N]`.
+"""Planner benchmark (docs/BENCHMARKS.md): `.venv/bin/python bench/planner.py [--runs N]`.
 
 Builds deterministically 5 classes x 40 items over a 20-week semester with a full course
 timetable (Monday-Friday, daytime nearly full, some odd/even-week courses and evening

@@ -146,9 +146,10 @@ def outbox_backlog(pg: PrivatePostgres) -> int:
 
 def print_row(row: dict) -> None:
     rss = " ".join(f"{name} {mib:6.1f}" for name, mib in row["rss"].items())
+    kinds = f" {row['error_kinds']}" if row["errors"] else ""
     print(
         f"min {row['minute']:3d}: {row['requests'] / 60:5.1f} req/s  p99 {row['p99_ms']:6.1f} ms  "
-        f"errors {row['errors']}  RSS MiB: {rss}  PG conns {row['pg_connections']}  "
+        f"errors {row['errors']}{kinds}  RSS MiB: {rss}  PG conns {row['pg_connections']}  "
         f"Redis {row['redis_bytes'] / 2**20:5.1f} MiB  outbox backlog {row['backlog']}  load {row['loadavg']}",
         flush=True,
     )

@@ -4,9 +4,10 @@ Pure: no models, no settings lookups beyond what the caller passes. Times are sh
 in the user's time zone; the summary is at most 180 characters.
 """
 
-import zoneinfo
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
+
+from accounts.timezones import zone_named
 
 SUMMARY_MAX = 180
 TITLE_MAX = 100
@@ -92,13 +93,6 @@ def _parse(value: str) -> datetime:
     return moment
 
 
-def _zone(name: str):
-    try:
-        return zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        return zoneinfo.ZoneInfo("UTC")
-
-
 def format_slot(start: datetime, end: datetime, tz) -> str:
     """`Tue 24 Nov 14:00\u201315:40` (the end's date too when it falls on another day)."""
     start, end = start.astimezone(tz), end.astimezone(tz)
@@ -115,7 +109,7 @@ def _clip(text: str, limit: int) -> str:
 
 def compose(data: dict, *, timezone_name: str, base_url: str) -> Message:
     """Render the message for one event (data already passed through validate_event)."""
-    tz = _zone(timezone_name)
+    tz = zone_named(timezone_name)
     task = _clip(data["task_title"] or "your task", 60)
     slots = [format_slot(start, end, tz) for start, end in data["_slots"]]
     base_url = base_url.rstrip("/")

@@ -2,7 +2,9 @@
 
 from django.db.models import QuerySet
 
+from notifications.filters import NotificationFilter
 from notifications.models import NotificationChannel, NotificationRecord
+from smartmate.filtering import apply
 
 
 def channel_list(*, user) -> QuerySet[NotificationChannel]:
@@ -13,8 +15,7 @@ def channel_get(*, user, kind: str) -> NotificationChannel | None:
     return NotificationChannel.objects.filter(user=user, kind=kind).first()
 
 
-def notification_list(*, user, status: str | None = None) -> QuerySet[NotificationRecord]:
+def notification_list(*, user, filters=None) -> QuerySet[NotificationRecord]:
+    """Newest first; `filters` is the query string (status, channel), checked by NotificationFilter."""
     records = NotificationRecord.objects.filter(user=user).order_by("-created_at", "-id")
-    if status:
-        records = records.filter(status=status)
-    return records
+    return apply(NotificationFilter, filters or {}, records)

@@ -39,16 +39,9 @@ from django.utils import timezone
 from outbox import metrics
 from outbox.models import OutboxEvent
 from outbox.registry import Envelope, handler_for, takes_batches, topics_for
-from outbox.services import (
-    LIVE,
-    after_consume,
-    after_deferral,
-    after_failure,
-    as_dead,
-    inbox_add,
-    inbox_remove,
-    settle,
-)
+from outbox.services import inbox_add, inbox_remove
+from outbox.states import LIVE, after_consume, after_deferral, after_failure, as_dead, settle
+from smartmate.loops import run_passes
 
 logger = logging.getLogger(__name__)
 Status = OutboxEvent.Status
@@ -451,13 +444,11 @@ class ConsumerLoop:
             outcomes = apply_batch(service=self.service, incoming=incoming)
         except Exception:
             # The database failed outside the handlers (unreachable, a deadlock): nothing of the
-            # batch was kept. Read it again; the offsets stay where they were.
-            logger.exception("outbox[%s]: cannot apply a batch of %d; will read it again", self.service, read)
-            connection.close()
+            # batch was kept. Read it again; the offsets stay where they were. The loop skeleton
+            # reports the failure once and retries after a second.
             for tp, offset in first.items():
                 self.consumer.seek(tp, offset)
-            time.sleep(1)
-            return 0
+            raise
         for outcome in outcomes:
             self.counts[outcome] += 1
         try:
@@ -477,10 +468,15 @@ class ConsumerLoop:
         """`once`: until every assigned partition is read to its end (or `max_seconds`); else until `stop`."""
         deadline = time.monotonic() + max_seconds
         try:
-            while not stop:
-                self.poll_once()
-                if once and (self.caught_up() or time.monotonic() > deadline):
-                    break
+            run_passes(
+                self.poll_once,  # the poll itself waits for records: no idle wait of its own
+                stop=stop,
+                idle=0,
+                retry_seconds=1.0,
+                name=f"outbox[{self.service}]",
+                what="applying a batch",
+                done=(lambda: self.caught_up() or time.monotonic() > deadline) if once else None,
+            )
             self._finish_join()
         finally:
             self.close()

@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from outbox.topics import topic_of
+
 
 @dataclass(frozen=True)
 class Envelope:
@@ -104,7 +106,7 @@ def consumer_services() -> set[str]:
 
 def topics_for(service: str) -> set[str]:
     """Topics the consumer group of `service` reads: `smartmate.<service>` plus any named in @handles."""
-    return {f"smartmate.{service}"} | _topics.get(service, set())
+    return {topic_of(service)} | _topics.get(service, set())
 
 
 def publish_only_types() -> set[str]:

@@ -16,8 +16,6 @@ retry falling due, or the fallback poll; elsewhere for the idle poll.
 """
 
 import logging
-import signal
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -31,9 +29,11 @@ from django.utils import timezone
 
 from outbox import metrics
 from outbox.models import OutboxEvent
-from outbox.services import Claimed, after_failure, after_publish, recover_leases, settle
+from outbox.services import recover_leases
+from outbox.states import Claimed, after_failure, after_publish, settle
 from outbox.transports import Transport, get_transport
 from outbox.wakeup import PendingListener
+from smartmate.loops import FailureLog, Stop, run_passes
 
 logger = logging.getLogger(__name__)
 Status = OutboxEvent.Status
@@ -285,24 +285,9 @@ def relay_until_idle(*, transport: Transport | None = None, max_seconds: float |
             return total
 
 
-class StopFlag:
-    """Set by SIGTERM/SIGINT: the current batch finishes, then the loop returns."""
-
-    def __init__(self):
-        self.event = threading.Event()
-
-    def install(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, signum, frame):
-        logger.info("outbox: signal %s, stopping after the current batch", signum)
-        self.event.set()
-
-    def __bool__(self):
-        return self.event.is_set()
+# The relay's and consumer's stop is the loop skeleton's (docs/ARCHITECTURE.md §5); the old
+# name stays importable.
+StopFlag = Stop
 
 
 def seconds_until_next_retry(*, limit: float) -> float:
@@ -318,7 +303,7 @@ def seconds_until_next_retry(*, limit: float) -> float:
 
 
 def relay_loop(
-    *, stop: StopFlag, transport: Transport | None = None, listener: PendingListener | None = None
+    *, stop: Stop, transport: Transport | None = None, listener: PendingListener | None = None
 ) -> RelayResult:
     """A dedicated relay process: `drain` (batches back to back while claims come back full),
     then one wait for whichever comes first: a commit of new rows, the next retry falling
@@ -328,33 +313,41 @@ def relay_loop(
     if listener is None and settings.OUTBOX_RELAY_LISTEN:
         listener = PendingListener.for_default_database()
     next_recovery = 0.0
-    try:
-        while not stop:
-            if time.monotonic() >= next_recovery:
-                next_recovery = time.monotonic() + 30
-                try:
-                    recover_leases()
-                except Exception:  # the database is down: the relay pass below waits for it too
-                    logger.exception("outbox: lease recovery failed")
-                    connection.close()
+    recovery_failures = FailureLog("outbox relay", None, "lease recovery")
+
+    def one_pass() -> bool:
+        nonlocal next_recovery
+        if time.monotonic() >= next_recovery:
+            next_recovery = time.monotonic() + 30
             try:
-                result = drain(transport=transport, go_on=lambda: not stop)
-            except Exception:
-                logger.exception("outbox: relay pass failed")
-                connection.close()  # a dropped database connection must not poison the next pass
-                stop.event.wait(2)
-                continue
-            total.add(result)
-            if result.claimed:
-                logger.debug("outbox: relayed %d (%d published)", result.claimed, result.published)
-            _wait_for_work(listener, stop)
+                recover_leases()
+            except Exception as exc:  # the database is down: the relay pass below waits for it too
+                recovery_failures.failed(exc)
+                connection.close()
+            else:
+                recovery_failures.succeeded()
+        result = drain(transport=transport, go_on=lambda: not stop)
+        total.add(result)
+        if result.claimed:
+            logger.debug("outbox: relayed %d (%d published)", result.claimed, result.published)
+        return False  # drain went on while claims came back full: now wait for work
+
+    try:
+        run_passes(
+            one_pass,
+            stop=stop,
+            idle=lambda: _wait_for_work(listener, stop),
+            retry_seconds=2.0,
+            name="outbox relay",
+            what="relay pass",
+        )
     finally:
         if listener is not None:
             listener.close()
     return total
 
 
-def _wait_for_work(listener: PendingListener | None, stop: StopFlag) -> None:
+def _wait_for_work(listener: PendingListener | None, stop: Stop) -> None:
     if listener is None or not listener.ready():
         stop.event.wait(settings.OUTBOX_RELAY_IDLE_SECONDS)
         return

@@ -1,4 +1,4 @@
-"""Every scheduling cache key and version, in one place (DOMAIN §4).
+"""Every scheduling cache key and version, in one place (docs/DOMAIN.md §4).
 
 Cached values are raw rows (dicts of column values); anything that depends on the
 clock (effective priority, start/end times, current/next) is derived after the cache.

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.services import user_update
+from accounts.timezones import user_zone
 from scheduling import selectors, services
 from scheduling.models import Course, Task, TaskClass
 from scheduling.services import EventSpec
@@ -69,7 +70,7 @@ PLAN_SLOTS = [(2, 9, 10), (4, 9, 10), (6, 3, 4)]
 
 
 def semester(user):
-    start = monday_of(timezone.localdate(timezone=selectors.user_tz(user)))
+    start = monday_of(timezone.localdate(timezone=user_zone(user)))
     if user.semester_start != start:
         user_update(user=user, semester_start=start)
 
@@ -83,7 +84,7 @@ def courses(user):
 
 def tasks(user):
     have = set(Task.objects.filter(user=user).values_list("title", flat=True))
-    tz = selectors.user_tz(user)
+    tz = user_zone(user)
     today = timezone.localdate(timezone=tz)
     for index, (title, priority, days, sections) in enumerate(TASKS):
         if title in have:
@@ -98,7 +99,7 @@ def tasks(user):
 def study_plan(user):
     task_class = TaskClass.objects.filter(user=user, name=PLAN).first()
     if task_class is None:
-        today = timezone.localdate(timezone=selectors.user_tz(user))
+        today = timezone.localdate(timezone=user_zone(user))
         task_class = services.task_class_create(
             user=user,
             name=PLAN,

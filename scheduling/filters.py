@@ -10,6 +10,7 @@ from scheduling.models.active import PreviewStatus
 from scheduling.models.tasks import Priority, Status
 from scheduling.models.timetable import EventKind
 from scheduling.timetable import DAYS, MAX_WEEKS
+from smartmate.filtering import apply  # noqa: F401 - the selectors' import of it
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -96,10 +97,3 @@ class PreviewFilter(filters.FilterSet):
 
     def filter_status(self, queryset, name, value):
         return queryset.reading(value)
-
-
-def apply(filterset_class, data, queryset):
-    filterset = filterset_class(data, queryset=queryset)
-    if not filterset.is_valid():
-        raise ValidationError(filterset.errors)
-    return filterset.qs

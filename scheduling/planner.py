@@ -1,4 +1,4 @@
-"""Pure study planner (issue 10): free slots in, placements out.
+"""Pure study planner (docs/DOMAIN.md §2, "Study plans"): free slots in, placements out.
 
 No Django, no ORM, no clock: every input is passed in, so the same input always gives
 the same output. The services layer reads the schedule, calls :func:`plan_study` or
@@ -603,7 +603,7 @@ def plan_study(
     return result(None, None)
 
 
-# --------------------------------------------------------------------------- candidates (DOMAIN §2)
+# --------------------------------------------------------------------------- candidates (docs/DOMAIN.md §2)
 
 
 def candidate_score(span: Span) -> int:
@@ -622,7 +622,7 @@ def candidate_spans(
     sections_per_day: int = SECTIONS_PER_DAY,
     max_weeks: int = MAX_WEEKS,
 ) -> list[Span]:
-    """Preview candidates (DOMAIN §2): spans of ``length`` consecutive free sections on one day.
+    """Preview candidates (docs/DOMAIN.md §2): spans of ``length`` consecutive free sections on one day.
 
     ``earliest`` is the first ``(week, day, section)`` a span may start on and ``latest``
     the last ``(week, day, section)`` it may end on, both inclusive (the caller maps "after

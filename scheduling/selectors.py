@@ -5,7 +5,6 @@ the cache, on every read."""
 from __future__ import annotations
 
 import functools
-import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -13,6 +12,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.timezones import user_zone
 from scheduling import cache
 from scheduling.filters import EventFilter, PreviewFilter, TaskFilter, apply
 from scheduling.models import (
@@ -52,15 +52,8 @@ def _sections(pairs: tuple) -> tuple:
     return parse_sections(pairs)
 
 
-def user_tz(user) -> zoneinfo.ZoneInfo:
-    try:
-        return zoneinfo.ZoneInfo(user.timezone or settings.TIME_ZONE)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return zoneinfo.ZoneInfo(settings.TIME_ZONE)
-
-
 def clock_for(user) -> Clock:
-    tz = user_tz(user)
+    tz = user_zone(user)
     start = user.semester_start
     if start is None:  # registration always sets it; never fail a read without one
         start = monday_of(timezone.localdate(timezone=tz))

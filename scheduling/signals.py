@@ -1,4 +1,4 @@
-"""Cache invalidation only (DOMAIN §4): which model writes clear which cached reads.
+"""Cache invalidation only (docs/DOMAIN.md §4): which model writes clear which cached reads.
 
 Receivers run on every save()/delete() (admin edits and cascades included) and clear in
 `transaction.on_commit`, so a rolled-back write clears nothing. Services that write with

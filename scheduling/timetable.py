@@ -1,4 +1,4 @@
-"""Weeks, sections and times of the timetable (DOMAIN §6). Pure: no models, no I/O.
+"""Weeks, sections and times of the timetable (docs/DOMAIN.md §6). Pure: no models, no I/O.
 
 Week n starts on `semester_start + 7·(n-1)` days; `day` 1-7 is Monday-Sunday; a day has
 `len(sections)` sections, each a (start, end) pair of wall-clock times in the user's zone.

@@ -280,7 +280,7 @@ def attention_rows(request) -> list[dict]:
         (
             "Previews ready",
             ActiveSchedulePreview,
-            ActiveSchedulePreview.objects.live(),
+            ActiveSchedulePreview.objects.live(),  # the one expiry rule (docs/DOMAIN.md §2)
             "actionable=ready",
         ),
         (

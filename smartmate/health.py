@@ -21,8 +21,8 @@ from smartmate.db.pool import unpooled_connection
 
 logger = logging.getLogger("smartmate.health")
 
-PARTS = ("database", "cache", "broker", "kafka")  # what /healthz reports (API.md)
-# Start-up also refuses an LLM endpoint that is configured but unreachable (DOMAIN §7).
+PARTS = ("database", "cache", "broker", "kafka")  # what /healthz reports (docs/DOMAIN.md §7)
+# Start-up also refuses an LLM endpoint that is configured but unreachable (docs/DOMAIN.md §7).
 STARTUP_PARTS = (*PARTS, "llm")
 
 

@@ -1,4 +1,4 @@
-"""Idempotency-Key for POSTs that create or apply something (API.md Conventions).
+"""Idempotency-Key for POSTs that create or apply something (docs/DOMAIN.md §5).
 
 Decorate a viewset action with `@idempotent()` (or `@idempotent(required=True)`).
 The first response below 500 is stored per (user, key) in the database and replayed

@@ -192,6 +192,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
         "data_folder_in": str(VAR_DIR / "broker"),
         "data_folder_out": str(VAR_DIR / "broker"),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        # exchange tables (kombu's `control/` in the working directory by default): under var/ too
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
     if CELERY_BROKER_URL.startswith("filesystem")
@@ -331,7 +333,9 @@ SPECTACULAR_SETTINGS = {
 
 # --- logging ------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
-LOG_FORMAT = env.str("LOG_FORMAT", default="json")  # json | text
+# json (the default: what a log shipper reads) | text (a person at a terminal: `make run` sets it
+# when its output is one, docs/ARCHITECTURE.md §9).
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
 # dictConfig, then calendar secrets masked in the servers' access logs (smartmate.observability).
 LOGGING_CONFIG = "smartmate.observability.logging_configure"
 LOGGING = {
@@ -382,7 +386,7 @@ if env.bool("HTTPS", default=False):
 # When set, /metrics answers only `Authorization: Bearer <METRICS_TOKEN>` (401 otherwise).
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
-# Fail-fast probing of configured parts (smartmate.preflight), seconds per part.
+# Fail-fast probing of configured parts (smartmate.health, docs/DOMAIN.md §7), seconds per part.
 PREFLIGHT_TIMEOUT = env.float("PREFLIGHT_TIMEOUT", default=3.0)
 HEALTH_DEADLINE = env.float("HEALTH_DEADLINE", default=1.5)
 
@@ -419,7 +423,7 @@ CELERY_BEAT_SCHEDULE.update(
 # [scheduling]
 from scheduling import timetable  # noqa: E402 (pure: the timetable's defaults and section count)
 
-# Section times of a day: "HH:MM-HH:MM" comma list. Their number is fixed (scheduling.timetable
+# Section times of a day (docs/DOMAIN.md §6): "HH:MM-HH:MM" comma list. Their number is fixed (scheduling.timetable
 # SECTIONS, the API's 1-12); the defaults are the timetable's own.
 SCHEDULING_SECTION_TIMES = [
     tuple(pair.split("-"))
@@ -431,7 +435,7 @@ except ValueError as exc:
     raise ImproperlyConfigured(f"SCHEDULING_SECTION_TIMES: {exc}") from None
 SCHEDULING_CACHE_TTL = env.int("SCHEDULING_CACHE_TTL", default=600)  # seconds, a backstop
 SCHEDULING_RECENT_LIMIT_MAX = 50
-# Active scheduling (DOMAIN §2).
+# Active scheduling (docs/DOMAIN.md §2).
 ACTIVE_SCHEDULE_SCAN_BATCH = env.int("ACTIVE_SCHEDULE_SCAN_BATCH", default=50)
 ACTIVE_SCHEDULE_DEDUPE_MINUTES = env.int("ACTIVE_SCHEDULE_DEDUPE_MINUTES", default=30)
 ACTIVE_SCHEDULE_HORIZON_DAYS = env.int("ACTIVE_SCHEDULE_HORIZON_DAYS", default=7)
@@ -441,7 +445,7 @@ ACTIVE_SCHEDULE_PREVIEW_TTL_SECONDS = env.int("ACTIVE_SCHEDULE_PREVIEW_TTL_SECON
 LLM_VISION_MODEL = env.str("LLM_VISION_MODEL", default="")
 LLM_VISION_TIMEOUT_SECONDS = env.float("LLM_VISION_TIMEOUT_SECONDS", default=60.0)
 SCHEDULING_PHOTO_MAX_BYTES = 5 * 1024 * 1024  # fixed by the contract
-# Study plans (issue 10): how long a plan may be applied.
+# Study plans (docs/DOMAIN.md §2, "Study plans"): how long a plan may be applied.
 STUDY_PLAN_TTL_SECONDS = env.int("STUDY_PLAN_TTL_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE.update(
     {

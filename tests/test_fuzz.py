@@ -1,4 +1,4 @@
-"""Contract fuzzing (issue 9): schemathesis generates requests for every operation of
+"""Contract fuzzing (docs/RELIABILITY.md): schemathesis generates requests for every operation of
 /api/schema/ and sends them to a live server as a real user. No answer may be a 5xx, and
 every answer must match the schema (status code documented, content type, body shape).
 

@@ -1,5 +1,5 @@
-"""Isolation (issue 9): every object endpoint of the URLconf, every method, as another user
-→ 404 (never 403: API.md), and anonymous → 401; the admin refuses non-staff. Routes the
+"""Isolation (docs/DOMAIN.md §12): every object endpoint of the URLconf, every method, as another user
+→ 404 (never 403: docs/DOMAIN.md §12), and anonymous → 401; the admin refuses non-staff. Routes the
 contract makes public (the plan square: anyone reads a post, anyone signed in likes, imports,
 comments on and reports it) say so in PUBLIC_BY_CONTRACT, and are probed again with the object hidden.
 

@@ -1,4 +1,4 @@
-"""Security review (issue 9, docs/RELIABILITY.md): deploy checks on the production settings,
+"""Security review (docs/RELIABILITY.md): deploy checks on the production settings,
 password hashing and validators, the pinned JWT algorithm and key, security headers, body
 limits, no secrets in logs, and no SQL built from strings."""
 
@@ -201,7 +201,9 @@ RAW_SQL = re.compile(r"\.raw\(|\.extra\(|RawSQL\(|\.cursor\(\)|\.execute\(\s*(f[
 REVIEWED = {
     "smartmate/health.py": "a constant SELECT 1 on a probe connection",
     "outbox/admin.py": "a constant query on pg_class, the table name passed as a parameter",
-    "outbox/services.py": "the inbox's INSERT ... ON CONFLICT DO NOTHING and the settle's UPDATE ... FROM unnest; "
+    "outbox/services.py": "the inbox's INSERT ... ON CONFLICT DO NOTHING; "
+    "only the table name (from the model's _meta) and fixed fragments are formatted in, every value is a parameter",
+    "outbox/states.py": "the settle's UPDATE ... FROM unnest (moved from outbox/services.py with the state machine); "
     "only the table name (from the model's _meta) and fixed fragments are formatted in, every value is a parameter",
     "outbox/relay.py": "the claim's UPDATE ... RETURNING; only the table name (from the model's _meta) is formatted "
     "in, every value is a parameter",

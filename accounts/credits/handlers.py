@@ -7,9 +7,10 @@ and the entry's ref is unique per account: a redelivered event, or a second even
 """
 
 from accounts.credits.services import credit_reward_pay
+from outbox import topics
 from outbox.registry import Envelope, handles
 
-PLAN_SQUARE_TOPIC = "smartmate.plansquare"
+PLAN_SQUARE_TOPIC = topics.PLAN_SQUARE
 
 
 @handles("plan_square.liked", service="accounts", topic=PLAN_SQUARE_TOPIC)

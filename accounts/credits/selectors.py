@@ -6,8 +6,10 @@ from django.db.models import Count, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.credits.filters import CreditEntryFilter
 from accounts.credits.models import CreditAccount, CreditEntry, LlmCall
 from accounts.quota import quota_status
+from smartmate.filtering import apply
 
 USAGE_RANGES = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30), "all": None}
 
@@ -25,6 +27,12 @@ def credit_balance(*, user) -> dict:
 def credit_entry_list(*, user):
     """Newest first (the id breaks ties, so pages never swap entries)."""
     return CreditEntry.objects.filter(account_id=user.pk).order_by("-created_at", "-id")
+
+
+def credit_entry_search(*, user, filters=None):
+    """The ledger's list endpoint: `credit_entry_list` filtered by the query string (kind),
+    checked by CreditEntryFilter."""
+    return apply(CreditEntryFilter, filters or {}, credit_entry_list(user=user))
 
 
 def credit_usage(*, user, range_name: str, now=None) -> dict:

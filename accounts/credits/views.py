@@ -1,8 +1,7 @@
 """`/api/v1/credits/`: the user's balance, ledger and usage, and the prices (thin views)."""
 
-import django_filters
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, viewsets
+from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +16,7 @@ from accounts.credits.serializers import (
     UsageQuerySerializer,
 )
 from smartmate.api import validated
+from smartmate.filtering import choice_parameter
 
 
 class BalanceView(APIView):
@@ -26,24 +26,17 @@ class BalanceView(APIView):
         return Response(BalanceSerializer(selectors.credit_balance(user=request.user)).data)
 
 
-class CreditEntryFilter(django_filters.FilterSet):
-    kind = django_filters.ChoiceFilter(choices=EntryKind.choices)
-
-    class Meta:
-        model = CreditEntry
-        fields = ["kind"]
-
-
-class LedgerViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class LedgerViewSet(viewsets.GenericViewSet):
     """The ledger, newest first: every change of the balance."""
 
     serializer_class = CreditEntrySerializer
-    filterset_class = CreditEntryFilter
+    queryset = CreditEntry.objects.none()  # schema only: list reads through the selector
 
-    def get_queryset(self):
-        if getattr(self, "swagger_fake_view", False):  # schema generation, no user
-            return CreditEntry.objects.none()
-        return selectors.credit_entry_list(user=self.request.user)
+    @extend_schema(parameters=[choice_parameter("kind", EntryKind.choices)])
+    def list(self, request):
+        entries = selectors.credit_entry_search(user=request.user, filters=request.query_params)
+        page = self.paginate_queryset(entries)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
 
 class UsageView(APIView):

@@ -12,7 +12,7 @@ from typing import Protocol
 
 from django.conf import settings
 
-from outbox.services import Claimed
+from outbox.states import Claimed
 
 
 class Transport(Protocol):

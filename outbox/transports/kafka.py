@@ -8,7 +8,7 @@ import threading
 from django.conf import settings
 from kafka import KafkaProducer
 
-from outbox.services import Claimed
+from outbox.states import Claimed
 
 logger = logging.getLogger(__name__)
 

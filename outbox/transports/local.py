@@ -4,7 +4,7 @@ same consumer code (a batch per service, inbox, the same handlers) as Kafka's.""
 from collections import defaultdict
 
 from outbox.registry import is_publish_only
-from outbox.services import Claimed
+from outbox.states import Claimed
 
 
 class LocalTransport:

@@ -1,4 +1,4 @@
-"""Active scheduling (seed 003): due jobs, triggers, previews. State names are the seed's."""
+"""Active scheduling (docs/DOMAIN.md §2): due jobs, triggers, previews and their states."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class TargetType(models.TextChoices):
     TASK_ITEM = "task_item"
 
 
-# Which targets each trigger type accepts (API.md: others → 400).
+# Which targets each trigger type accepts (docs/DOMAIN.md §2: others → 400).
 VALID_TARGETS = {
     TriggerType.IMPORTANT_URGENT_TASK: {TargetType.TASK_POOL},
     TriggerType.UNFINISHED_FEEDBACK: {TargetType.SCHEDULE_EVENT, TargetType.TASK_ITEM},

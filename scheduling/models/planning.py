@@ -1,4 +1,4 @@
-"""Study plans (issue 10): the planner's placements for some task classes, stored until applied."""
+"""Study plans (docs/DOMAIN.md §2, "Study plans"): the planner's placements for task classes, kept until applied."""
 
 import uuid
 

@@ -102,7 +102,7 @@ class TaskClass(models.Model):
     name = models.CharField(max_length=100)
     description = models.CharField(max_length=5000, blank=True, default="")
     color = models.CharField(max_length=7, default="#4f86f7")
-    # Planning fields (read by the planner, issue 10).
+    # Planning fields (read by the planner, docs/DOMAIN.md §2 "Study plans").
     start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
     strategy = models.CharField(max_length=8, choices=Strategy.choices, default=Strategy.STEADY)

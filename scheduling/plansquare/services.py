@@ -20,6 +20,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from accounts.timezones import user_zone
+from outbox import topics
 from outbox.services import enqueue
 from scheduling import services as scheduling
 from scheduling.models import TaskClass
@@ -35,11 +37,11 @@ from scheduling.plansquare.models import (
     PostTag,
     RewardKind,
 )
-from scheduling.selectors import task_class_items, task_class_queryset, user_tz
+from scheduling.selectors import task_class_items, task_class_queryset
 from scheduling.timetable import MAX_WEEKS
 from smartmate.errors import ApiError, Conflict
 
-TOPIC = "smartmate.plansquare"  # the accounts service's credits consumer reads it (accounts/credits/handlers.py)
+TOPIC = topics.PLAN_SQUARE  # the accounts service's credits consumer reads it (accounts/credits/handlers.py)
 LIKED = "plan_square.liked"
 IMPORTED = "plan_square.imported"
 EVENT_OF = {RewardKind.LIKE: LIKED, RewardKind.IMPORT: IMPORTED}
@@ -229,7 +231,7 @@ def post_unlike(*, user, post_id: int) -> int:
 
 def next_monday(user, today: date | None = None) -> date:
     """The first Monday after today in the user's zone (a week ahead on a Monday)."""
-    today = today or timezone.localdate(timezone=user_tz(user))
+    today = today or timezone.localdate(timezone=user_zone(user))
     return today + timedelta(days=7 - today.weekday())
 
 

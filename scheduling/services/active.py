@@ -1,5 +1,6 @@
-"""Active scheduling writes (DOMAIN §2): jobs kept in step with tasks, the due-job scan,
-triggers, preview building, apply, ignore and expiry.
+"""Active scheduling writes (docs/DOMAIN.md §2): jobs kept in step with tasks, the due-job scan,
+triggers, preview building (placed by `scheduling.services.placement`), apply (by
+`scheduling.services.applying`), ignore and expiry.
 
 Everything that leaves a transaction goes through the outbox in that transaction:
 `active_schedule.trigger.created` (the worker builds the preview) and
@@ -18,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, Value, When
 from django.utils import timezone
 
+from outbox import topics
 from outbox.services import enqueue
 from scheduling import cache, planner
 from scheduling.models import ScheduleEvent, Task, TaskClassItem
@@ -42,10 +44,10 @@ from smartmate.errors import ApiError
 
 logger = logging.getLogger("scheduling.active")
 
-TOPIC = "smartmate.scheduling"
+TOPIC = topics.SCHEDULING
 TRIGGER_CREATED = "active_schedule.trigger.created"
 NOTIFICATION_REQUESTED = "notification.requested"
-NOTIFICATION_TOPIC = "smartmate.notifications"
+NOTIFICATION_TOPIC = topics.NOTIFICATIONS
 IMPORTANT = (1, 2)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
+from outbox import topics
 from outbox.services import enqueue
 from scheduling import cache
 from scheduling.models import ScheduleEvent, ScheduleSlot, ScheduleVersion, TaskClassItem
@@ -84,7 +85,7 @@ def _publish_schedule_changed(*, user, version: int, reason: str, event_ids: Ite
     see a user's changes in order."""
     enqueue(
         biz_type="schedule.changed",
-        topic="smartmate.scheduling",
+        topic=topics.SCHEDULING,
         message_key=f"schedule:{user.pk}",
         data={"user_id": user.pk, "version": version, "reason": reason, "event_ids": list(event_ids)},
     )

@@ -1,5 +1,6 @@
-"""Study plans (issue 10): read the schedule, let the pure planner place every unscheduled item
-of some task classes, store the placements as a plan, and apply it later with the preview rules.
+"""Study plans (docs/DOMAIN.md §2, "Study plans"): read the schedule, let the pure planner place
+every unscheduled item of some task classes, store the placements as a plan, and apply it later
+with the preview rules (`scheduling.services.applying`).
 
 Creating a plan writes only the plan row; the schedule changes at apply, all or nothing.
 """
@@ -131,12 +132,11 @@ def study_plan_apply(*, user, plan_id, idempotency_key: str = "", now: datetime 
     )
 
 
-def placement_change(placement: dict) -> dict:
+def placement_change(stored: dict) -> dict:
     """A stored placement as the change an apply writes."""
-    return {
-        "op": "create",
-        "title": placement["title"],
-        "kind": EventKind.TASK_ITEM,
-        "task_item_id": placement["item_id"],
-        "to": {name: placement[name] for name in applying.POSITION_FIELDS},
-    }
+    return placement.block_change(
+        title=stored["title"],
+        kind=EventKind.TASK_ITEM,
+        task_item_id=stored["item_id"],
+        **{name: stored[name] for name in applying.POSITION_FIELDS},
+    )

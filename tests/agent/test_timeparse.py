@@ -1,5 +1,5 @@
 # ruff: noqa: RUF001  (full-width punctuation and long patterns are the point here)
-"""timeparse is pure: the DOMAIN §8 rules, tested directly."""
+"""timeparse is pure: the docs/DOMAIN.md §8 rules, tested directly."""
 
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo

@@ -1,4 +1,4 @@
-"""The pure study planner (issue 10): plan_study, candidate_spans.
+"""The pure study planner (docs/DOMAIN.md §2, "Study plans"): plan_study, candidate_spans.
 
 No database: every test calls pure functions.
 """

@@ -1,4 +1,4 @@
-"""Study plans over HTTP (issue 10): plan → apply with the preview rules, the bad inputs, and
+"""Study plans over HTTP (docs/DOMAIN.md §2, "Study plans"): plan → apply with the preview rules, the bad inputs, and
 the timetable import with odd/even weeks. The semester starts this Monday, and the classes
 plan into weeks 2-4, so "today" never clips them."""
 

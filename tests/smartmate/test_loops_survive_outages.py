@@ -13,14 +13,6 @@ from outbox import relay
 from outbox.relay import RelayResult, StopFlag
 
 
-@pytest.fixture
-def keep_signal_handlers():
-    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    yield
-    for sig, handler in saved.items():
-        signal.signal(sig, handler)
-
-
 def _down(*args, **kwargs):
     raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
@@ -54,6 +46,7 @@ def test_scan_due_jobs_loop_keeps_running_through_a_database_outage(monkeypatch,
         return ScanResult(triggered=1)
 
     monkeypatch.setattr(scan_due_jobs, "due_jobs_scan", scan)
+    monkeypatch.setattr("smartmate.health.exit_unless_parts_reachable", lambda component: None)
     out, err = io.StringIO(), io.StringIO()
     call_command("scan_due_jobs", "--loop", "--interval", "0.01", stdout=out, stderr=err)
     assert len(calls) == 2

@@ -6,7 +6,7 @@ from django.db import connection
 
 from outbox.consumer import ConsumerLoop
 from outbox.registry import consumer_services, topics_for
-from outbox.relay import StopFlag
+from smartmate.loops import Stop, mode_arguments, start_up_checks
 
 
 class Command(BaseCommand):
@@ -15,22 +15,24 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--service", action="append", help="a service to consume for (repeatable; default all)")
         parser.add_argument("--topic", action="append", help="topics to read (default: the service's topics)")
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="process what is available and exit")
-        mode.add_argument("--loop", action="store_true", help="run until SIGTERM (default)")
+        mode_arguments(parser, once="process what is available and exit", loop="run until SIGTERM (default)")
         parser.add_argument("--max-seconds", type=float, default=60.0, help="--once gives up after this")
 
     def handle(self, *args, service=None, topic=None, once=False, max_seconds=60.0, **options):
         if settings.OUTBOX_TRANSPORT != "kafka":
             raise CommandError("OUTBOX_TRANSPORT is 'local': the relay applies events in-process, nothing to consume")
         if not once:
-            from smartmate.health import exit_unless_parts_reachable
-
-            exit_unless_parts_reachable("outbox_consume")
+            start_up_checks("outbox_consume")
         services = service or sorted(consumer_services())
         if not services:
             raise CommandError("no service has @handles handlers")
-        stop = StopFlag().install()
+        with Stop("outbox_consume") as stop:
+            results = self._consume(services, topic, stop=stop, once=once, max_seconds=max_seconds)
+        for name, counts in sorted(results.items()):
+            self.stdout.write(f"{name}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
+
+    def _consume(self, services, topic, *, stop, once, max_seconds) -> dict:
+        """One thread per service, each a ConsumerLoop on the loop skeleton (docs/ARCHITECTURE.md §5)."""
         results = {}
 
         def run(name):
@@ -46,5 +48,4 @@ class Command(BaseCommand):
         for thread in threads:
             while thread.is_alive():
                 thread.join(0.5)  # the main thread keeps receiving SIGTERM
-        for name, counts in sorted(results.items()):
-            self.stdout.write(f"{name}: " + " ".join(f"{k}={v}" for k, v in counts.items()))
+        return results

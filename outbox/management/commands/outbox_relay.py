@@ -1,22 +1,26 @@
 from django.core.management.base import BaseCommand
 
-from outbox.relay import StopFlag, relay_loop, relay_until_idle
+from outbox.relay import relay_loop, relay_until_idle
+from smartmate.loops import Stop, mode_arguments, start_up_checks
 
 
 class Command(BaseCommand):
     help = "Publish due outbox rows: --once until none is due, --loop as a dedicated process (SIGTERM-clean)."
 
     def add_arguments(self, parser):
-        mode = parser.add_mutually_exclusive_group()
-        mode.add_argument("--once", action="store_true", help="relay until no row is due, then exit (default)")
-        mode.add_argument("--loop", action="store_true", help="run until SIGTERM; the current batch finishes")
+        mode_arguments(
+            parser,
+            once="relay until no row is due, then exit (default)",
+            loop="run until SIGTERM; the current batch finishes",
+        )
 
     def handle(self, *args, loop=False, **options):
         if loop:
-            from smartmate.health import exit_unless_parts_reachable
-
-            exit_unless_parts_reachable("outbox_relay")
-            result = relay_loop(stop=StopFlag().install())
+            # The loop skeleton's start-up checks and stop (docs/ARCHITECTURE.md §5); relay_loop
+            # runs its passes through the skeleton too.
+            start_up_checks("outbox_relay")
+            with Stop("outbox_relay") as stop:
+                result = relay_loop(stop=stop)
         else:
             result = relay_until_idle()
         self.stdout.write(
