@@ -4,7 +4,7 @@ services (the API's rules); history and plan drafts are written by turns only (v
 from django.contrib import admin
 
 from agent import memory, services
-from agent.models import Conversation, MemoryItem, MemorySettings, Message, PlanDraft, TimelineEntry
+from agent.models import Conversation, MemoryItem, MemorySettings, Message, PendingAction, PlanDraft, TimelineEntry
 from smartmate.admin import AuditAdmin, ServiceAdmin, changed, truncated
 
 
@@ -58,6 +58,27 @@ class PlanDraftAdmin(AuditAdmin):
     list_filter = ("status",)
 
 
+@admin.register(PendingAction)
+class PendingActionAdmin(AuditAdmin):
+    """Proposed by turns, decided by their users through the API: read-only here."""
+
+    list_display = (
+        "id",
+        "user",
+        "conversation",
+        "kind",
+        "status",
+        "reason",
+        "short_summary",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = ("kind", "status", "reason")
+    search_fields = ("summary", "user__username", "request_id")
+    list_select_related = ("user",)
+    short_summary = truncated("summary", 60)
+
+
 @admin.register(MemoryItem)
 class MemoryItemAdmin(ServiceAdmin):
     list_display = ("id", "user", "kind", "short_content", "source", "importance", "deleted_at", "created_at")
@@ -81,13 +102,15 @@ class MemoryItemAdmin(ServiceAdmin):
 
 @admin.register(MemorySettings)
 class MemorySettingsAdmin(ServiceAdmin):
-    list_display = ("user", "enabled", "auto_extract", "updated_at")
-    list_filter = ("enabled", "auto_extract")
+    list_display = ("user", "enabled", "auto_extract", "confirm_writes", "updated_at")
+    list_filter = ("enabled", "auto_extract", "confirm_writes")
     raw_id_fields = ("user",)
     readonly_fields = ("updated_at",)
 
     def service_save(self, request, obj, form, change):
-        return memory.memory_settings_update(user=obj.user, enabled=obj.enabled, auto_extract=obj.auto_extract)
+        return memory.memory_settings_update(
+            user=obj.user, enabled=obj.enabled, auto_extract=obj.auto_extract, confirm_writes=obj.confirm_writes
+        )
 
     def service_delete(self, request, obj):
         MemorySettings.objects.filter(pk=obj.pk).delete()  # back to the defaults on next read

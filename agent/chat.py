@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.credits.services import llm_call_check, llm_call_reserve, llm_call_settle
 from accounts.timezones import user_zone
-from agent import selectors, services
+from agent import actions, selectors, services
 from agent.context import estimate_tokens
 from agent.intents import query
 from agent.models import Conversation, TimelineKind
@@ -52,6 +52,9 @@ class Turn:
     error: dict | None = None
     finished: bool = False
     writes: int = 0  # writing tool calls run so far (MAX_WRITES_PER_TURN)
+    rule_based: bool = True  # the offline rules chose the tool calls, not a language model
+    confirm_writes: bool | None = None  # the user's setting, read at the turn's first write
+    pending_actions: list[dict] = field(default_factory=list)  # writes proposed, not made
 
     @property
     def zh(self) -> bool:
@@ -148,6 +151,8 @@ def _reply_for(turn: Turn, action: dict) -> str:
         )
     if kind == "ask":
         return action["question"].split(" / ")[0 if zh else -1]
+    if kind == "pending_action":
+        return _pending_reply(action["pending_action"], zh)
     if kind == "task_ranked":
         if not action["tasks"]:
             return "没有待完成的任务。" if zh else "You have no open tasks."
@@ -175,6 +180,14 @@ def _reply_for(turn: Turn, action: dict) -> str:
             else ("Updated the draft" if action.get("refined") else "Drafted a plan")
         )
         return f"{verb}：{n} 个时间块，确认后可应用。" if zh else f"{verb}: {n} block(s). Apply it when it looks right."
+    if kind == "event_moved":
+        to = action["to"]
+        return (
+            f"已把「{action['title']}」移到第{to['week']}周周{to['day']}第{to['start_section']}-{to['end_section']}节。"
+            if zh
+            else f'Moved "{action["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}."
+        )
     if kind == "no_plan":
         return "没有可以安排的任务或空闲时间。" if zh else "I found nothing to place, or no free time for it."
     if kind == "no_draft":
@@ -184,6 +197,37 @@ def _reply_for(turn: Turn, action: dict) -> str:
             else "There is no draft to change yet; ask me to plan first."
         )
     return ""
+
+
+def _pending_reply(pending: dict, zh: bool) -> str:
+    if pending["kind"] == "create_task":
+        t = pending["payload"]["task"]
+        if t["deadline_at"] is None and pending["reason"] == "unresolved_time":
+            return (
+                f"也可以先不设截止时间创建「{t['title']}」：确认即可。"
+                if zh
+                else f'Or I can add "{t["title"]}" without a deadline: confirm to do it.'
+            )
+        due = _format_deadline(t["deadline_at"], zh)
+        return (
+            f"要创建任务「{t['title']}」（截止 {due}，优先级 {t['priority']}）吗？请确认或拒绝。"
+            if zh
+            else f'Shall I create the task "{t["title"]}" (due {due}, priority {t["priority"]})? Confirm or reject it.'
+        )
+    if pending["kind"] == "move_event":
+        move, to = pending["payload"], pending["payload"]["to"]
+        return (
+            f"要把「{move['title']}」移到第{to['week']}周周{to['day']}第{to['start_section']}-{to['end_section']}节吗？请确认或拒绝。"
+            if zh
+            else f'Shall I move "{move["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}? Confirm or reject it."
+        )
+    n = len(pending["payload"].get("candidate", {}).get("changes", []))
+    return (
+        f"要把这份草稿（{n} 个时间块）写进日程吗？请确认。"
+        if zh
+        else f"Shall I apply it ({n} block(s))? Confirm or reject it."
+    )
 
 
 # Tools that write (a task, a draft). A model may call them in a loop: one turn writes at most
@@ -214,15 +258,27 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
     turn.timeline.append({"kind": TimelineKind.TOOL_CALL, "data": {"name": call.name, "arguments": call.arguments}})
     events = []
     if call.name == "quick_note":
-        action = services.quick_note_create(
-            user=turn.user, text=turn.text, now=turn.hints.now, tz=turn.hints.tz, overrides=call.arguments
+        drafted = services.quick_note_draft(
+            text=turn.text, now=turn.hints.now, tz=turn.hints.tz, overrides=call.arguments
         )
-        if action["type"] == "task_created":
+        if drafted["type"] == "ask":
+            # write nothing now (docs/DOMAIN.md §8); the task without the unread time is offered
+            action = drafted
+            task = {"title": drafted["title"], "deadline_at": None, "priority": _priority(turn, call)}
+            pending = _propose(turn, "create_task", {"task": {**task, "urgency_threshold_at": None}}, unresolved=True)
+        elif _confirmation_reason(turn):
+            action, pending = None, _propose(turn, "create_task", {"task": drafted["task"]})
+        else:
+            action, pending = services.task_from_draft(user=turn.user, task=drafted["task"], tz=turn.hints.tz), None
             turn.timeline.append({"kind": TimelineKind.TASK_CREATED, "data": action["task"]})
-        events.append({"kind": "action", "action": action})
+        for done in (action, pending):
+            if done is not None:
+                events.extend(_settle(turn, done))
+        return events
     elif call.name == "task_query":
         action = _task_query(turn, call)
-        events.append({"kind": "action", "action": action})
+    elif call.name == "schedule_refine" and not actions.conversation_has_draft(conversation=turn.conversation):
+        return events + _event_move(turn, call)
     elif call.name in ("schedule_plan", "schedule_refine"):
         refine = call.name == "schedule_refine"
         if refine:
@@ -236,7 +292,6 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
             draft = services.plan_draft_create(user=turn.user, conversation=turn.conversation, now=turn.hints.now)
         if draft is None:
             action = {"type": "no_draft" if refine else "no_plan"}
-            events.append({"kind": "action", "action": action})
         else:
             action = {"type": "preview", "refined": refine, "preview": draft.candidate}
             turn.timeline.append(
@@ -246,14 +301,92 @@ def execute_tool(turn: Turn, call: ToolCall) -> list[dict]:
                 }
             )
             events.append({"kind": "preview", "preview": draft.candidate})
+            # the draft writes nothing to the schedule; its apply is the write to ask about
+            actions.plan_actions_supersede(conversation=turn.conversation)
+            if _confirmation_reason(turn):
+                events.extend(_settle(turn, action))
+                pending = _propose(turn, "apply_plan", {"plan_id": draft.pk, "candidate": draft.candidate})
+                return events + _settle(turn, pending)
     else:
         return []
+    return events + _settle(turn, action)
+
+
+def _event_move(turn: Turn, call: ToolCall) -> list[dict]:
+    """No draft to change: move the upcoming event the sentence names (or propose the move)."""
+    text = call.arguments.get("instruction") or turn.text
+    move = actions.event_move_draft(user=turn.user, text=text, now=turn.hints.now)
+    if move is None:
+        return _settle(turn, {"type": "no_draft"})
+    if _confirmation_reason(turn):
+        return _settle(turn, _propose(turn, "move_event", move))
+    return _settle(turn, actions.event_move_make(user=turn.user, move=move))
+
+
+def _settle(turn: Turn, action: dict) -> list[dict]:
+    """Record what a tool did (or proposed) and say it: its action event and its reply line."""
     turn.actions.append(action)
+    events = []
+    if action["type"] == "pending_action":
+        events.append({"kind": "action", "action": action, "pending_action": action["pending_action"]})
+    elif action["type"] != "preview":  # a preview has its own event
+        events.append({"kind": "action", "action": action})
     text = _reply_for(turn, action)
     if text:
         turn.reply.append(text)
         events.append({"kind": "text", "text": text})
     return events
+
+
+def _confirmation_reason(turn: Turn, *, unresolved: bool = False) -> str | None:
+    if turn.confirm_writes is None:
+        from agent.memory import memory_settings_get
+
+        turn.confirm_writes = memory_settings_get(user=turn.user).confirm_writes
+    return actions.confirmation_reason(
+        confirm_writes=turn.confirm_writes, rule_based=turn.rule_based, unresolved_time=unresolved
+    )
+
+
+def _propose(turn: Turn, kind: str, payload: dict, *, unresolved: bool = False) -> dict:
+    """A write held for the user's confirm: stored as a pending action, answered as one."""
+    reason = _confirmation_reason(turn, unresolved=unresolved)
+    row = actions.pending_action_create(
+        user=turn.user,
+        conversation=turn.conversation,
+        request_id=turn.request_id,
+        kind=kind,
+        reason=reason,
+        summary=_summary(kind, payload),
+        payload=payload,
+    )
+    data = {**actions.pending_action_data(row, tz=turn.hints.tz), "reason": reason}
+    turn.pending_actions.append(data)
+    call_entry = next(e for e in reversed(turn.timeline) if e["kind"] == TimelineKind.TOOL_CALL)
+    call_entry["data"]["pending_action_id"] = row.pk  # the tool call that proposed it
+    return {"type": "pending_action", "pending_action": data}
+
+
+def _summary(kind: str, payload: dict) -> str:
+    if kind == "create_task":
+        task = payload["task"]
+        due = f", due {task['deadline_at']}" if task["deadline_at"] else ", without a deadline"
+        return f'Create the task "{task["title"]}"{due}'
+    if kind == "move_event":
+        to = payload["to"]
+        return (
+            f'Move "{payload["title"]}" to week {to["week"]}, day {to["day"]}, '
+            f"sections {to['start_section']}-{to['end_section']}"
+        )
+    return f"Apply the draft plan: {len(payload['candidate'].get('changes', []))} block(s)"
+
+
+def _priority(turn: Turn, call: ToolCall) -> int:
+    from agent.intents.quick_note import priority_of
+
+    given = call.arguments.get("priority")
+    own = priority_of(turn.text)
+    return int(given) if given in (1, 2, 3, 4) and own == 4 else own
 
 
 # --- the turn --------------------------------------------------------------------------------
@@ -263,6 +396,7 @@ async def turn_events(turn: Turn, provider: Provider):
     """Yields {"kind": "text"|"intent"|"action"|"preview"|"error", ...}. The call's cost was held in
     turn_start, so a concurrent turn cannot use up what this one is about to spend."""
     intent_sent = False
+    turn.rule_based = provider.name == "offline"  # a language model's writes are asked about
     try:
         # The model may take seconds: no pooled connection is held meanwhile (only the tools use one).
         await sync_to_async(release_connection)()
@@ -350,6 +484,8 @@ def turn_result(turn: Turn) -> dict:
         "reply": "".join(turn.reply),
         "intent": turn.intent,
         "actions": turn.actions,
+        "pending_action": turn.pending_actions[0] if turn.pending_actions else None,
+        "pending_actions": turn.pending_actions,
         "usage": {
             "prompt_tokens": usage.get("prompt_tokens", 0),
             "completion_tokens": usage.get("completion_tokens", 0),

@@ -40,7 +40,7 @@ def memory_settings_get(*, user) -> MemorySettings:
 @transaction.atomic
 def memory_settings_update(*, user, **fields) -> MemorySettings:
     row = MemorySettings.objects.select_for_update().get_or_create(user=user)[0]
-    for name in ("enabled", "auto_extract"):
+    for name in ("enabled", "auto_extract", "confirm_writes"):
         if name in fields:
             setattr(row, name, fields[name])
     row.save()

@@ -1,7 +1,9 @@
-"""Conversations, their history (messages, timeline), schedule-plan drafts and memory."""
+"""Conversations, their history (messages, timeline), schedule-plan drafts, the writes waiting
+for the user's confirmation (pending actions) and memory."""
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Conversation(models.Model):
@@ -97,6 +99,69 @@ class PlanDraft(models.Model):
         return f"plan {self.pk} of conversation {self.conversation_id} ({self.status})"
 
 
+class ActionKind(models.TextChoices):
+    CREATE_TASK = "create_task"
+    APPLY_PLAN = "apply_plan"
+    MOVE_EVENT = "move_event"
+
+
+class ActionStatus(models.TextChoices):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+class ActionReason(models.TextChoices):
+    """Why the agent asked instead of writing."""
+
+    CONFIRM_WRITES = "confirm_writes"  # the user's setting
+    MODEL_TOOL_CALL = "model_tool_call"  # a language model chose the write, not the rules
+    UNRESOLVED_TIME = "unresolved_time"  # the sentence's time could not be read
+
+
+class PendingAction(models.Model):
+    """A write the agent proposed in a turn and holds until the user confirms or rejects it
+    (docs/DOMAIN.md §8, "Confirm before write"). `payload` is everything the write needs, so
+    confirming runs no model and reads nothing from the turn; `result` is what the write gave,
+    answered again to a repeated confirm."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent_actions")
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="pending_actions")
+    request_id = models.CharField(max_length=64, blank=True, default="")  # the turn that proposed it
+    kind = models.CharField(max_length=12, choices=ActionKind.choices)
+    reason = models.CharField(max_length=16, choices=ActionReason.choices)
+    summary = models.CharField(max_length=300)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=9, choices=ActionStatus.choices, default=ActionStatus.PENDING)
+    result = models.JSONField(null=True, blank=True)
+    expires_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("user", "-created_at"), name="agent_action_user_created"),
+            # The expiry sweep reads only open actions: O(pending), not O(table).
+            models.Index(
+                fields=("expires_at",),
+                name="agent_action_pending_expiry",
+                condition=models.Q(status="pending"),
+            ),
+        ]
+
+    def __str__(self):
+        return f"action {self.pk} {self.kind} ({self.status})"
+
+    def effective_status(self, now=None) -> str:
+        """The one answer to "is it still open?": a pending action past expires_at reads as
+        expired at once, before the sweep persists it."""
+        if self.status == ActionStatus.PENDING and self.expires_at <= (now or timezone.now()):
+            return ActionStatus.EXPIRED
+        return self.status
+
+
 class MemoryKind(models.TextChoices):
     PREFERENCE = "preference"
     CONSTRAINT = "constraint"
@@ -139,6 +204,8 @@ class MemorySettings(models.Model):
     )
     enabled = models.BooleanField(default=True)
     auto_extract = models.BooleanField(default=True)
+    # Every write the agent would make waits for the user's confirm (docs/DOMAIN.md §8).
+    confirm_writes = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

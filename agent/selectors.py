@@ -26,6 +26,24 @@ def conversation_get(*, user, pk) -> Conversation:
     return get_object_or_404(Conversation, pk=pk, user=user)
 
 
+def pending_action_result(*, action) -> dict:
+    """A pending action as its confirm/reject answer: the status as it reads now (a pending one
+    past expires_at is expired), times in the user's zone."""
+    from accounts.timezones import user_zone
+
+    tz = user_zone(action.user)
+    return {
+        "id": action.pk,
+        "kind": action.kind,
+        "status": action.effective_status(),
+        "summary": action.summary,
+        "payload": action.payload,
+        "result": action.result,
+        "expires_at": action.expires_at.astimezone(tz),
+        "decided_at": action.decided_at and action.decided_at.astimezone(tz),
+    }
+
+
 def message_list(*, conversation):
     return Message.objects.filter(conversation=conversation).order_by("seq")
 

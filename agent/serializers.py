@@ -2,7 +2,18 @@ from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema_field
 from rest_framework import serializers
 
-from agent.models import Conversation, MemoryItem, MemoryKind, MemorySettings, Message, PlanStatus, TimelineEntry
+from agent.models import (
+    ActionKind,
+    ActionReason,
+    ActionStatus,
+    Conversation,
+    MemoryItem,
+    MemoryKind,
+    MemorySettings,
+    Message,
+    PlanStatus,
+    TimelineEntry,
+)
 from agent.providers.choices import model_choices
 from scheduling.serializers_active import CandidateSerializer
 from smartmate.api import StrictModelSerializer, StrictSerializer
@@ -39,12 +50,51 @@ class ChatInputSerializer(StrictSerializer):
         return value
 
 
+class PendingActionSerializer(serializers.Serializer):
+    """A write the agent proposes and holds until `agent/actions/{id}/confirm/` (or reject/)."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ActionKind.choices)
+    summary = serializers.CharField()
+    payload = serializers.DictField(
+        help_text="What the write will do: `task` (create_task), `plan_id` and `candidate` (apply_plan), "
+        "`event_id`, `from`, `to` (move_event)"
+    )
+    expires_at = serializers.DateTimeField()
+    reason = serializers.ChoiceField(
+        choices=ActionReason.choices,
+        required=False,
+        help_text="Why it asks: the user's `confirm_writes`, a model's tool call, or a time it could not read",
+    )
+
+
 class ChatOutputSerializer(serializers.Serializer):
     conversation_id = serializers.IntegerField()
     reply = serializers.CharField(allow_blank=True)
     intent = serializers.ChoiceField(choices=["quick_note", "task_query", "schedule_plan", "schedule_refine", "chat"])
     actions = serializers.ListField(child=serializers.DictField())
+    pending_action = PendingActionSerializer(
+        allow_null=True, help_text="The turn's first write waiting for a confirm (null: none)"
+    )
+    pending_actions = PendingActionSerializer(
+        many=True, help_text="Every write the turn proposed (at most 5), in order"
+    )
     usage = serializers.DictField(child=serializers.IntegerField())
+
+
+class ActionResultSerializer(serializers.Serializer):
+    """A decided action: its state and, once confirmed, what the write gave."""
+
+    id = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ActionKind.choices)
+    status = serializers.ChoiceField(choices=ActionStatus.choices)
+    summary = serializers.CharField()
+    payload = serializers.DictField()
+    result = serializers.DictField(
+        allow_null=True, help_text="task_created (with `task`), plan_applied (`applied_event_ids`) or event_moved"
+    )
+    expires_at = serializers.DateTimeField()
+    decided_at = serializers.DateTimeField(allow_null=True)
 
 
 class ModelChoiceSerializer(serializers.Serializer):
@@ -99,9 +149,13 @@ class MemoryItemSerializer(StrictModelSerializer):
 
 
 class MemorySettingsSerializer(StrictModelSerializer):
+    confirm_writes = serializers.BooleanField(
+        required=False, help_text="Every write the agent would make waits for agent/actions/{id}/confirm/"
+    )
+
     class Meta:
         model = MemorySettings
-        fields = ("enabled", "auto_extract")
+        fields = ("enabled", "auto_extract", "confirm_writes")
 
 
 # --- the SSE chunk (a `data:` line of the chat stream; docs in smartmate/schema.py conventions) ---------
@@ -148,7 +202,10 @@ class ChunkIntentSerializer(serializers.Serializer):
 
 class ChunkActionSerializer(serializers.Serializer):
     kind = _literal("action")
-    action = serializers.DictField(help_text="What the turn did: task_created, task_list, ask, preview, ...")
+    action = serializers.DictField(help_text="What the turn did: task_created, task_list, ask, pending_action, ...")
+    pending_action = PendingActionSerializer(
+        required=False, help_text="When the turn proposes a write instead of making it: confirm or reject it"
+    )
 
 
 class ChunkPreviewSerializer(serializers.Serializer):

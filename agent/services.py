@@ -167,8 +167,16 @@ def _iso(dt: datetime | None, tz) -> str | None:
 
 def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | None = None) -> dict:
     """A sentence → a task (or a question back when the time cannot be resolved)."""
-    from scheduling.services.tasks import task_create
+    drafted = quick_note_draft(text=text, now=now, tz=tz, overrides=overrides)
+    if drafted["type"] != "task_draft":
+        return drafted
+    return task_from_draft(user=user, task=drafted["task"], tz=tz)
 
+
+def quick_note_draft(*, text: str, now: datetime, tz, overrides: dict | None = None) -> dict:
+    """The task a sentence asks for, not yet written: `{"type": "task_draft", "task": {...}}` with
+    the deadline and threshold as ISO strings, or `{"type": "ask", ...}` when the time cannot be
+    resolved (docs/DOMAIN.md §8). A pending action keeps the draft as its payload."""
     lead = settings.AGENT_URGENCY_LEAD_HOURS
     try:
         draft = quick_note.draft(text, now, tz, urgency_lead_hours=lead)
@@ -194,21 +202,37 @@ def quick_note_create(*, user, text: str, now: datetime, tz, overrides: dict | N
         return _out_of_range(draft.title)
     if not (datetime_in_range(draft.deadline) and datetime_in_range(draft.urgency_threshold_at)):
         return _out_of_range(draft.title)
-    task = task_create(
+    task = {
+        "title": draft.title,
+        "deadline_at": _iso(draft.deadline, tz),
+        "priority": draft.priority,
+        "urgency_threshold_at": _iso(draft.urgency_threshold_at, tz),
+    }
+    return {"type": "task_draft", "task": task}
+
+
+def task_from_draft(*, user, task: dict, tz) -> dict:
+    """Write a drafted task (quick_note_draft's, or a confirmed action's payload)."""
+    from scheduling.services.tasks import task_create
+
+    def parsed(value):
+        return datetime.fromisoformat(value) if value else None
+
+    created = task_create(
         user=user,
-        title=draft.title,
-        deadline_at=draft.deadline,
-        priority=draft.priority,
-        urgency_threshold_at=draft.urgency_threshold_at,
+        title=task["title"],
+        deadline_at=parsed(task.get("deadline_at")),
+        priority=task.get("priority", 4),
+        urgency_threshold_at=parsed(task.get("urgency_threshold_at")),
     )
     return {
         "type": "task_created",
         "task": {
-            "id": task.pk,
-            "title": task.title,
-            "deadline_at": _iso(task.deadline_at, tz),
-            "priority": task.priority,
-            "urgency_threshold_at": _iso(task.urgency_threshold_at, tz),
+            "id": created.pk,
+            "title": created.title,
+            "deadline_at": _iso(created.deadline_at, tz),
+            "priority": created.priority,
+            "urgency_threshold_at": _iso(created.urgency_threshold_at, tz),
         },
     }
 
@@ -244,7 +268,7 @@ def plan_draft_create(*, user, conversation: Conversation, now: datetime) -> Pla
 
 
 # The time parser's parts of the day → the day parts scheduling places a moved block in.
-_DAY_PARTS = {
+DAY_PARTS = {
     "dawn": "morning",
     "morning": "morning",
     "forenoon": "morning",
@@ -281,7 +305,7 @@ def plan_refine(*, user, conversation: Conversation, text: str, now: datetime) -
     clock = clock_for(user)
     named = timeparse.parse(text, now, clock.tz)
     day = named.day.isoweekday() if named.day else None  # the timetable numbers days 1-7 from Monday
-    part = _DAY_PARTS.get(named.period or "")
+    part = DAY_PARTS.get(named.period or "")
     _local, this_week, today = clock.locate(now)
     week = target["to"]["week"]
     day = day or target["to"]["day"]

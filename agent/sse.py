@@ -117,6 +117,14 @@ def _finish(turn: chat.Turn, on_finished) -> None:
         on_finished(turn)
 
 
+def _action_extra(action: dict) -> dict:
+    """An action chunk's `extra`; a proposed write also carries `pending_action` (as live)."""
+    extra = {"kind": "action", "action": action}
+    if action.get("type") == "pending_action":
+        extra["pending_action"] = action["pending_action"]
+    return extra
+
+
 async def replay_stream(outcome: dict, *, model: str, replay_id: str):
     """A stored outcome as a short stream: the intent, each action, the reply, the closing chunk
     and the one [DONE]. Its ids are the replay's own; nothing runs again."""
@@ -128,7 +136,7 @@ async def replay_stream(outcome: dict, *, model: str, replay_id: str):
         "conversation_id": outcome.get("conversation_id"),
     }
     extras = [{"kind": "intent", "intent": outcome.get("intent", "chat")}]
-    extras += [{"kind": "action", "action": action} for action in outcome.get("actions", [])]
+    extras += [_action_extra(action) for action in outcome.get("actions", [])]
     yield retry_line()
     for seq, extra in enumerate(extras, start=1):
         delta = {"role": "assistant"} if seq == 1 else {}

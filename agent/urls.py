@@ -8,6 +8,7 @@ router.include_root_view = False
 router.register("conversations", views.ConversationViewSet, basename="agent-conversation")
 router.register("memory/items", views.MemoryItemViewSet, basename="agent-memory-item")
 router.register("chat", views.ChatViewSet, basename="agent-chat")
+router.register("actions", views.PendingActionViewSet, basename="agent-action")
 
 urlpatterns = [
     path("memory/settings/", views.MemorySettingsView.as_view(), name="agent-memory-settings"),

@@ -14,11 +14,12 @@ from rest_framework.views import APIView
 
 from accounts.credits.pricing import price_of
 from accounts.credits.services import llm_call_check
-from agent import chat, memory, selectors, services
+from agent import actions, chat, memory, selectors, services
 from agent.models import Conversation, MemoryItem
 from agent.providers import get_provider
 from agent.providers.choices import model_choices, model_default
 from agent.serializers import (
+    ActionResultSerializer,
     AgentPlanAppliedSerializer,
     AgentPlanSerializer,
     ChatChunkSerializer,
@@ -281,6 +282,28 @@ class ChatViewSet(ChatMixin, viewsets.ViewSet):
 
     def get_throttles(self):
         return [throttle() for throttle in _chat_throttles()]
+
+
+class PendingActionViewSet(viewsets.ViewSet):
+    """A write the agent proposed instead of making it (`pending_action` of a chat answer)."""
+
+    lookup_value_regex = r"\d+"  # ids are integers: anything else is a 404, not a 500 from the query
+
+    def _answer(self, action):
+        return Response(ActionResultSerializer(selectors.pending_action_result(action=action)).data)
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    @idempotent()
+    def confirm(self, request, pk=None):
+        """Make the proposed write (once: a repeat answers the same result; 409 action_closed if rejected or expired)"""
+        return self._answer(actions.pending_action_confirm(user=request.user, action_id=int(pk)))
+
+    @extend_schema(request=None, responses={200: ActionResultSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Drop the proposed write (409 action_closed if already decided or expired)"""
+        return self._answer(actions.pending_action_reject(user=request.user, action_id=int(pk)))
 
 
 class MemoryItemViewSet(viewsets.ModelViewSet):

@@ -324,6 +324,9 @@ SPECTACULAR_SETTINGS = {
         "ChangeKindEnum": ["task", "task_item"],  # a candidate's change and its edited form
         "TimetablePhotoStatusEnum": ["success", "partial", "rejected"],
         "TimetablePhotoWarningCodeEnum": "scheduling.photo.WARNING_CODES",
+        "AgentActionKindEnum": "agent.models.ActionKind",
+        "AgentActionStatusEnum": "agent.models.ActionStatus",
+        "AgentActionReasonEnum": "agent.models.ActionReason",
     },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -556,3 +559,6 @@ AGENT_MEMORY_PROMPT_ITEMS = min(env.int("AGENT_MEMORY_PROMPT_ITEMS", default=5),
 AGENT_URGENCY_LEAD_HOURS = env.int("AGENT_URGENCY_LEAD_HOURS", default=48)
 AGENT_PLAN_DAYS_AHEAD = env.int("AGENT_PLAN_DAYS_AHEAD", default=7)
 AGENT_CACHE_TTL = env.int("AGENT_CACHE_TTL", default=600)
+# A write the agent asks about (a pending action) waits this long for a confirm, then expires.
+AGENT_ACTION_TTL_SECONDS = env.int("AGENT_ACTION_TTL_SECONDS", default=600)
+CELERY_BEAT_SCHEDULE.update({"agent-expire-actions": {"task": "agent.expire_actions", "schedule": 300.0}})

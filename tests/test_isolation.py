@@ -147,6 +147,13 @@ def conversation(api, user):
     return {"pk": body["conversation_id"]}
 
 
+def agent_action(api, user):
+    """A write the agent proposes (an unread time always asks), still open."""
+    body = _post(api, "/api/v1/agent/chat/", {"message": "remind me to call the dentist in a day or two"}, status=200)
+    assert body["pending_action"], body
+    return {"pk": body["pending_action"]["id"]}
+
+
 def memory_item(api, user):
     return {"pk": _post(api, "/api/v1/agent/memory/items/", {"kind": "fact", "content": "A likes tea"})["id"]}
 
@@ -178,6 +185,7 @@ FACTORIES = {
     "notification-channel": notification_channel,
     "agent-conversation": conversation,
     "agent-memory-item": memory_item,
+    "agent-action": agent_action,
     "plan-square-post": plan_square_post,
     "plan-square-comment": plan_square_comment,
 }
@@ -321,6 +329,10 @@ def test_another_users_object_is_not_found_and_anonymous_is_refused(route, patte
         from notifications.models import NotificationChannel
 
         assert NotificationChannel.objects.get(user=alice, kind="webhook").webhook_url == "http://127.0.0.1:9/a"
+    if key == "agent-action":  # B's confirm or reject decided nothing
+        from agent.models import PendingAction
+
+        assert PendingAction.objects.get(user=alice).status == "pending"
 
 
 HIDEABLE_ROUTES = [(route, pattern) for route, pattern in OBJECT_ROUTES if _key(pattern) in HIDERS]

@@ -51,6 +51,24 @@ def tool_chunks(name, arguments: dict, usage=(20, 9)):
     ]
 
 
+def tool_calls_response(*calls):
+    """A streamed answer carrying each (name, raw arguments text) as its own tool call, whole."""
+    deltas = [
+        chunk(
+            {
+                "role": "assistant",
+                "tool_calls": [
+                    {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": raw}}
+                    for i, (name, raw) in enumerate(calls)
+                ],
+            }
+        ),
+        chunk({}, "tool_calls"),
+        chunk(usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}),
+    ]
+    return sse_response(deltas)
+
+
 def sse_response(chunks, *, delay=0.0):
     def generate():
         for c in chunks:

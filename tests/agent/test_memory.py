@@ -46,9 +46,10 @@ def test_patch_changes_content_and_importance(auth_api):
 
 
 def test_settings_get_and_put(auth_api):
-    assert auth_api.get("/api/v1/agent/memory/settings/").json() == {"enabled": True, "auto_extract": True}
+    defaults = {"enabled": True, "auto_extract": True, "confirm_writes": False}
+    assert auth_api.get("/api/v1/agent/memory/settings/").json() == defaults
     put = auth_api.put("/api/v1/agent/memory/settings/", {"enabled": True, "auto_extract": False}, format="json")
-    assert put.json() == {"enabled": True, "auto_extract": False}
+    assert put.json() == {**defaults, "auto_extract": False}
 
 
 def test_prompt_gets_the_top_items_by_importance_then_recency_and_the_cache_is_cleared_on_write(

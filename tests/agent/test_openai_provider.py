@@ -96,7 +96,7 @@ BASE = "/api/v1/agent/"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_llm_tool_call_creates_the_task_and_usage_is_charged(llm, auth_api, user):
+def test_the_llm_tool_call_proposes_the_task_its_confirm_writes_it_and_usage_is_charged(llm, auth_api, user):
     from accounts.models import TokenCharge
     from scheduling.models import Task
 
@@ -108,16 +108,21 @@ def test_the_llm_tool_call_creates_the_task_and_usage_is_charged(llm, auth_api, 
     )
     body = auth_api.post(BASE + "chat/", {"message": "明天下午三点前交数学作业，很重要"}, format="json").json()
     assert body["intent"] == "quick_note"
-    task = Task.objects.get(user=user)
-    assert task.title == "交数学作业" and task.priority == 2
-    assert body["actions"][0]["task"]["deadline_at"] == "2026-11-24T15:00:00+08:00" or task.deadline_at is not None
+    assert not Task.objects.filter(user=user).exists()  # a model's write waits for the user
+    pending = body["pending_action"]
+    assert pending["kind"] == "create_task" and pending["reason"] == "model_tool_call"
+    assert pending["payload"]["task"]["deadline_at"] is not None
     assert body["usage"] == {"prompt_tokens": 20, "completion_tokens": 9}
     assert TokenCharge.objects.get(user=user).tokens == 29
+    assert auth_api.post(f"{BASE}actions/{pending['id']}/confirm/").status_code == 200
+    task = Task.objects.get(user=user)
+    assert task.title == "交数学作业" and task.priority == 2
+    assert TokenCharge.objects.get(user=user).tokens == 29  # confirming runs no model
     relay()
-    kinds = [
-        t["kind"] for t in auth_api.get(f"{BASE}conversations/{body['conversation_id']}/timeline/").json()["results"]
-    ]
-    assert kinds == ["message", "tool_call", "task_created", "message"]
+    timeline = auth_api.get(f"{BASE}conversations/{body['conversation_id']}/timeline/").json()["results"]
+    assert [t["kind"] for t in timeline] == ["message", "tool_call", "message", "task_created"]
+    assert timeline[1]["data"]["pending_action_id"] == pending["id"]
+    assert timeline[3]["data"]["id"] == task.pk  # the confirm joined the conversation's timeline
 
 
 @pytest.mark.django_db(transaction=True)
@@ -156,10 +161,11 @@ def test_an_llm_tool_call_streams_intent_action_and_text_chunks(llm, auth_api, u
     events = parse_sse(read_stream(response))
     kinds = [e["extra"]["kind"] for e in events if isinstance(e, dict)]
     assert kinds[:3] == ["intent", "action", "text"]
-    action = next(e["extra"]["action"] for e in events if isinstance(e, dict) and e["extra"]["kind"] == "action")
-    # the rules found no time in the sentence, so the model's resolved deadline is used
-    assert action["type"] == "task_created" and action["task"]["title"] == "email Prof. Li"
-    assert action["task"]["deadline_at"] is not None
+    extra = next(e["extra"] for e in events if isinstance(e, dict) and e["extra"]["kind"] == "action")
+    # the rules found no time in the sentence, so the model's resolved deadline is proposed
+    assert extra["action"]["type"] == "pending_action"
+    task = extra["pending_action"]["payload"]["task"]
+    assert task["title"] == "email Prof. Li" and task["deadline_at"] is not None
     assert events.count("[DONE]") == 1
 
 

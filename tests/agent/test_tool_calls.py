@@ -1,36 +1,19 @@
 """What the model is given and what it may do in one turn, against a real local
 OpenAI-compatible server: memory goes in as quoted data in a user message (users write it),
 tool-call arguments that are not the declared object are validated, and one turn writes at
-most five times."""
+most five times (each a proposal: a model's writes wait for the user's confirm)."""
 
 import json
 
 import pytest
 
+from agent.models import PendingAction
 from scheduling.models import Task
 from tests.agent import fake_llm
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CHAT = "/api/v1/agent/chat/"
-
-
-def raw_tool_calls(*calls):
-    """Chunks carrying each (name, raw arguments text) as its own tool call."""
-    deltas = [
-        fake_llm.chunk(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"index": i, "id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": raw}}
-                    for i, (name, raw) in enumerate(calls)
-                ],
-            }
-        ),
-        fake_llm.chunk({}, "tool_calls"),
-        fake_llm.chunk(usage={"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}),
-    ]
-    return fake_llm.sse_response(deltas)
 
 
 @pytest.mark.parametrize(
@@ -48,7 +31,7 @@ def raw_tool_calls(*calls):
     ],
 )
 def test_tool_call_arguments_that_are_not_the_declared_object_never_fail_the_turn(llm, auth_api, name, raw):
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls((name, raw)))
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response((name, raw)))
     response = auth_api.post(CHAT, {"message": "add a task: pay rent"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["intent"] == name
@@ -56,27 +39,29 @@ def test_tool_call_arguments_that_are_not_the_declared_object_never_fail_the_tur
 
 def test_wrongly_typed_arguments_are_dropped_and_the_rest_is_used(llm, auth_api, user):
     raw = json.dumps({"title": "Pay rent", "priority": "1", "deadline": 20261201})
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls(("quick_note", raw)))
-    auth_api.post(CHAT, {"message": "add a task: pay rent"}, format="json")
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response(("quick_note", raw)))
+    pending = auth_api.post(CHAT, {"message": "add a task: pay rent"}, format="json").json()["pending_action"]
+    assert auth_api.post(f"/api/v1/agent/actions/{pending['id']}/confirm/").status_code == 200
     task = Task.objects.get(user=user)
     assert task.title == "Pay rent" and task.priority == 4 and task.deadline_at is None
 
 
 def test_one_turn_writes_at_most_five_times(llm, auth_api, user):
     calls = [("quick_note", json.dumps({"title": f"Task {n}"})) for n in range(8)]
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls(*calls))
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response(*calls))
     response = auth_api.post(CHAT, {"message": "add these tasks"}, format="json")
     assert response.status_code == 200, response.content
-    assert Task.objects.filter(user=user).count() == 5
     assert "at most 5 changes" in response.json()["reply"]
-    assert len([a for a in response.json()["actions"] if a["type"] == "task_created"]) == 5
+    # a model's writes are proposed (docs/DOMAIN.md §8): five of them, none made yet
+    assert len([a for a in response.json()["actions"] if a["type"] == "pending_action"]) == 5
+    assert PendingAction.objects.filter(user=user).count() == 5 and not Task.objects.filter(user=user).exists()
 
 
 def test_reads_are_not_counted_as_writes(llm, auth_api, user):
     calls = [("task_query", "{}")] * 6 + [("quick_note", json.dumps({"title": "Still written"}))]
-    llm.expect_request(fake_llm.PATH).respond_with_response(raw_tool_calls(*calls))
-    auth_api.post(CHAT, {"message": "what is due, then add a task"}, format="json")
-    assert Task.objects.filter(user=user, title="Still written").exists()
+    llm.expect_request(fake_llm.PATH).respond_with_response(fake_llm.tool_calls_response(*calls))
+    body = auth_api.post(CHAT, {"message": "what is due, then add a task"}, format="json").json()
+    assert body["pending_action"]["payload"]["task"]["title"] == "Still written"
 
 
 def test_memory_reaches_the_model_as_quoted_data_in_a_user_message(llm, auth_api, user):

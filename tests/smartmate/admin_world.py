@@ -14,6 +14,7 @@ def build_admin_world(settings):
 
     from accounts.quota import quota_charge
     from accounts.services import session_start, token_refresh, user_register
+    from agent import actions as agent_actions
     from agent import memory
     from agent import services as agent_services
     from agent.models import Message, PlanDraft, TimelineEntry
@@ -77,6 +78,15 @@ def build_admin_world(settings):
     Message.objects.create(conversation=conversation, seq=1, role="user", content="plan my week")
     TimelineEntry.objects.create(conversation=conversation, seq=1, kind="message", data={"seq": 1})
     PlanDraft.objects.create(conversation=conversation, user=user, candidate={"id": "c1", "changes": []})
+    agent_actions.pending_action_create(
+        user=user,
+        conversation=conversation,
+        request_id="r1",
+        kind="create_task",
+        reason="confirm_writes",
+        summary='Create the task "Read chapter 3"',
+        payload={"task": {"title": "Read chapter 3", "deadline_at": None, "priority": 4, "urgency_threshold_at": None}},
+    )
     memory.memory_item_create(user=user, kind="preference", content="Mornings are for maths")
     memory.memory_settings_update(user=user, enabled=True)
 
