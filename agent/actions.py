@@ -268,8 +268,9 @@ def event_move_draft(*, user, text: str, now) -> dict | None:
     day = named.day.isoweekday() if named.day else event.day  # the timetable numbers days 1-7 from Monday
     week = event.week + 1 if event.week == this_week and day < today else event.week
     length = event.end_section - event.start_section + 1
-    start = free_start(user=user, week=week, day=day, length=length, part=DAY_PARTS.get(named.period or ""))
-    if start is None:
+    found = free_start(user=user, week=week, day=day, length=length, part=DAY_PARTS.get(named.period or ""))
+    if found is None:
         return None
+    start, _lecture = found  # the event write embeds it in a lecture that admits it (docs/DOMAIN.md §14)
     to = {"week": week, "day": day, "start_section": start, "end_section": start + length - 1}
     return {"event_id": event.pk, "title": event.title, "from": {k: getattr(event, k) for k in POSITION}, "to": to}
