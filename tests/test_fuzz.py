@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
+import schemathesis.specs.openapi.schemas  # imported at collection: see below
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
@@ -24,6 +25,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+# schemathesis imports its OpenAPI modules lazily, inside `from_url`; imported there, deep in a
+# fixture's stack, pytest's assertion rewriting of them hit CPython 3.11.7's "AST constructor
+# recursion depth mismatch" SystemError. Imported at collection (above), the stack is shallow.
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(int(os.environ.get("FUZZ_TIMEOUT", "600")))]
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
